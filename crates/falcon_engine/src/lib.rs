@@ -1,0 +1,1 @@
+//! Native scikit-learn engine.

@@ -1,0 +1,1 @@
+//! Python-compatible text processing.
