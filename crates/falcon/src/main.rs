@@ -1,1 +1,41 @@
-fn main() {}
+//! `falcon`: the command line. Each subcommand lives in its own module;
+//! this file only parses arguments and dispatches.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+/// Serve scikit-learn text models natively: exact, fast, observable.
+#[derive(Parser)]
+#[command(name = "falcon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Predict JSON Lines texts with a model file (stdin → stdout).
+    Predict(cli::predict::PredictArgs),
+    /// Inspect or benchmark a model file.
+    #[command(subcommand)]
+    Model(cli::model::ModelCommand),
+    /// Run the inference server.
+    Serve(Box<cli::serve::ServeArgs>),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Predict(args) => cli::predict::run(args),
+        Command::Model(cmd) => cli::model::run(cmd),
+        Command::Serve(args) => cli::serve::run(*args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,22 @@
-//! Native scikit-learn engine.
+//! Falcon's native scikit-learn engine.
+//!
+//! Loads a text-classification `Pipeline` saved by joblib or pickle — with
+//! the safe unpickler of `falcon_pickle`, so nothing in the file runs — and
+//! predicts exactly what scikit-learn predicts: the same labels, and
+//! probabilities and decision values within 1e-9, because every step
+//! reproduces scikit-learn's own arithmetic in the same order (see
+//! `docs/ARCHITECTURE.md`). This crate knows nothing of HTTP.
+
+mod attrs;
+mod classify;
+mod error;
+mod features;
+mod label;
+mod model;
+mod pipeline;
+mod sparse;
+
+pub use error::{EngineError, Result};
+pub use label::Label;
+pub use model::{Contribution, Inspection, Model, Prediction, PredictionView, inspect};
+pub use pipeline::sklearn_policy;

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod model;
+pub mod predict;
+pub mod serve;

@@ -1,0 +1,148 @@
+//! `falcon model inspect|bench`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use falcon_engine::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(clap::Subcommand)]
+pub enum ModelCommand {
+    /// Steps, parameters, vocabulary size, classes, memory footprint, and
+    /// whether the model can be served (and if not, exactly why).
+    Inspect {
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-text prediction latency over a JSON Lines file of `{"text"}`.
+    Bench {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        /// Passes over the input (after one warm-up pass).
+        #[arg(long, default_value_t = 3)]
+        passes: usize,
+        /// Print JSON (`n`, `median_us`, `p90_us`, `p99_us`, `mean_us`).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ModelCommand::Inspect { path, json } => inspect(path, json),
+        ModelCommand::Bench {
+            model,
+            input,
+            passes,
+            json,
+        } => bench(model, input, passes, json),
+    }
+}
+
+fn inspect(path: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let i = falcon_engine::inspect(&path);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+    } else {
+        println!("file:        {} ({} bytes)", i.path, i.file_bytes);
+        println!("supported:   {}", if i.supported { "yes" } else { "no" });
+        if let Some(r) = &i.reason {
+            println!("reason:      {r}");
+        }
+        println!("load time:   {:.1} ms", i.load_time_ms);
+        if let Some(n) = i.n_features {
+            println!("features:    {n}");
+        }
+        if !i.classes.is_empty() {
+            println!("classes:     {}", i.classes.join(", "));
+        }
+        if let Some(m) = i.memory_bytes {
+            println!(
+                "memory:      {:.1} MiB of fitted parameters ({:.2}x the file)",
+                m as f64 / (1 << 20) as f64,
+                m as f64 / i.file_bytes.max(1) as f64
+            );
+        }
+        println!("steps:");
+        for s in &i.steps {
+            println!("  {s}");
+        }
+    }
+    Ok(if i.supported {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+#[derive(Deserialize)]
+struct Line {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct BenchResult {
+    n: usize,
+    passes: usize,
+    median_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    mean_us: f64,
+    load_ms: f64,
+}
+
+fn bench(model: PathBuf, input: PathBuf, passes: usize, json: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let m = Model::load(&model).with_context(|| format!("loading {}", model.display()))?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let mut texts = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Line = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}", input.display(), i + 1))?;
+        texts.push(l.text);
+    }
+    anyhow::ensure!(!texts.is_empty(), "{} has no texts", input.display());
+    for t in &texts {
+        std::hint::black_box(m.predict(t)?);
+    }
+    let mut times = Vec::with_capacity(texts.len() * passes.max(1));
+    for _ in 0..passes.max(1) {
+        for t in &texts {
+            let s = Instant::now();
+            std::hint::black_box(m.predict(std::hint::black_box(t))?);
+            times.push(s.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let q = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    let r = BenchResult {
+        n: texts.len(),
+        passes: passes.max(1),
+        median_us: q(0.5),
+        p90_us: q(0.9),
+        p99_us: q(0.99),
+        mean_us: times.iter().sum::<f64>() / times.len() as f64,
+        load_ms,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{} texts x {} passes: median {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, mean {:.1} µs (load {:.0} ms)",
+            r.n, r.passes, r.median_us, r.p90_us, r.p99_us, r.mean_us, r.load_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

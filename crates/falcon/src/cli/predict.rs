@@ -1,0 +1,148 @@
+//! `falcon predict`: JSON Lines in, one prediction line out per input line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use falcon_engine::Model;
+use serde::Deserialize;
+
+/// Lines longer than this are answered with an error instead of buffered.
+const MAX_LINE_BYTES: usize = 64 << 20;
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// Model file (joblib or pickle).
+    #[arg(long, env = "FALCON_MODEL")]
+    model: PathBuf,
+    /// JSON Lines input, one `{"text": "..."}` per line (default: stdin).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Add the K n-grams that contributed most to the predicted class.
+    #[arg(long, value_name = "K")]
+    explain: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputLine {
+    text: String,
+}
+
+pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
+    let model = Model::load(&args.model)
+        .with_context(|| format!("loading {}", args.model.display()))?;
+    let reader: Box<dyn Read> = match &args.input {
+        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let stdout = std::io::stdout().lock();
+    let mut out = BufWriter::new(stdout);
+    let mut failures = 0usize;
+    let mut line_no = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let (n, truncated) = read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES)?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if !truncated && buf.iter().all(u8::is_ascii_whitespace) {
+            continue; // blank lines carry no input and get no answer
+        }
+        match answer(&model, &buf, truncated, args.explain) {
+            Ok(json) => out.write_all(json.as_bytes())?,
+            Err(msg) => {
+                failures += 1;
+                eprintln!("line {line_no}: {msg}");
+                let err = serde_json::json!({ "line": line_no, "error": msg });
+                serde_json::to_writer(&mut out, &err)?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failures} of {line_no} lines failed");
+        ExitCode::from(1)
+    })
+}
+
+fn answer(model: &Model, line: &[u8], truncated: bool, explain: Option<usize>) -> Result<String, String> {
+    if truncated {
+        return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+    }
+    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8: {e}"))?;
+    let input: InputLine = serde_json::from_str(text)
+        .map_err(|e| format!("expected a JSON object {{\"text\": \"...\"}}: {e}"))?;
+    let json = match explain {
+        None => {
+            let p = model.predict(&input.text).map_err(|e| e.to_string())?;
+            serde_json::to_string(&model.view(&p))
+        }
+        Some(k) => {
+            let (p, contribs) = model.explain(&input.text, k).map_err(|e| e.to_string())?;
+            serde_json::to_string(&model.view(&p).with_explanation(&contribs))
+        }
+    };
+    json.map_err(|e| e.to_string())
+}
+
+/// Reads one `\n`-terminated line into `buf`, keeping at most `max` bytes;
+/// the rest of an over-long line is consumed and dropped. Returns the bytes
+/// read (0 at end of input) and whether the line was cut.
+fn read_line_bounded(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
+    let mut total = 0;
+    let mut truncated = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok((total, truncated));
+        }
+        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let keep = take.min(max.saturating_sub(buf.len()));
+        buf.extend_from_slice(&chunk[..keep]);
+        truncated |= keep < take;
+        total += take;
+        r.consume(take);
+        if done {
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            return Ok((total, truncated));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines() {
+        let mut r = std::io::Cursor::new(b"abc\r\ndefghij\nk".to_vec());
+        let mut buf = Vec::new();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), (5, false));
+        assert_eq!(buf, b"abc");
+        buf.clear();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), (8, true));
+        assert_eq!(buf, b"defg");
+        buf.clear();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), (1, false));
+        assert_eq!(buf, b"k");
+        buf.clear();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), (0, false));
+    }
+}

@@ -1,0 +1,266 @@
+//! Typed, error-reporting access to a pickled estimator's attributes.
+//!
+//! A scikit-learn estimator pickles as its `__dict__`. Every read here names
+//! the estimator and attribute in its error, so a model that is almost right
+//! (an attribute of the wrong type, a missing fitted array) is refused with a
+//! message a data scientist can act on.
+
+use falcon_pickle::{Array, ArrayData, Object, Value};
+
+use crate::error::{EngineError, Result};
+
+/// The attributes of one pickled estimator.
+pub(crate) struct Attrs<'a> {
+    /// Short class name, for error messages (`TfidfVectorizer`).
+    pub(crate) class: &'a str,
+    dict: &'a [(Value, Value)],
+}
+
+impl<'a> Attrs<'a> {
+    pub(crate) fn new(obj: &'a Object) -> Result<Self> {
+        let class = obj.class.name.as_str();
+        match obj.state.as_deref() {
+            Some(Value::Dict(dict)) => Ok(Attrs { class, dict }),
+            Some(Value::Tuple(items)) if matches!(items.first(), Some(Value::Dict(_))) => {
+                match &items[0] {
+                    Value::Dict(dict) => Ok(Attrs { class, dict }),
+                    _ => unreachable!("matched above"),
+                }
+            }
+            _ => Err(EngineError::unsupported(format!(
+                "{class} has no pickled state (was it fitted?)"
+            ))),
+        }
+    }
+
+    pub(crate) fn opt(&self, name: &str) -> Option<&'a Value> {
+        self.dict.iter().find_map(|(k, v)| match k {
+            Value::Str(s) if s == name => Some(v),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Result<&'a Value> {
+        self.opt(name).ok_or_else(|| {
+            EngineError::unsupported(format!(
+                "{}.{name} is missing (is the estimator fitted?)",
+                self.class
+            ))
+        })
+    }
+
+    pub(crate) fn err(&self, name: &str, expected: &str, found: &Value) -> EngineError {
+        EngineError::unsupported(format!(
+            "{}.{name}: expected {expected}, found {}",
+            self.class,
+            describe(found)
+        ))
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> Result<bool> {
+        match self.get(name)? {
+            Value::Bool(b) => Ok(*b),
+            Value::Int(i @ (0 | 1)) => Ok(*i == 1),
+            v => Err(self.err(name, "a bool", v)),
+        }
+    }
+
+    pub(crate) fn bool_or(&self, name: &str, default: bool) -> Result<bool> {
+        if self.opt(name).is_none() {
+            return Ok(default);
+        }
+        self.bool(name)
+    }
+
+    pub(crate) fn str(&self, name: &str) -> Result<&'a str> {
+        match self.get(name)? {
+            Value::Str(s) => Ok(s),
+            v => Err(self.err(name, "a string", v)),
+        }
+    }
+
+    /// A string parameter that may be `None`.
+    pub(crate) fn opt_str(&self, name: &str) -> Result<Option<&'a str>> {
+        match self.opt(name) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Str(s)) => Ok(Some(s)),
+            Some(v) => Err(self.err(name, "a string or None", v)),
+        }
+    }
+
+    pub(crate) fn i64(&self, name: &str) -> Result<i64> {
+        match self.get(name)? {
+            Value::Int(i) => Ok(*i),
+            v => Err(self.err(name, "an integer", v)),
+        }
+    }
+
+    pub(crate) fn f64(&self, name: &str) -> Result<f64> {
+        match self.get(name)? {
+            Value::Float(f) => Ok(*f),
+            Value::Int(i) => Ok(*i as f64),
+            v => Err(self.err(name, "a number", v)),
+        }
+    }
+
+    /// A numeric parameter that may be `None`.
+    pub(crate) fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
+        match self.opt(name) {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Float(f)) => Ok(Some(*f)),
+            Some(Value::Int(i)) => Ok(Some(*i as f64)),
+            Some(v) => Err(self.err(name, "a number or None", v)),
+        }
+    }
+
+    /// `ngram_range`-style pair of positive integers.
+    pub(crate) fn int_pair(&self, name: &str) -> Result<(usize, usize)> {
+        let v = self.get(name)?;
+        let items = match v {
+            Value::Tuple(items) | Value::List(items) if items.len() == 2 => items,
+            _ => return Err(self.err(name, "a pair of integers", v)),
+        };
+        match (&items[0], &items[1]) {
+            (Value::Int(a), Value::Int(b)) if *a >= 1 && a <= b && *b <= 64 => {
+                Ok((*a as usize, *b as usize))
+            }
+            _ => Err(self.err(name, "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 64", v)),
+        }
+    }
+
+    pub(crate) fn array(&self, name: &str) -> Result<&'a Array> {
+        match self.get(name)? {
+            Value::Array(a) => Ok(a),
+            v => Err(self.err(name, "a numpy array", v)),
+        }
+    }
+
+    /// A float array as f64 values in C (row-major) order, with its shape.
+    pub(crate) fn f64_array(&self, name: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+        let a = self.array(name)?;
+        let data: Vec<f64> = match &a.data {
+            ArrayData::F64(v) => v.clone(),
+            ArrayData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            ArrayData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            ArrayData::U64(v) => v.iter().map(|&x| x as f64).collect(),
+            _ => {
+                return Err(self.err(name, "a numeric array", &Value::Array(a.clone())));
+            }
+        };
+        Ok((c_order(data, &a.shape, a.fortran_order), a.shape.clone()))
+    }
+
+    /// A 2-D float array `(rows, cols)` in row-major order. A 1-D array is
+    /// read as a single row, as scikit-learn does for binary `coef_`.
+    pub(crate) fn matrix(&self, name: &str) -> Result<(Vec<f64>, usize, usize)> {
+        let (data, shape) = self.f64_array(name)?;
+        match shape.as_slice() {
+            [rows, cols] => Ok((data, *rows, *cols)),
+            [cols] => Ok((data, 1, *cols)),
+            _ => Err(EngineError::unsupported(format!(
+                "{}.{name}: expected a 2-D array, found shape {shape:?}",
+                self.class
+            ))),
+        }
+    }
+
+    /// A 1-D float array.
+    pub(crate) fn vector(&self, name: &str) -> Result<Vec<f64>> {
+        let (data, shape) = self.f64_array(name)?;
+        if shape.len() > 1 && shape.iter().filter(|&&d| d != 1).count() > 1 {
+            return Err(EngineError::unsupported(format!(
+                "{}.{name}: expected a 1-D array, found shape {shape:?}",
+                self.class
+            )));
+        }
+        Ok(data)
+    }
+
+    pub(crate) fn object(&self, name: &str) -> Result<&'a Object> {
+        match self.get(name)? {
+            Value::Object(o) => Ok(o),
+            v => Err(self.err(name, "an estimator", v)),
+        }
+    }
+}
+
+/// Reorders a Fortran-ordered array's elements into C order.
+fn c_order<T: Copy>(data: Vec<T>, shape: &[usize], fortran: bool) -> Vec<T> {
+    if !fortran || shape.len() < 2 {
+        return data;
+    }
+    if shape.len() != 2 {
+        // Only 1-D and 2-D arrays occur in the supported estimators; higher
+        // ranks are rejected by their readers before the order matters.
+        return data;
+    }
+    let (rows, cols) = (shape[0], shape[1]);
+    let mut out = Vec::with_capacity(data.len());
+    for r in 0..rows {
+        for c in 0..cols {
+            out.push(data[c * rows + r]);
+        }
+    }
+    out
+}
+
+/// A short description of a value for error messages.
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::None => "None".into(),
+        Value::Bool(b) => format!("bool {b}"),
+        Value::Int(i) => format!("int {i}"),
+        Value::BigInt(_) => "a big int".into(),
+        Value::Float(f) => format!("float {f}"),
+        Value::Complex(..) => "a complex".into(),
+        Value::Str(s) if s.chars().count() <= 40 => format!("str {s:?}"),
+        Value::Str(_) => "a long str".into(),
+        Value::Bytes(_) => "bytes".into(),
+        Value::List(l) => format!("a list of {}", l.len()),
+        Value::Tuple(l) => format!("a tuple of {}", l.len()),
+        Value::Dict(d) => format!("a dict of {}", d.len()),
+        Value::Set(_) | Value::FrozenSet(_) => "a set".into(),
+        Value::Slice(..) => "a slice".into(),
+        Value::Array(a) => format!("an array of shape {:?}", a.shape),
+        Value::Dtype(d) => format!("dtype {}{}", d.kind, d.itemsize),
+        Value::Global(g) => format!("{g}"),
+        Value::Object(o) => format!("a {} object", o.class),
+    }
+}
+
+/// The class labels of a classifier's `classes_` array.
+pub(crate) fn labels(attrs: &Attrs<'_>, name: &str) -> Result<Vec<crate::Label>> {
+    use crate::Label;
+    let a = attrs.array(name)?;
+    let labels: Vec<Label> = match &a.data {
+        ArrayData::Str(v) => v.iter().cloned().map(Label::Str).collect(),
+        ArrayData::I64(v) => v.iter().map(|&i| Label::Int(i)).collect(),
+        ArrayData::U64(v) => v
+            .iter()
+            .map(|&i| i64::try_from(i).map(Label::Int))
+            .collect::<Result<_, _>>()
+            .map_err(|_| attrs.err(name, "labels that fit in 64 bits", &Value::None))?,
+        ArrayData::Bool(v) => v.iter().map(|&b| Label::Bool(b)).collect(),
+        ArrayData::Object(v) => v
+            .iter()
+            .map(|x| match x {
+                Value::Str(s) => Ok(Label::Str(s.clone())),
+                Value::Int(i) => Ok(Label::Int(*i)),
+                Value::Bool(b) => Ok(Label::Bool(*b)),
+                other => Err(attrs.err(name, "string or integer labels", other)),
+            })
+            .collect::<Result<_>>()?,
+        ArrayData::F64(v) => v.iter().map(|&f| Label::Float(f)).collect(),
+        ArrayData::F32(v) => v.iter().map(|&f| Label::Float(f as f64)).collect(),
+        ArrayData::Bytes(_) => {
+            return Err(attrs.err(name, "string or integer labels", &Value::Array(a.clone())));
+        }
+    };
+    if labels.is_empty() {
+        return Err(EngineError::unsupported(format!(
+            "{}.{name} is empty",
+            attrs.class
+        )));
+    }
+    Ok(labels)
+}

@@ -1,0 +1,213 @@
+//! Classifiers: feature row → scores, probabilities and a label, with the
+//! formulas scikit-learn's `decision_function`/`predict_proba` use.
+
+mod linear;
+mod naive_bayes;
+
+use falcon_pickle::Object;
+
+pub(crate) use linear::Linear;
+pub(crate) use naive_bayes::NaiveBayes;
+
+use crate::Label;
+use crate::error::{EngineError, Result};
+use crate::sparse::{SparseRow, numpy_sum};
+
+/// What one classifier computes for one row.
+pub(crate) struct Scores {
+    /// Index into `classes` of the predicted label.
+    pub(crate) label: usize,
+    /// `predict_proba`, when the estimator has it.
+    pub(crate) probabilities: Option<Vec<f64>>,
+    /// `decision_function` (one value for binary models), when it exists.
+    pub(crate) decision: Option<Vec<f64>>,
+}
+
+pub(crate) enum Classifier {
+    Linear(Linear),
+    NaiveBayes(NaiveBayes),
+}
+
+impl Classifier {
+    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+        let name = obj.class.name.as_str();
+        match name {
+            "LogisticRegression"
+            | "LinearSVC"
+            | "SGDClassifier"
+            | "RidgeClassifier"
+            | "PassiveAggressiveClassifier"
+            | "Perceptron" => Ok(Classifier::Linear(Linear::from_object(obj)?)),
+            "MultinomialNB" | "ComplementNB" | "BernoulliNB" => {
+                Ok(Classifier::NaiveBayes(NaiveBayes::from_object(obj)?))
+            }
+            _ => Err(EngineError::unsupported(format!(
+                "{} is not a supported classifier (supported: LogisticRegression, LinearSVC, SGDClassifier, RidgeClassifier, PassiveAggressiveClassifier, Perceptron, MultinomialNB, ComplementNB, BernoulliNB)",
+                obj.class
+            ))),
+        }
+    }
+
+    pub(crate) fn classes(&self) -> &[Label] {
+        match self {
+            Classifier::Linear(l) => &l.classes,
+            Classifier::NaiveBayes(nb) => &nb.classes,
+        }
+    }
+
+    pub(crate) fn n_features(&self) -> usize {
+        match self {
+            Classifier::Linear(l) => l.n_features,
+            Classifier::NaiveBayes(nb) => nb.n_features,
+        }
+    }
+
+    pub(crate) fn has_proba(&self) -> bool {
+        match self {
+            Classifier::Linear(l) => l.has_proba(),
+            Classifier::NaiveBayes(_) => true,
+        }
+    }
+
+    pub(crate) fn has_decision(&self) -> bool {
+        matches!(self, Classifier::Linear(_))
+    }
+
+    pub(crate) fn score(&self, row: &SparseRow) -> Scores {
+        match self {
+            Classifier::Linear(l) => l.score(row),
+            Classifier::NaiveBayes(nb) => nb.score(row),
+        }
+    }
+
+    /// Each feature's additive contribution to the predicted class's score
+    /// (decision value for linear models, joint log-likelihood for naive
+    /// Bayes), `(column, contribution)` for every non-zero feature.
+    pub(crate) fn contributions(&self, row: &SparseRow, label: usize) -> Vec<(u32, f64)> {
+        match self {
+            Classifier::Linear(l) => l.contributions(row, label),
+            Classifier::NaiveBayes(nb) => nb.contributions(row, label),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Classifier::Linear(l) => l.describe(),
+            Classifier::NaiveBayes(nb) => nb.describe(),
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Classifier::Linear(l) => l.weights.heap_bytes(),
+            Classifier::NaiveBayes(nb) => nb.weights.heap_bytes(),
+        }
+    }
+}
+
+/// A dense weight matrix stored feature-major (`w[feature * k + row]`), so
+/// the few hundred non-zeros of a document each touch one contiguous run.
+pub(crate) struct Weights {
+    w: Vec<f64>,
+    /// Rows of the original matrix (1 for binary linear models).
+    k: usize,
+    n_features: usize,
+}
+
+impl Weights {
+    /// From a row-major `(k, n_features)` matrix.
+    pub(crate) fn from_rows(data: &[f64], k: usize, n_features: usize) -> Self {
+        let mut w = vec![0.0; data.len()];
+        for r in 0..k {
+            for f in 0..n_features {
+                w[f * k + r] = data[r * n_features + f];
+            }
+        }
+        Weights { w, k, n_features }
+    }
+
+    /// `X @ W.T` for one CSR row, accumulated per output in the row's
+    /// column order as scipy's `csr_matvecs` does, starting from zero.
+    pub(crate) fn dot(&self, row: &SparseRow) -> Vec<f64> {
+        let k = self.k;
+        let mut out = vec![0.0; k];
+        for (&c, &x) in row.indices.iter().zip(&row.values) {
+            let base = c as usize * k;
+            for (o, w) in out.iter_mut().zip(&self.w[base..base + k]) {
+                *o += x * w;
+            }
+        }
+        out
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, feature: u32, row: usize) -> f64 {
+        self.w[feature as usize * self.k + row]
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.w.capacity() * 8
+    }
+
+    pub(crate) fn n_features(&self) -> usize {
+        self.n_features
+    }
+}
+
+/// Index of the first maximum (`np.argmax`; a NaN wins, as in numpy).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x.is_nan() {
+            return i;
+        }
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// `sklearn.utils.extmath.softmax` on one row.
+pub(crate) fn softmax(v: &[f64]) -> Vec<f64> {
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = v.iter().map(|&x| (x - max).exp()).collect();
+    let sum = numpy_sum(&e);
+    e.into_iter().map(|x| x / sum).collect()
+}
+
+/// `scipy.special.expit`.
+pub(crate) fn expit(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_first_max() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(argmax(&[0.0]), 0);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let p = softmax(&[1.0, 2.0, 3.0]);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert!(p[2] > p[1] && p[1] > p[0]);
+    }
+
+    #[test]
+    fn weights_dot_in_column_order() {
+        // 2 rows x 3 features
+        let w = Weights::from_rows(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
+        let row = SparseRow {
+            indices: vec![0, 2],
+            values: vec![1.0, 10.0],
+            precision: None,
+        };
+        assert_eq!(w.dot(&row), vec![31.0, 64.0]);
+        assert_eq!(w.get(2, 1), 6.0);
+    }
+}

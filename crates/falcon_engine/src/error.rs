@@ -1,0 +1,47 @@
+//! The engine's one error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong loading or describing a model.
+///
+/// Prediction itself cannot fail once a model is loaded: every check that
+/// could fail (shapes, parameters, patterns) runs at load time, so a bad model
+/// is refused before it can serve a wrong answer.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The file could not be read from disk.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a pickle/joblib file the safe unpickler accepts
+    /// (corrupted, truncated, or naming a class outside the allowlist).
+    #[error("{0}")]
+    Pickle(#[from] falcon_pickle::PickleError),
+    /// The file unpickled, but its contents are not a model this engine can
+    /// reproduce exactly (unknown estimator, callable parameter, bad shape).
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    /// A `token_pattern` that cannot be reproduced with Python `re` semantics.
+    #[error("unsupported token_pattern {pattern:?}: {source}")]
+    Pattern {
+        pattern: String,
+        #[source]
+        source: falcon_text::TextError,
+    },
+    /// Tokenizing one text failed: a backtracking `token_pattern` ran out
+    /// of its step budget. The text is refused rather than tokenized
+    /// differently from Python.
+    #[error("cannot tokenize this text: {0}")]
+    Text(falcon_text::TextError),
+}
+
+impl EngineError {
+    pub(crate) fn unsupported(msg: impl Into<String>) -> Self {
+        EngineError::Unsupported(msg.into())
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

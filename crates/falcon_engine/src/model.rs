@@ -1,0 +1,298 @@
+//! A loaded model: the public face of the engine.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::Label;
+use crate::classify::Classifier;
+use crate::error::{EngineError, Result};
+use crate::features::{Extractor, SeenNames};
+
+/// A scikit-learn text pipeline, loaded natively and ready to predict.
+///
+/// `Model` is immutable and `Send + Sync`: one instance serves every thread.
+pub struct Model {
+    extractor: Extractor,
+    classifier: Classifier,
+    /// Human-readable step descriptions, for `model inspect`.
+    steps: Vec<String>,
+    file_bytes: usize,
+}
+
+/// What the model predicts for one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index into [`Model::classes`] of the predicted label.
+    pub label: usize,
+    /// `predict_proba`, in class order, when the estimator has it.
+    pub probabilities: Option<Vec<f64>>,
+    /// `decision_function`: one value for a binary model, one per class
+    /// otherwise; `None` when the estimator has none (naive Bayes).
+    pub decision: Option<Vec<f64>>,
+}
+
+/// One n-gram's additive share of the predicted class's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    pub feature: String,
+    pub contribution: f64,
+}
+
+impl Model {
+    /// Loads a joblib or pickle file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Loads a model from the bytes of a joblib or pickle file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
+        let (extractor, classifier) = crate::pipeline::build(&root)?;
+        drop(root);
+        let mut steps = Vec::new();
+        extractor.describe("", &mut steps);
+        steps.push(classifier.describe());
+        Ok(Model {
+            extractor,
+            classifier,
+            steps,
+            file_bytes: bytes.len(),
+        })
+    }
+
+    /// `classes_`, in the order of probabilities and decisions.
+    pub fn classes(&self) -> &[Label] {
+        self.classifier.classes()
+    }
+
+    pub fn has_probabilities(&self) -> bool {
+        self.classifier.has_proba()
+    }
+
+    pub fn has_decision(&self) -> bool {
+        self.classifier.has_decision()
+    }
+
+    /// Width of the feature vector.
+    pub fn n_features(&self) -> usize {
+        self.extractor.n_features()
+    }
+
+    /// `predict`, `predict_proba` and `decision_function` for one text.
+    ///
+    /// Fails only when a `token_pattern` that needs backtracking exceeds
+    /// its step budget on this text, rather than answer differently from
+    /// Python.
+    pub fn predict(&self, text: &str) -> Result<Prediction> {
+        let row = self.extractor.transform(text, None)?;
+        let s = self.classifier.score(&row);
+        Ok(Prediction {
+            label: s.label,
+            probabilities: s.probabilities,
+            decision: s.decision,
+        })
+    }
+
+    /// The prediction plus the `k` features that pushed the predicted class's
+    /// score up the most, largest first. Exact for these models: the score
+    /// is linear in the features, so contributions plus the intercept (or
+    /// prior) sum to it.
+    pub fn explain(&self, text: &str, k: usize) -> Result<(Prediction, Vec<Contribution>)> {
+        let mut seen = SeenNames::new();
+        let row = self.extractor.transform(text, Some(&mut seen))?;
+        let s = self.classifier.score(&row);
+        let mut contribs = self.classifier.contributions(&row, s.label);
+        contribs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let top = contribs
+            .into_iter()
+            .take(k)
+            .map(|(col, contribution)| Contribution {
+                feature: self
+                    .extractor
+                    .feature_name(col)
+                    .or_else(|| seen.get(&col).cloned())
+                    .unwrap_or_else(|| format!("#{col}")),
+                contribution,
+            })
+            .collect();
+        let p = Prediction {
+            label: s.label,
+            probabilities: s.probabilities,
+            decision: s.decision,
+        };
+        Ok((p, top))
+    }
+
+    /// One line per pipeline step.
+    pub fn steps(&self) -> &[String] {
+        &self.steps
+    }
+
+    /// Heap bytes held by the fitted parameters (vocabulary, weights).
+    pub fn memory_bytes(&self) -> usize {
+        self.extractor.heap_bytes() + self.classifier.heap_bytes()
+    }
+
+    /// Size of the file the model came from.
+    pub fn file_bytes(&self) -> usize {
+        self.file_bytes
+    }
+
+    /// A JSON-serialisable view of `p` in Falcon's output format.
+    pub fn view<'a>(&'a self, p: &'a Prediction) -> PredictionView<'a> {
+        PredictionView {
+            classes: self.classes(),
+            prediction: p,
+            explanation: None,
+        }
+    }
+}
+
+/// `{"label": ..., "probabilities": {"<class>": p}, "decision": ...,
+/// "explanation": [...]}`, the format shared by `falcon predict` and the
+/// HTTP API. Class keys are Python's `str(class)`.
+pub struct PredictionView<'a> {
+    classes: &'a [Label],
+    prediction: &'a Prediction,
+    explanation: Option<&'a [Contribution]>,
+}
+
+impl<'a> PredictionView<'a> {
+    pub fn with_explanation(mut self, e: &'a [Contribution]) -> Self {
+        self.explanation = Some(e);
+        self
+    }
+}
+
+/// Serialises `values` as a map keyed by `str(class)`.
+struct PerClass<'a>(&'a [Label], &'a [f64]);
+
+impl Serialize for PerClass<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.1.len()))?;
+        for (c, v) in self.0.iter().zip(self.1) {
+            m.serialize_entry(&c.to_string(), v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for PredictionView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let p = self.prediction;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("label", &self.classes[p.label])?;
+        if let Some(probs) = &p.probabilities {
+            m.serialize_entry("probabilities", &PerClass(self.classes, probs))?;
+        }
+        match p.decision.as_deref() {
+            Some([d]) => m.serialize_entry("decision", d)?,
+            Some(d) => m.serialize_entry("decision", &PerClass(self.classes, d))?,
+            None => {}
+        }
+        if let Some(e) = self.explanation {
+            m.serialize_entry("explanation", e)?;
+        }
+        m.end()
+    }
+}
+
+/// What `falcon model inspect` reports about a file, supported or not.
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub path: String,
+    pub file_bytes: u64,
+    /// The pipeline's steps: from the loaded model when it is supported,
+    /// otherwise from the raw pickled tree as far as it could be read.
+    pub steps: Vec<String>,
+    pub classes: Vec<String>,
+    pub n_features: Option<usize>,
+    pub memory_bytes: Option<usize>,
+    pub load_time_ms: f64,
+    pub supported: bool,
+    /// Why the model cannot be served, when it cannot.
+    pub reason: Option<String>,
+}
+
+/// Inspects a model file without failing: an unsupported model is described
+/// as far as possible, with the exact reason it is refused.
+pub fn inspect(path: &Path) -> Inspection {
+    let started = Instant::now();
+    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut out = Inspection {
+        path: path.display().to_string(),
+        file_bytes,
+        steps: Vec::new(),
+        classes: Vec::new(),
+        n_features: None,
+        memory_bytes: None,
+        load_time_ms: 0.0,
+        supported: false,
+        reason: None,
+    };
+    match Model::load(path) {
+        Ok(m) => {
+            out.load_time_ms = ms(started.elapsed());
+            out.steps = m.steps().to_vec();
+            out.classes = m.classes().iter().map(ToString::to_string).collect();
+            out.n_features = Some(m.n_features());
+            out.memory_bytes = Some(m.memory_bytes());
+            out.supported = true;
+        }
+        Err(e) => {
+            out.load_time_ms = ms(started.elapsed());
+            out.reason = Some(e.to_string());
+            out.steps = raw_steps(path);
+        }
+    }
+    out
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Step class names read from the pickled tree with a permissive policy
+/// that still executes nothing, so an unsupported pipeline can be shown.
+fn raw_steps(path: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(root) = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    describe_tree(&root, "", &mut out);
+    out
+}
+
+fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) {
+    use falcon_pickle::Value;
+    if let Value::Object(o) = v {
+        out.push(format!("{indent}{}", o.class));
+        if let Some(state) = o.state.as_deref()
+            && let Value::Dict(d) = state
+        {
+            for (k, val) in d {
+                if let (Value::Str(k), Value::List(items)) = (k, val)
+                    && (k == "steps" || k == "transformer_list")
+                {
+                    for item in items {
+                        if let Value::Tuple(p) = item
+                            && p.len() == 2
+                        {
+                            describe_tree(&p[1], &format!("{indent}  "), out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

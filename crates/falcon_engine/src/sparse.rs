@@ -1,0 +1,164 @@
+//! One document's feature vector, as a row of scipy's CSR matrix.
+
+/// The floating-point type a stage computes in, from the estimator's `dtype`.
+///
+/// scikit-learn computes a `dtype=np.float32` vectorizer's values in float32
+/// and only widens them when they meet float64 coefficients. Values are kept
+/// as `f64` here, but a `F32` stage rounds after every operation exactly
+/// where numpy would, so the widened values are bit-identical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Precision {
+    F64,
+    F32,
+}
+
+impl Precision {
+    /// Rounds `x` to this precision.
+    #[inline]
+    pub(crate) fn round(self, x: f64) -> f64 {
+        match self {
+            Precision::F64 => x,
+            Precision::F32 => x as f32 as f64,
+        }
+    }
+}
+
+/// A sparse row: strictly increasing column indices with their values, as
+/// scipy leaves a row after `sort_indices()`/`sum_duplicates()`. Explicit
+/// zeros are kept where scipy keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SparseRow {
+    pub(crate) indices: Vec<u32>,
+    pub(crate) values: Vec<f64>,
+    pub(crate) precision: Option<Precision>,
+}
+
+impl SparseRow {
+    /// Builds a row from unsorted `(column, value)` entries, summing
+    /// duplicates in the order scipy's `sum_duplicates` does (stable sort by
+    /// column, then left to right).
+    pub(crate) fn from_entries(mut entries: Vec<(u32, f64)>, precision: Precision) -> Self {
+        entries.sort_by_key(|&(c, _)| c);
+        let mut row = SparseRow {
+            indices: Vec::with_capacity(entries.len()),
+            values: Vec::with_capacity(entries.len()),
+            precision: Some(precision),
+        };
+        for (c, v) in entries {
+            if row.indices.last() == Some(&c) {
+                let last = row.values.last_mut().expect("values parallel to indices");
+                *last = precision.round(*last + v);
+            } else {
+                row.indices.push(c);
+                row.values.push(v);
+            }
+        }
+        row
+    }
+
+    pub(crate) fn precision(&self) -> Precision {
+        self.precision.unwrap_or(Precision::F64)
+    }
+
+    /// `sklearn.preprocessing.normalize(X, norm="l2")` on one CSR row
+    /// (`_inplace_csr_row_normalize_l2`): the sum of squares accumulates in
+    /// a C `double`, each square is computed in the data's type.
+    pub(crate) fn normalize_l2(&mut self) {
+        let p = self.precision();
+        let mut sum = 0.0f64;
+        for &v in &self.values {
+            sum += p.round(v * v);
+        }
+        if sum == 0.0 {
+            return;
+        }
+        let norm = sum.sqrt();
+        for v in &mut self.values {
+            *v = p.round(*v / norm);
+        }
+    }
+
+    /// `_inplace_csr_row_normalize_l1`.
+    pub(crate) fn normalize_l1(&mut self) {
+        let p = self.precision();
+        let mut sum = 0.0f64;
+        for &v in &self.values {
+            sum += v.abs();
+        }
+        if sum == 0.0 {
+            return;
+        }
+        for v in &mut self.values {
+            *v = p.round(*v / sum);
+        }
+    }
+}
+
+/// numpy's pairwise summation (`pairwise_sum` in `loops_utils.h`), used by
+/// `ndarray.sum` along a contiguous axis. Matching it keeps sums of many
+/// terms bit-identical to scikit-learn's, not merely close.
+pub(crate) fn numpy_sum(a: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = a.len();
+    if n < 8 {
+        // numpy starts from -0.0 so that an all-(-0.0) sum stays -0.0.
+        let mut res = -0.0;
+        for &x in a {
+            res += x;
+        }
+        res
+    } else if n <= BLOCK {
+        let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
+        let mut i = 8;
+        while i < n - (n % 8) {
+            for (k, acc) in r.iter_mut().enumerate() {
+                *acc += a[i + k];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        while i < n {
+            res += a[i];
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        numpy_sum(&a[..n2]) + numpy_sum(&a[n2..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_duplicates_in_column_order() {
+        let row = SparseRow::from_entries(vec![(3, 1.0), (1, 2.0), (3, -1.0)], Precision::F64);
+        assert_eq!(row.indices, [1, 3]);
+        // scipy keeps the explicit zero that a cancelled hash leaves.
+        assert_eq!(row.values, [2.0, 0.0]);
+    }
+
+    #[test]
+    fn l2_and_l1() {
+        let mut row = SparseRow::from_entries(vec![(0, 3.0), (1, 4.0)], Precision::F64);
+        row.normalize_l2();
+        assert_eq!(row.values, [0.6, 0.8]);
+        let mut row = SparseRow::from_entries(vec![(0, 1.0), (1, -3.0)], Precision::F64);
+        row.normalize_l1();
+        assert_eq!(row.values, [0.25, -0.75]);
+        let mut empty = SparseRow::default();
+        empty.normalize_l2();
+        assert!(empty.values.is_empty());
+    }
+
+    #[test]
+    fn pairwise_sum_matches_plain_sum_on_exact_values() {
+        let v: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        assert_eq!(numpy_sum(&v), 499500.0);
+        assert_eq!(numpy_sum(&[]), -0.0);
+        assert_eq!(numpy_sum(&v[..13]), 78.0);
+    }
+}
