@@ -1,0 +1,141 @@
+//! Golden parity: every fixture pipeline, in every saved format, predicts
+//! what scikit-learn predicted for the shared text set (labels identical,
+//! scores within 1e-9 relative to max(1, |value|)), and every refused
+//! fixture is refused with the expected message.
+//!
+//! Fixtures are produced by `training/gen_parity_fixtures.py` with the
+//! pinned scikit-learn; `.ci/run` regenerates them and runs this test again.
+
+use std::path::{Path, PathBuf};
+
+use falcon_engine::{Label, Model};
+use serde_json::Value;
+
+const TOLERANCE: f64 = 1e-9;
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("FALCON_PARITY_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+}
+
+fn read_json(p: &Path) -> Value {
+    let s = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn label_json(l: &Label) -> Value {
+    serde_json::to_value(l).expect("labels serialise")
+}
+
+fn close(got: f64, want: f64) -> bool {
+    (got - want).abs() <= TOLERANCE * want.abs().max(1.0)
+}
+
+/// Compares one row of scores; returns a description of the first mismatch.
+fn compare_row(what: &str, got: &[f64], want: &Value) -> Option<String> {
+    let want: Vec<f64> = match want {
+        Value::Array(items) => items.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap_or(f64::NAN)],
+        other => return Some(format!("{what}: unexpected expected-value {other}")),
+    };
+    if got.len() != want.len() {
+        return Some(format!("{what}: got {} values, want {}", got.len(), want.len()));
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if !close(*g, *w) {
+            return Some(format!("{what}[{i}]: got {g:e}, want {w:e} (diff {:e})", g - w));
+        }
+    }
+    None
+}
+
+#[test]
+fn fixtures_match_scikit_learn() {
+    let dir = fixtures();
+    let manifest = read_json(&dir.join("manifest.json"));
+    let texts: Vec<String> = serde_json::from_value(read_json(&dir.join("texts.json"))).expect("texts.json is a list of strings");
+    let cases = manifest["cases"].as_array().expect("manifest.cases");
+    assert!(!cases.is_empty(), "no parity cases");
+    let mut failures = Vec::new();
+    let mut checked = 0usize;
+    for case in cases {
+        let name = case["name"].as_str().expect("case name");
+        let expected = read_json(&dir.join(format!("{name}.expected.json")));
+        for file in case["files"].as_array().expect("case files") {
+            let file = file.as_str().expect("file name");
+            let model = match Model::load(&dir.join(file)) {
+                Ok(m) => m,
+                Err(e) => {
+                    failures.push(format!("{file}: failed to load: {e}"));
+                    continue;
+                }
+            };
+            let classes: Vec<Value> = model.classes().iter().map(label_json).collect();
+            if Value::Array(classes) != expected["classes"] {
+                failures.push(format!("{file}: classes differ"));
+                continue;
+            }
+            assert_eq!(model.has_probabilities(), !expected["predict_proba"].is_null(), "{file}: predict_proba availability");
+            assert_eq!(model.has_decision(), !expected["decision_function"].is_null(), "{file}: decision_function availability");
+            for (i, text) in texts.iter().enumerate() {
+                let p = match model.predict(text) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        failures.push(format!("{file} text {i}: {e}"));
+                        continue;
+                    }
+                };
+                let label = label_json(&model.classes()[p.label]);
+                if label != expected["predict"][i] {
+                    failures.push(format!("{file} text {i}: label {label}, want {}", expected["predict"][i]));
+                }
+                if let Some(probs) = &p.probabilities
+                    && let Some(m) = compare_row("predict_proba", probs, &expected["predict_proba"][i])
+                {
+                    failures.push(format!("{file} text {i}: {m}"));
+                }
+                if let Some(dec) = &p.decision
+                    && let Some(m) = compare_row("decision_function", dec, &expected["decision_function"][i])
+                {
+                    failures.push(format!("{file} text {i}: {m}"));
+                }
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("parity: {checked} predictions checked, {} failures", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} parity failures:\n{}",
+        failures.len(),
+        failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn refused_fixtures_name_the_reason() {
+    let dir = fixtures();
+    let manifest = read_json(&dir.join("manifest.json"));
+    let refused = manifest["refused"].as_array().expect("manifest.refused");
+    assert!(!refused.is_empty(), "no refused cases");
+    for case in refused {
+        let file = case["file"].as_str().expect("file");
+        let want = case["error_contains"].as_str().expect("error_contains");
+        match Model::load(&dir.join(file)) {
+            Ok(_) => panic!("{file}: loaded, but must be refused ({want})"),
+            Err(e) => assert!(e.to_string().contains(want), "{file}: error {e:?} does not mention {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn bundled_demo_model_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/spam/1/model.joblib");
+    let model = Model::load(&path).expect("the bundled model loads");
+    let labels: Vec<String> = model.classes().iter().map(ToString::to_string).collect();
+    assert_eq!(labels, ["ham", "spam"]);
+    let p = model.predict("FREE money!!! Click now to claim your prize").expect("predicts");
+    let probs = p.probabilities.expect("logistic regression has predict_proba");
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+}
