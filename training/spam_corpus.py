@@ -130,3 +130,19 @@ def load_corpus(cache_dir: Path = DEFAULT_CACHE) -> tuple[list[Message], dict]:
         "per_group": per_group,
     }
     return msgs, stats
+
+
+DEMO_SEED = 42
+DEMO_TEST_SIZE = 0.2
+
+
+def demo_split(msgs: list[Message], seed: int = DEMO_SEED, test_size: float = DEMO_TEST_SIZE):
+    """The demo model's train / held-out split: sorted index arrays, stratified on group."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(msgs))
+    tr, te = train_test_split(
+        idx, test_size=test_size, random_state=seed, stratify=[m.group for m in msgs]
+    )
+    return np.sort(tr), np.sort(te)

@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import spam_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SEED = 42
-TEST_SIZE = 0.2
+SEED = spam_corpus.DEMO_SEED
+TEST_SIZE = spam_corpus.DEMO_TEST_SIZE
 HELDOUT_MAX_BYTES = 4 * 1024 * 1024
 HELDOUT_SAMPLE = 600
 
@@ -75,10 +75,7 @@ def main() -> None:
     texts = [m.text for m in msgs]
     labels = [m.label for m in msgs]
     groups = [m.group for m in msgs]
-    idx = np.arange(len(msgs))
-    tr_idx, te_idx = train_test_split(idx, test_size=TEST_SIZE, random_state=SEED, stratify=groups)
-    tr_idx = np.sort(tr_idx)
-    te_idx = np.sort(te_idx)
+    tr_idx, te_idx = spam_corpus.demo_split(msgs, seed=SEED, test_size=TEST_SIZE)
     X_tr = [texts[i] for i in tr_idx]
     y_tr = [labels[i] for i in tr_idx]
     X_te = [texts[i] for i in te_idx]
