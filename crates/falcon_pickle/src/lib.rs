@@ -1,3 +1,56 @@
-//! Safe unpickler for scikit-learn models saved with joblib or pickle.
+//! Safe loader for scikit-learn models saved with `joblib.dump` or
+//! `pickle.dump`.
+//!
+//! Python's unpickler executes the file: any `module.name` it mentions is
+//! imported and called, so loading an untrusted pickle is running untrusted
+//! code. This crate instead interprets the pickle opcodes itself and turns
+//! the result into plain data ([`Value`]): builtins and numpy arrays are
+//! rebuilt natively, classes the caller allows ([`Policy`]) become inert
+//! [`Object`]s holding their `__dict__`, and anything else is refused.
+//!
+//! Hostile input (truncated, corrupted, or crafted to exhaust memory, stack
+//! or time) yields a [`PickleError`]; allocations are bounded by the input
+//! size and the [`Limits`].
+//!
+//! ```
+//! use falcon_pickle::{load, Policy, Value};
+//! // pickle.dumps({"a": [1, 2.5]}, protocol=2)
+//! let bytes = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01]q\x02(K\x01G@\x04\x00\x00\x00\x00\x00\x00es.";
+//! let value = load(bytes, &Policy::new()).unwrap();
+//! assert_eq!(value.get("a").unwrap().as_list().unwrap()[1], Value::Float(2.5));
+//! ```
+
+mod error;
+pub mod joblib;
+mod numpy;
+mod policy;
+mod unpickler;
 pub mod value;
-pub use value::{Array, ArrayData, Dtype, Global, Object, Value};
+
+use std::path::Path;
+
+pub use error::PickleError;
+pub use joblib::Container;
+pub use numpy::dtype_str;
+pub use policy::{Limits, Policy};
+pub use value::*;
+
+/// Loads a model from the bytes of a joblib file (compressed or not) or a
+/// plain pickle.
+///
+/// The container is recognised from its magic bytes (zlib, gzip, bz2, xz,
+/// lzma, lz4, else a bare pickle stream); numpy arrays that joblib wrote
+/// out of band are read in place.
+pub fn load(bytes: &[u8], policy: &Policy) -> Result<Value, PickleError> {
+    let stream = joblib::pickle_stream(bytes, policy.limits())?;
+    unpickler::unpickle(&stream, policy)
+}
+
+/// [`load`] of the file at `path`.
+pub fn load_path(path: &Path, policy: &Policy) -> Result<Value, PickleError> {
+    let bytes = std::fs::read(path).map_err(|source| PickleError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load(&bytes, policy)
+}

@@ -1,0 +1,419 @@
+//! Decoding numpy dtypes, arrays and scalars from their pickled pieces.
+//!
+//! numpy pickles an array as `_reconstruct(ndarray, (0,), b'b')` followed by a
+//! `BUILD` whose state is `(version, shape, dtype, is_fortran, rawdata)`, or
+//! (protocol 5) as `_frombuffer(buffer, dtype, shape, order)`; a dtype as
+//! `dtype('f8', False, True)` plus a `BUILD` that sets the byte order; a scalar
+//! as `scalar(dtype, raw_bytes)`. joblib writes the raw bytes straight into
+//! the stream instead. All of those paths end here, with the raw bytes, the
+//! dtype and the shape, and are decoded into native Rust values.
+
+use crate::error::PickleError;
+use crate::policy::Limits;
+use crate::value::{ArrayData, Dtype, Value};
+
+/// Parses the dtype name numpy puts in `dtype(name, align, copy)`: a kind
+/// character and a size, e.g. `f8`, `i4`, `b1`, `U20` (20 *characters*),
+/// `S5`, `O8`, `M8`, optionally preceded by a byte-order character.
+pub(crate) fn dtype_from_name(name: &str) -> Option<Dtype> {
+    let (little_endian, rest) = match name.as_bytes().first()? {
+        b'<' | b'|' => (true, &name[1..]),
+        b'>' => (false, &name[1..]),
+        b'=' => (cfg!(target_endian = "little"), &name[1..]),
+        _ => (true, name),
+    };
+    let mut chars = rest.chars();
+    let kind = chars.next()?;
+    let digits = chars.as_str();
+    let size: usize = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
+    let itemsize = match kind {
+        'f' if matches!(size, 2 | 4 | 8 | 12 | 16) => size,
+        'i' | 'u' if matches!(size, 1 | 2 | 4 | 8) => size,
+        'b' if size == 1 => 1,
+        'c' if matches!(size, 8 | 16 | 24 | 32) => size,
+        'O' if matches!(size, 0 | 4 | 8) => 8,
+        'M' | 'm' if size == 8 => 8,
+        'U' => size.checked_mul(4)?,
+        'S' | 'V' => size,
+        _ => return None,
+    };
+    Some(Dtype {
+        kind,
+        itemsize,
+        little_endian,
+    })
+}
+
+/// Applies a dtype `BUILD` state (`dtype.__setstate__`): the byte order and,
+/// for flexible kinds (`U`, `S`, `V`), the element size. Structured and
+/// sub-array dtypes are refused.
+///
+/// `state` is the state tuple already split into the pieces that matter:
+/// `(endian, has_subarray_or_fields, elsize)`.
+pub(crate) fn apply_dtype_state(
+    dtype: &mut Dtype,
+    endian: &str,
+    structured: bool,
+    elsize: i64,
+    offset: usize,
+) -> Result<(), PickleError> {
+    if structured {
+        return Err(PickleError::Unsupported {
+            offset,
+            what: "structured or sub-array numpy dtypes".into(),
+        });
+    }
+    dtype.little_endian = match endian {
+        "<" | "|" => true,
+        ">" => false,
+        "=" => cfg!(target_endian = "little"),
+        other => {
+            return Err(PickleError::numpy(
+                offset,
+                format!("unknown dtype byte order {other:?}"),
+            ));
+        }
+    };
+    if matches!(dtype.kind, 'U' | 'S' | 'V') && elsize > 0 {
+        let elsize = usize::try_from(elsize)
+            .map_err(|_| PickleError::numpy(offset, "dtype element size out of range"))?;
+        if dtype.kind == 'U' && elsize % 4 != 0 {
+            return Err(PickleError::numpy(
+                offset,
+                format!("unicode dtype element size {elsize} is not a multiple of 4"),
+            ));
+        }
+        dtype.itemsize = elsize;
+    }
+    Ok(())
+}
+
+/// Number of elements of `shape`, with checked multiplication and the
+/// configured element limit (an empty shape is a 0-d array of one element).
+pub(crate) fn element_count(
+    shape: &[usize],
+    limits: &Limits,
+    offset: usize,
+) -> Result<usize, PickleError> {
+    let mut count: u64 = 1;
+    for &dim in shape {
+        count = count.checked_mul(dim as u64).ok_or_else(|| {
+            PickleError::Limit(format!(
+                "array of shape {shape:?} at byte {offset} has more elements than fit in 64 bits"
+            ))
+        })?;
+    }
+    if count > limits.max_array_elements {
+        return Err(PickleError::Limit(format!(
+            "array of {count} elements at byte {offset} exceeds limit of {} elements",
+            limits.max_array_elements
+        )));
+    }
+    usize::try_from(count).map_err(|_| {
+        PickleError::Limit(format!(
+            "array of {count} elements at byte {offset} does not fit in memory"
+        ))
+    })
+}
+
+/// Bytes taken by `count` elements of `dtype`, or a limit error.
+pub(crate) fn byte_len(dtype: &Dtype, count: usize, offset: usize) -> Result<usize, PickleError> {
+    count.checked_mul(dtype.itemsize).ok_or_else(|| {
+        PickleError::Limit(format!(
+            "array of {count} elements of {} bytes at byte {offset} overflows",
+            dtype.itemsize
+        ))
+    })
+}
+
+fn fixed<const N: usize>(chunk: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(chunk);
+    out
+}
+
+macro_rules! decode_num {
+    ($raw:expr, $le:expr, $ty:ty, $n:literal) => {
+        $raw.chunks_exact($n).map(|c| {
+            let b = fixed::<$n>(c);
+            if $le {
+                <$ty>::from_le_bytes(b)
+            } else {
+                <$ty>::from_be_bytes(b)
+            }
+        })
+    };
+}
+
+/// IEEE 754 half precision to single precision (exact).
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exp = u32::from((bits >> 10) & 0x1f);
+    let frac = u32::from(bits & 0x3ff);
+    let out = match (exp, frac) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: value = frac * 2^-24, exactly representable in f32.
+            let mag = frac as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -mag } else { mag };
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, _) => sign | 0x7fc0_0000 | (frac << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (frac << 13),
+    };
+    f32::from_bits(out)
+}
+
+fn decode_utf32(chunk: &[u8], little_endian: bool, offset: usize) -> Result<String, PickleError> {
+    let mut units: Vec<u32> = chunk
+        .chunks_exact(4)
+        .map(|c| {
+            let b = fixed::<4>(c);
+            if little_endian {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            }
+        })
+        .collect();
+    while units.last() == Some(&0) {
+        units.pop();
+    }
+    units
+        .into_iter()
+        .map(|u| {
+            char::from_u32(u).ok_or_else(|| {
+                PickleError::numpy(
+                    offset,
+                    format!("invalid code point {u:#x} in unicode array"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn strip_nuls(chunk: &[u8]) -> Vec<u8> {
+    let end = chunk.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+    chunk[..end].to_vec()
+}
+
+/// Decodes `count` elements of `dtype` from `raw` (which must hold exactly
+/// `count * itemsize` bytes), converting to native byte order and widening to
+/// the [`ArrayData`] type of the kind.
+pub(crate) fn decode_array(
+    dtype: &Dtype,
+    count: usize,
+    raw: &[u8],
+    offset: usize,
+) -> Result<ArrayData, PickleError> {
+    let expected = byte_len(dtype, count, offset)?;
+    if raw.len() != expected {
+        return Err(PickleError::numpy(
+            offset,
+            format!(
+                "array data is {} bytes, but {count} elements of {} need {expected}",
+                raw.len(),
+                dtype_str(dtype)
+            ),
+        ));
+    }
+    let le = dtype.little_endian;
+    let data = match (dtype.kind, dtype.itemsize) {
+        ('f', 8) => ArrayData::F64(decode_num!(raw, le, f64, 8).collect()),
+        ('f', 4) => ArrayData::F32(decode_num!(raw, le, f32, 4).collect()),
+        ('f', 2) => ArrayData::F32(decode_num!(raw, le, u16, 2).map(f16_to_f32).collect()),
+        ('i', 1) => ArrayData::I64(raw.iter().map(|&b| i64::from(b as i8)).collect()),
+        ('i', 2) => ArrayData::I64(decode_num!(raw, le, i16, 2).map(i64::from).collect()),
+        ('i', 4) => ArrayData::I64(decode_num!(raw, le, i32, 4).map(i64::from).collect()),
+        ('i' | 'M' | 'm', 8) => ArrayData::I64(decode_num!(raw, le, i64, 8).collect()),
+        ('u', 1) => ArrayData::U64(raw.iter().map(|&b| u64::from(b)).collect()),
+        ('u', 2) => ArrayData::U64(decode_num!(raw, le, u16, 2).map(u64::from).collect()),
+        ('u', 4) => ArrayData::U64(decode_num!(raw, le, u32, 4).map(u64::from).collect()),
+        ('u', 8) => ArrayData::U64(decode_num!(raw, le, u64, 8).collect()),
+        ('b', 1) => ArrayData::Bool(raw.iter().map(|&b| b != 0).collect()),
+        ('U', n) => {
+            if n == 0 {
+                ArrayData::Str(vec![String::new(); count])
+            } else {
+                ArrayData::Str(
+                    raw.chunks_exact(n)
+                        .map(|c| decode_utf32(c, le, offset))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+        }
+        ('S', n) => {
+            if n == 0 {
+                ArrayData::Bytes(vec![Vec::new(); count])
+            } else {
+                ArrayData::Bytes(raw.chunks_exact(n).map(strip_nuls).collect())
+            }
+        }
+        _ => {
+            return Err(PickleError::numpy(
+                offset,
+                format!("unsupported array dtype {}", dtype_str(dtype)),
+            ));
+        }
+    };
+    Ok(data)
+}
+
+/// Decodes `numpy.core.multiarray.scalar(dtype, raw)` into a plain value:
+/// integers become [`Value::Int`] (or [`Value::BigInt`] for `u8` values
+/// above `i64::MAX`), floats [`Value::Float`], and so on.
+pub(crate) fn decode_scalar(
+    dtype: &Dtype,
+    raw: &[u8],
+    offset: usize,
+) -> Result<Value, PickleError> {
+    if raw.len() != dtype.itemsize {
+        return Err(PickleError::numpy(
+            offset,
+            format!(
+                "scalar of dtype {} needs {} bytes, got {}",
+                dtype_str(dtype),
+                dtype.itemsize,
+                raw.len()
+            ),
+        ));
+    }
+    let le = dtype.little_endian;
+    if dtype.kind == 'c' && matches!(dtype.itemsize, 8 | 16) {
+        let half = dtype.itemsize / 2;
+        let re = decode_scalar(
+            &Dtype {
+                kind: 'f',
+                itemsize: half,
+                ..*dtype
+            },
+            &raw[..half],
+            offset,
+        )?;
+        let im = decode_scalar(
+            &Dtype {
+                kind: 'f',
+                itemsize: half,
+                ..*dtype
+            },
+            &raw[half..],
+            offset,
+        )?;
+        if let (Value::Float(re), Value::Float(im)) = (re, im) {
+            return Ok(Value::Complex(re, im));
+        }
+    }
+    if (dtype.kind, dtype.itemsize) == ('u', 8) {
+        let v = if le {
+            u64::from_le_bytes(fixed::<8>(raw))
+        } else {
+            u64::from_be_bytes(fixed::<8>(raw))
+        };
+        return Ok(match i64::try_from(v) {
+            Ok(i) => Value::Int(i),
+            Err(_) => {
+                let mut bytes = v.to_le_bytes().to_vec();
+                bytes.push(0);
+                Value::BigInt(bytes)
+            }
+        });
+    }
+    let data = decode_array(dtype, 1, raw, offset)?;
+    Ok(match data {
+        ArrayData::F64(v) => Value::Float(v[0]),
+        ArrayData::F32(v) => Value::Float(f64::from(v[0])),
+        ArrayData::I64(v) => Value::Int(v[0]),
+        ArrayData::U64(v) => Value::Int(v[0] as i64), // widths < 8 always fit
+        ArrayData::Bool(v) => Value::Bool(v[0]),
+        ArrayData::Str(mut v) => Value::Str(v.swap_remove(0)),
+        ArrayData::Bytes(mut v) => Value::Bytes(v.swap_remove(0)),
+        ArrayData::Object(mut v) => v.swap_remove(0),
+    })
+}
+
+/// numpy's `dtype.str` spelling, e.g. `<f8`, `|b1`, `>U3` (chars for `U`).
+pub fn dtype_str(dtype: &Dtype) -> String {
+    let order = if dtype.itemsize <= 1 || matches!(dtype.kind, 'O' | 'S' | 'V' | 'b') {
+        '|'
+    } else if dtype.little_endian {
+        '<'
+    } else {
+        '>'
+    };
+    let size = if dtype.kind == 'U' {
+        dtype.itemsize / 4
+    } else {
+        dtype.itemsize
+    };
+    format!("{order}{}{size}", dtype.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_floats() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0xfc00), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn dtype_names() {
+        let d = dtype_from_name("U3").unwrap();
+        assert_eq!((d.kind, d.itemsize), ('U', 12));
+        assert_eq!(dtype_str(&d), "<U3");
+        assert_eq!(dtype_str(&dtype_from_name(">f8").unwrap()), ">f8");
+        assert_eq!(dtype_str(&dtype_from_name("b1").unwrap()), "|b1");
+        assert!(dtype_from_name("x8").is_none());
+        assert!(dtype_from_name("i3").is_none());
+        assert!(dtype_from_name("U99999999999999999999999").is_none());
+    }
+
+    #[test]
+    fn big_endian_and_strings() {
+        let d = dtype_from_name(">i4").unwrap();
+        let data = decode_array(&d, 2, &[0, 0, 1, 0, 0xff, 0xff, 0xff, 0xfe], 0).unwrap();
+        assert_eq!(data, ArrayData::I64(vec![256, -2]));
+        let d = dtype_from_name("<U2").unwrap();
+        let data = decode_array(&d, 2, b"a\0\0\0\0\0\0\0b\0\0\0c\0\0\0", 0).unwrap();
+        assert_eq!(data, ArrayData::Str(vec!["a".into(), "bc".into()]));
+        let d = dtype_from_name("|S3").unwrap();
+        let data = decode_array(&d, 2, b"ab\0xyz", 0).unwrap();
+        assert_eq!(
+            data,
+            ArrayData::Bytes(vec![b"ab".to_vec(), b"xyz".to_vec()])
+        );
+        assert!(decode_array(&d, 3, b"ab\0xyz", 0).is_err());
+    }
+
+    #[test]
+    fn scalars() {
+        let d = dtype_from_name("<u8").unwrap();
+        assert_eq!(
+            decode_scalar(&d, &u64::MAX.to_le_bytes(), 0).unwrap(),
+            Value::BigInt(vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0])
+        );
+        let d = dtype_from_name("<i8").unwrap();
+        assert_eq!(
+            decode_scalar(&d, &(-7i64).to_le_bytes(), 0).unwrap(),
+            Value::Int(-7)
+        );
+        let d = dtype_from_name("<c16").unwrap();
+        let mut raw = 1.5f64.to_le_bytes().to_vec();
+        raw.extend_from_slice(&(-2.0f64).to_le_bytes());
+        assert_eq!(
+            decode_scalar(&d, &raw, 0).unwrap(),
+            Value::Complex(1.5, -2.0)
+        );
+        assert!(decode_scalar(&d, &raw[..8], 0).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! The object graph the pickle VM builds, before it becomes a [`Value`] tree.
+//!
+//! # Why an arena
+//!
+//! A pickle is a program that builds a *graph* of mutable objects: the memo
+//! (`PUT`/`MEMOIZE` then `GET`) hands out references, not copies. Python
+//! writes a dict as `EMPTY_DICT`, `MEMOIZE`, `MARK`, ..., `SETITEMS`: the
+//! dict is memoized while still empty and filled afterwards, and any later
+//! `GET` must see the *filled* dict. Copying values at `PUT` time would get
+//! that wrong, and sharing `Rc<RefCell<_>>` values would make cycles leak and
+//! the final conversion awkward. So every object lives in one `Vec<Node>` and
+//! the stack, the memo and containers hold [`Id`] indices into it; mutating
+//! opcodes update the node in place.
+//!
+//! Only when `STOP` is reached is the graph turned into an owned tree (see
+//! `resolve.rs`), with cycle detection and a budget on the expanded size.
+
+use std::collections::HashMap;
+
+use crate::error::PickleError;
+use crate::value::{Array, Dtype, Global};
+
+/// Index of a [`Node`] in the [`Arena`]. 32 bits keep nodes small; a pickle
+/// needing more than 4 billion objects is refused.
+pub(crate) type Id = u32;
+
+/// One Python object under construction.
+///
+/// Kept to 32 bytes (large payloads are boxed) because a big model has
+/// millions of them.
+#[derive(Debug)]
+pub(crate) enum Node {
+    None,
+    Bool(bool),
+    Int(i64),
+    BigInt(Vec<u8>),
+    Float(f64),
+    Complex(f64, f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    /// A Python 2 `str` (`STRING`, `BINSTRING`, `SHORT_BINSTRING`). Its bytes
+    /// are what numpy wants as raw array data; as a value it becomes a
+    /// [`crate::Value::Str`] (UTF-8 if valid, else Latin-1).
+    Py2Str(Vec<u8>),
+    List(Vec<Id>),
+    Tuple(Vec<Id>),
+    /// Key/value pairs in insertion order; duplicate keys are merged when the
+    /// tree is resolved.
+    Dict(Vec<(Id, Id)>),
+    Set(Vec<Id>),
+    FrozenSet(Vec<Id>),
+    Slice([Id; 3]),
+    /// A fully decoded numpy array of a non-object dtype.
+    Array(Box<Array>),
+    /// A numpy array of `dtype=object`: its elements are nodes.
+    ObjectArray(Box<ObjectArray>),
+    Dtype(Dtype),
+    Global(Box<GlobalRef>),
+    Object(Box<ObjectNode>),
+    /// What `numpy...._reconstruct` returns before its `BUILD` fills it in.
+    PendingArray,
+    /// Stands for another node (a joblib wrapper replaced by the array that
+    /// an inner pickle produced).
+    Alias(Id),
+    /// Placeholder left behind once resolution moved the node out.
+    Taken,
+}
+
+/// A `dtype=object` numpy array under construction.
+#[derive(Debug)]
+pub(crate) struct ObjectArray {
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    /// Elements in C order (numpy pickles object arrays as a C-order list).
+    pub items: Vec<Id>,
+}
+
+/// A global that `GLOBAL`/`STACK_GLOBAL` resolved, and what it can do.
+#[derive(Debug)]
+pub(crate) struct GlobalRef {
+    pub global: Global,
+    pub kind: Builtin,
+}
+
+/// An instance of an allowlisted class (or of joblib's array wrapper).
+#[derive(Debug)]
+pub(crate) struct ObjectNode {
+    pub class: Global,
+    pub args: Vec<Id>,
+    pub state: Option<Id>,
+    /// `joblib.numpy_pickle.NumpyArrayWrapper`: its `BUILD` reads array bytes.
+    pub wrapper: bool,
+}
+
+/// The globals this crate knows how to "call" (or merely reference) without
+/// importing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Builtin {
+    Set,
+    FrozenSet,
+    Slice,
+    Complex,
+    Bytearray,
+    Bytes,
+    List,
+    Dict,
+    Tuple,
+    Object,
+    /// A builtin type that may be referenced (e.g. a `defaultdict` factory or
+    /// a `dtype=float` parameter) but is never called: `int`, `float`, ...
+    TypeRef,
+    OrderedDict,
+    DefaultDict,
+    /// `copyreg._reconstructor(cls, base, state)`, protocol 0/1 instances.
+    Reconstructor,
+    /// `_codecs.encode(text, 'latin1')`, protocol 0–2 `bytes`.
+    CodecsEncode,
+    NpReconstruct,
+    NpFromBuffer,
+    NpDtype,
+    NpScalar,
+    NpNdarray,
+    /// `numpy.float64` and friends, referenced only.
+    NpType,
+    JoblibWrapper,
+    /// A class the [`crate::Policy`] allows.
+    Allowed,
+}
+
+/// All nodes of one load.
+#[derive(Debug)]
+pub(crate) struct Arena {
+    pub nodes: Vec<Node>,
+}
+
+/// Pre-allocated singletons so `None`/`True`/`False` cost no node each.
+pub(crate) const NONE: Id = 0;
+pub(crate) const TRUE: Id = 1;
+pub(crate) const FALSE: Id = 2;
+
+impl Arena {
+    pub fn new() -> Self {
+        Arena {
+            nodes: vec![Node::None, Node::Bool(true), Node::Bool(false)],
+        }
+    }
+
+    pub fn push(&mut self, node: Node) -> Result<Id, PickleError> {
+        let id = Id::try_from(self.nodes.len())
+            .ok()
+            .filter(|&id| id < Id::MAX)
+            .ok_or_else(|| PickleError::Limit("pickle has more than 2^32 objects".into()))?;
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    pub fn get(&self, id: Id) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    pub fn get_mut(&mut self, id: Id) -> &mut Node {
+        &mut self.nodes[id as usize]
+    }
+
+    pub fn bool(b: bool) -> Id {
+        if b { TRUE } else { FALSE }
+    }
+}
+
+/// The pickle memo: key -> node.
+///
+/// Keys are almost always dense (`MEMOIZE` uses `len(memo)`, picklers count
+/// up from 0), so they live in a vector; a stray huge key from a hostile
+/// `LONG_BINPUT` goes to a hash map instead of growing the vector.
+#[derive(Debug, Default)]
+pub(crate) struct Memo {
+    dense: Vec<Id>,
+    sparse: HashMap<u64, Id>,
+    len: usize,
+}
+
+const EMPTY: Id = Id::MAX;
+/// How far past the end of the dense part a key may land and still extend it.
+const DENSE_SLACK: u64 = 1024;
+
+impl Memo {
+    /// Number of entries, what `MEMOIZE` uses as the next key.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn put(&mut self, key: u64, id: Id) {
+        let dense_len = self.dense.len() as u64;
+        if key < dense_len {
+            let slot = &mut self.dense[key as usize];
+            if *slot == EMPTY {
+                self.len += 1;
+            }
+            *slot = id;
+        } else if key <= dense_len + DENSE_SLACK {
+            let new_len = key as usize + 1;
+            let old_len = self.dense.len();
+            self.dense.resize(new_len, EMPTY);
+            if !self.sparse.is_empty() {
+                // Keys that were sparse now belong in the dense part.
+                for k in old_len..new_len {
+                    if let Some(v) = self.sparse.remove(&(k as u64)) {
+                        self.dense[k] = v;
+                    }
+                }
+            }
+            if self.dense[key as usize] == EMPTY {
+                self.len += 1;
+            }
+            self.dense[key as usize] = id;
+        } else if self.sparse.insert(key, id).is_none() {
+            self.len += 1;
+        }
+    }
+
+    pub fn get(&self, key: u64) -> Option<Id> {
+        match usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
+            Some(&id) if id != EMPTY => Some(id),
+            Some(_) => None,
+            None => self.sparse.get(&key).copied(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_stays_small() {
+        assert!(std::mem::size_of::<Node>() <= 32);
+    }
+
+    #[test]
+    fn memo_dense_and_sparse() {
+        let mut m = Memo::default();
+        m.put(0, 10);
+        m.put(5, 11);
+        m.put(1 << 40, 12);
+        m.put(3000, 13);
+        assert_eq!(m.len(), 4);
+        m.put(5, 14);
+        assert_eq!(m.len(), 4);
+        assert_eq!(m.get(0), Some(10));
+        assert_eq!(m.get(1), None);
+        assert_eq!(m.get(5), Some(14));
+        assert_eq!(m.get(1 << 40), Some(12));
+        assert_eq!(m.get(3000), Some(13));
+        // Growing the dense part over a sparse key keeps it.
+        for k in 6..3001 {
+            if k != 3000 {
+                m.put(k, 1);
+            }
+        }
+        assert_eq!(m.get(3000), Some(13));
+        assert_eq!(m.len(), 3001 - 5 + 2);
+    }
+}
