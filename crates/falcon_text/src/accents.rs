@@ -1,0 +1,56 @@
+//! scikit-learn's accent strippers.
+
+use crate::unicode;
+
+/// scikit-learn's `strip_accents_unicode(s)` (1.7.2), appended to `out`.
+///
+/// ```python
+/// try:
+///     s.encode("ASCII", errors="strict"); return s
+/// except UnicodeEncodeError:
+///     normalized = unicodedata.normalize("NFKD", s)
+///     return "".join([c for c in normalized if not unicodedata.combining(c)])
+/// ```
+///
+/// Note that since scikit-learn 1.0 the combining characters are dropped even when the NFKD
+/// form equals the input (so `"x\u0301"` becomes `"x"`); older releases returned the input
+/// unchanged in that case. NFKD and combining classes come from CPython 3.11's Unicode 14.0
+/// data (generated tables), not from a crate following a newer Unicode version.
+pub fn strip_accents_unicode(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.push_str(s);
+        return;
+    }
+    let mut buf = Vec::with_capacity(s.len() + 8);
+    unicode::nfkd(s, &mut buf);
+    out.extend(buf.iter().filter(|&&(_, ccc)| ccc == 0).map(|&(c, _)| c));
+}
+
+/// scikit-learn's `strip_accents_ascii(s)`: `unicodedata.normalize("NFKD", s)` then
+/// `.encode("ASCII", "ignore")`, appended to `out`.
+///
+/// Every non-ASCII character of the NFKD form is dropped (so non-Latin scripts vanish).
+pub fn strip_accents_ascii(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.push_str(s);
+        return;
+    }
+    let mut buf = Vec::with_capacity(s.len() + 8);
+    unicode::nfkd(s, &mut buf);
+    out.extend(buf.iter().map(|&(c, _)| c).filter(char::is_ascii));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip() {
+        let mut o = String::new();
+        strip_accents_unicode("Café ﬁ x\u{301}", &mut o);
+        assert_eq!(o, "Cafe fi x");
+        o.clear();
+        strip_accents_ascii("Café ½ Ωmega", &mut o);
+        assert_eq!(o, "Cafe 12 mega");
+    }
+}
