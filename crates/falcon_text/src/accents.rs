@@ -26,6 +26,17 @@ pub fn strip_accents_unicode(s: &str, out: &mut String) {
     out.extend(buf.iter().filter(|&&(_, ccc)| ccc == 0).map(|&(c, _)| c));
 }
 
+/// `unicodedata.normalize("NFKD", s)` of CPython 3.11 (Unicode 14.0.0), appended to `out`.
+pub fn nfkd(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.push_str(s);
+        return;
+    }
+    let mut buf = Vec::with_capacity(s.len() + 8);
+    unicode::nfkd(s, &mut buf);
+    out.extend(buf.iter().map(|&(c, _)| c));
+}
+
 /// scikit-learn's `strip_accents_ascii(s)`: `unicodedata.normalize("NFKD", s)` then
 /// `.encode("ASCII", "ignore")`, appended to `out`.
 ///

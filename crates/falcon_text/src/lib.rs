@@ -9,13 +9,13 @@
 //! so every primitive here reproduces CPython 3.11 (Unicode 14.0.0) exactly, driven by tables
 //! generated from CPython itself (see `training/gen_unicode_tables.py`).
 //!
-//! * [`is_word`], [`is_digit`], [`is_space`]: Python `re` classes `\w`, `\d`, `\s`.
-//! * [`py_lower`]: `str.lower()`.
-//! * [`strip_accents_unicode`], [`strip_accents_ascii`]: scikit-learn's accent strippers.
-//! * [`PyRegex`]: a Python `re` pattern translated onto the `regex` / `fancy-regex` engines, with
+//! * [`is_word`], [`is_digit`], [`is_space`] — Python `re` classes `\w`, `\d`, `\s`.
+//! * [`py_lower`] — `str.lower()`.
+//! * [`strip_accents_unicode`], [`strip_accents_ascii`] — scikit-learn's accent strippers.
+//! * [`PyRegex`] — a Python `re` pattern translated onto the `regex` / `fancy-regex` engines, with
 //!   a hand-written scanner for scikit-learn's default token pattern.
-//! * [`white_spaces_collapse`], [`py_split_whitespace`]: `re.sub(r"\s\s+", " ", s)` and `str.split()`.
-//! * [`english_stop_words`]: `ENGLISH_STOP_WORDS`.
+//! * [`white_spaces_collapse`], [`py_split_whitespace`] — `re.sub(r"\s\s+", " ", s)` and `str.split()`.
+//! * [`english_stop_words`] — `ENGLISH_STOP_WORDS`.
 
 mod accents;
 mod case;
@@ -24,7 +24,7 @@ mod regex;
 pub mod unicode;
 mod whitespace;
 
-pub use accents::{strip_accents_ascii, strip_accents_unicode};
+pub use accents::{nfkd, strip_accents_ascii, strip_accents_unicode};
 pub use case::py_lower;
 pub use error::TextError;
 pub use regex::PyRegex;

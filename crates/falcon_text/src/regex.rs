@@ -30,7 +30,10 @@ const SIZE_LIMIT: usize = 64 << 20;
 #[derive(Debug)]
 enum Engine {
     /// Maximal runs of `\w` of at least `min` code points (see [`scan`]).
-    WordRuns { min: usize, ascii: bool },
+    WordRuns {
+        min: usize,
+        ascii: bool,
+    },
     Regex(regex::Regex),
     Fancy(Box<fancy_regex::Regex>),
 }
@@ -203,7 +206,12 @@ impl PyRegex {
 /// Recognises `\b (\w){k} (\w{m,})? \b` (any quantifier kind, k + m >= 1) with one `\w`
 /// definition throughout; returns the minimum run length and whether `\w` is ASCII.
 fn word_run_shape(nodes: &[Node]) -> Option<(usize, bool)> {
-    let [Node::At(At::Boundary, f0), middle @ .., Node::At(At::Boundary, f1)] = nodes else {
+    let [
+        Node::At(At::Boundary, f0),
+        middle @ ..,
+        Node::At(At::Boundary, f1),
+    ] = nodes
+    else {
         return None;
     };
     let ascii = f0.ascii;
@@ -215,6 +223,7 @@ fn word_run_shape(nodes: &[Node]) -> Option<(usize, bool)> {
             if items.as_slice() == [ClassItem::Cat(Cat::Word)] && flags.ascii == ascii)
     };
     let mut min = 0usize;
+    let mut unbounded = false;
     for (i, n) in middle.iter().enumerate() {
         if is_w(n) {
             min += 1;
@@ -228,12 +237,14 @@ fn word_run_shape(nodes: &[Node]) -> Option<(usize, bool)> {
                 body,
             } if i == middle.len() - 1 && body.len() == 1 && is_w(&body[0]) => {
                 min += usize::try_from(*m).ok()?;
+                unbounded = true;
             }
             _ => return None,
         }
     }
-    // A match must contain at least one word character for the equivalence to hold.
-    (min >= 1).then_some((min, ascii))
+    // Without a trailing unbounded `\w` repeat the match length is fixed (`\b\w\b` only
+    // matches runs of exactly one character), and a match must contain a word character.
+    (unbounded && min >= 1).then_some((min, ascii))
 }
 
 #[cfg(test)]
@@ -246,14 +257,29 @@ mod tests {
 
     #[test]
     fn default_pattern_fast_path() {
-        for p in [r"(?u)\b\w\w+\b", r"\b\w\w+\b", r"(?u)\b\w+\b", r"\b\w{2,}\b", r"(?a)\b\w\w+\b"] {
+        for p in [
+            r"(?u)\b\w\w+\b",
+            r"\b\w\w+\b",
+            r"(?u)\b\w+\b",
+            r"\b\w{2,}\b",
+            r"(?a)\b\w\w+\b",
+        ] {
             assert!(PyRegex::compile(p).unwrap().is_fast_path(), "{p}");
         }
-        for p in [r"\b\w+", r"\b\w+\b\w", r"\b[\w]+?\b$"] {
+        for p in [
+            r"\b\w+",
+            r"\b\w+\b\w",
+            r"\b[\w]+?\b$",
+            r"\b\w\b",
+            r"\b\w\w\b",
+        ] {
             let r = PyRegex::compile(p);
             assert!(r.map(|r| !r.is_fast_path()).unwrap_or(true), "{p}");
         }
-        assert_eq!(fa(r"(?u)\b\w\w+\b", "I like x² café"), ["like", "x²", "café"]);
+        assert_eq!(
+            fa(r"(?u)\b\w\w+\b", "I like x² café"),
+            ["like", "x²", "café"]
+        );
     }
 
     #[test]
@@ -264,14 +290,25 @@ mod tests {
         assert_eq!(fa(r"(?u)\b[^\d\W]+\b", "ab 12 c3 d"), ["ab", "d"]);
         assert_eq!(fa(r"(a)|b", "ab"), ["a", ""]);
         assert_eq!(fa(r"\w+(?=\s)", "ab cd"), ["ab"]);
-        assert_eq!(fa(r"(?i)straße", "STRASSE Straße STRAßE"), ["Straße", "STRAßE"]);
+        assert_eq!(
+            fa(r"(?i)straße", "STRASSE Straße STRAßE"),
+            ["Straße", "STRAßE"]
+        );
         assert_eq!(fa(r"\w+$", "ab cd\n"), ["cd"]);
         assert_eq!(fa(r"(\w)\1", "aabcc"), ["a", "c"]);
     }
 
     #[test]
     fn refusals() {
-        for p in [r"\w*", r"\b", r"(?(1)a|b)", r"\N{EM DASH}", r"(?:a*)+b", "(?i)(a)\\1", "a|"] {
+        for p in [
+            r"\w*",
+            r"\b",
+            r"(?(1)a|b)",
+            r"\N{EM DASH}",
+            r"(?:a*)+b",
+            "(?i)(a)\\1",
+            "a|",
+        ] {
             assert!(
                 matches!(PyRegex::compile(p), Err(TextError::Unsupported { .. })),
                 "{p}"

@@ -20,12 +20,12 @@ pub fn white_spaces_collapse(s: &str, out: &mut String) {
                 run_len = 0;
             }
             run_len += 1;
-        } else if let Some(rs) = run_start.take() {
-            if run_len >= 2 {
-                out.push_str(&s[last..rs]);
-                out.push(' ');
-                last = i;
-            }
+        } else if let Some(rs) = run_start.take()
+            && run_len >= 2
+        {
+            out.push_str(&s[last..rs]);
+            out.push(' ');
+            last = i;
         }
     }
     if let Some(rs) = run_start

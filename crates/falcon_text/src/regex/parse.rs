@@ -87,7 +87,10 @@ pub(crate) enum Node {
     At(At, Flags),
     Branch(Vec<Vec<Node>>),
     /// A capturing group.
-    Group { index: usize, body: Vec<Node> },
+    Group {
+        index: usize,
+        body: Vec<Node>,
+    },
     /// A non-capturing group with scoped flags `(?i:...)` (flags already applied to leaves).
     Scoped(Vec<Node>),
     /// A plain `(?:...)` group; only exists while parsing (CPython unpacks these).
@@ -403,7 +406,14 @@ fn parse_sub(
     let mut items: Vec<Vec<Node>> = Vec::new();
     loop {
         let first = nested == 0 && items.is_empty();
-        items.push(parse_seq(source, state, verbose, nested + 1, first, scoped)?);
+        items.push(parse_seq(
+            source,
+            state,
+            verbose,
+            nested + 1,
+            first,
+            scoped,
+        )?);
         if !source.matches('|')? {
             break;
         }
@@ -534,8 +544,7 @@ fn parse_seq(
     scoped: Scope,
 ) -> PResult<Vec<Node>> {
     let mut subpattern: Vec<Node> = Vec::new();
-    loop {
-        let Some(this) = source.next else { break };
+    while let Some(this) = source.next {
         if this.is('|') || this.is(')') {
             break;
         }
@@ -662,9 +671,7 @@ fn parse_seq(
                             let len = n.chars().count() + 1;
                             let Some(&(_, gid)) = state.group_names.iter().find(|(k, _)| *k == n)
                             else {
-                                return Err(
-                                    source.error(format!("unknown group name {n:?}"), len)
-                                );
+                                return Err(source.error(format!("unknown group name {n:?}"), len));
                             };
                             if !state.check_group(gid) {
                                 return Err(source.error("cannot refer to an open group", len));
@@ -815,10 +822,9 @@ fn parse_seq(
             let inner = combine(scoped, add, del);
             let p = parse_sub(source, state, sub_verbose, nested + 1, inner)?;
             if !source.matches(')')? {
-                return Err(source.error(
-                    "missing ), unterminated subpattern",
-                    source.tell() - start,
-                ));
+                return Err(
+                    source.error("missing ), unterminated subpattern", source.tell() - start)
+                );
             }
             let has_flags = add.i || add.m || add.s || add.x || add.a || add.u;
             let has_del = del.i || del.m || del.s || del.x;
@@ -945,7 +951,11 @@ fn parse_flags(source: &mut Source<'_>, first: char) -> PResult<(FlagSet, FlagSe
             Some(Tok::Ch(c)) if is_flag(c) => c,
             Some(t) => {
                 let alpha = matches!(t, Tok::Ch(c) if c.is_alphabetic());
-                let msg = if alpha { "unknown flag" } else { "missing flag" };
+                let msg = if alpha {
+                    "unknown flag"
+                } else {
+                    "missing flag"
+                };
                 return Err(source.error(msg, t.len()));
             }
         };
@@ -1268,15 +1278,41 @@ mod tests {
         let n = p(r"(?u)\b\w\w+\b");
         assert_eq!(n.len(), 4);
         assert!(matches!(n[0], Node::At(At::Boundary, _)));
-        assert!(matches!(n[2], Node::Repeat { min: 1, max: None, .. }));
+        assert!(matches!(
+            n[2],
+            Node::Repeat {
+                min: 1,
+                max: None,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn python_errors() {
         for bad in [
-            "a**", "*a", "(?i)a(?u)", "a(?i)", "[z-a]", r"\q", r"[\w-z]", "(", ")", "[a",
-            r"\1", "(a)(?P=b)", "a{3,2}", "(?<=a+)b", r"\x4", "(?L)a", "(?au)a", "(?a)(?u)a",
-            r"a\", "(?P<1>a)", "(?-a:x)", "(?i-i:x)",
+            "a**",
+            "*a",
+            "(?i)a(?u)",
+            "a(?i)",
+            "[z-a]",
+            r"\q",
+            r"[\w-z]",
+            "(",
+            ")",
+            "[a",
+            r"\1",
+            "(a)(?P=b)",
+            "a{3,2}",
+            "(?<=a+)b",
+            r"\x4",
+            "(?L)a",
+            "(?au)a",
+            "(?a)(?u)a",
+            r"a\",
+            "(?P<1>a)",
+            "(?-a:x)",
+            "(?i-i:x)",
         ] {
             let r = parse(bad);
             assert!(

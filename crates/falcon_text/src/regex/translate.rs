@@ -126,7 +126,9 @@ pub(crate) fn category_set(cat: Cat, ascii: bool) -> CharSet {
         }
         (Cat::Digit | Cat::NotDigit, true) => CharSet::from_ranges(vec![(0x30, 0x39)]),
         // sre's ASCII \s: " \t\n\r\x0b\x0c" (not \x1c-\x1f, unlike str.isspace).
-        (Cat::Space | Cat::NotSpace, true) => CharSet::from_ranges(vec![(0x09, 0x0D), (0x20, 0x20)]),
+        (Cat::Space | Cat::NotSpace, true) => {
+            CharSet::from_ranges(vec![(0x09, 0x0D), (0x20, 0x20)])
+        }
     };
     match cat {
         Cat::Word | Cat::Digit | Cat::Space => base,
@@ -276,7 +278,11 @@ pub(crate) fn class_set(items: &[ClassItem], negate: bool, flags: Flags) -> Char
     } else {
         m
     };
-    if negate { matched.complement() } else { matched }
+    if negate {
+        matched.complement()
+    } else {
+        matched
+    }
 }
 
 /// Output of the translation.
@@ -419,7 +425,13 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    fn boundary(&mut self, positive: bool, ascii: bool, next: Option<CharSet>, prev: Option<CharSet>) {
+    fn boundary(
+        &mut self,
+        positive: bool,
+        ascii: bool,
+        next: Option<CharSet>,
+        prev: Option<CharSet>,
+    ) {
         self.needs_fancy = true;
         let w = category_set(Cat::Word, ascii);
         let nw = w.complement();
@@ -429,19 +441,33 @@ impl Emitter<'_> {
         let (behind_word, ahead_word) = (format!("(?<={ws})"), format!("(?={ws})"));
         let (behind_not, ahead_not) = (format!("(?<!{ws})"), format!("(?!{ws})"));
         let pick = match (&next, &prev) {
-            (Some(n), _) if n.is_subset(&w) => Some(if positive { &behind_not } else { &behind_word }),
-            (Some(n), _) if n.is_subset(&nw) => Some(if positive { &behind_word } else { &behind_not }),
-            (_, Some(p)) if p.is_subset(&w) => Some(if positive { &ahead_not } else { &ahead_word }),
-            (_, Some(p)) if p.is_subset(&nw) => Some(if positive { &ahead_word } else { &ahead_not }),
+            (Some(n), _) if n.is_subset(&w) => {
+                Some(if positive { &behind_not } else { &behind_word })
+            }
+            (Some(n), _) if n.is_subset(&nw) => {
+                Some(if positive { &behind_word } else { &behind_not })
+            }
+            (_, Some(p)) if p.is_subset(&w) => {
+                Some(if positive { &ahead_not } else { &ahead_word })
+            }
+            (_, Some(p)) if p.is_subset(&nw) => {
+                Some(if positive { &ahead_word } else { &ahead_not })
+            }
             _ => None,
         };
         match pick {
             Some(s) => self.out.push_str(s),
             None if positive => {
-                let _ = write!(self.out, "(?:{behind_word}{ahead_not}|{behind_not}{ahead_word})");
+                let _ = write!(
+                    self.out,
+                    "(?:{behind_word}{ahead_not}|{behind_not}{ahead_word})"
+                );
             }
             None => {
-                let _ = write!(self.out, "(?:{behind_word}{ahead_word}|{behind_not}{ahead_not})");
+                let _ = write!(
+                    self.out,
+                    "(?:{behind_word}{ahead_word}|{behind_not}{ahead_not})"
+                );
             }
         }
     }
@@ -608,7 +634,11 @@ mod tests {
         let i = literal_set('i' as u32, f);
         assert!(i.contains(0x130) && i.contains('I' as u32));
         // Astral quirk: [\U00010400x] does not match U+10400 under IGNORECASE.
-        let c = class_set(&[ClassItem::Lit(0x10400), ClassItem::Lit('x' as u32)], false, f);
+        let c = class_set(
+            &[ClassItem::Lit(0x10400), ClassItem::Lit('x' as u32)],
+            false,
+            f,
+        );
         assert!(!c.contains(0x10400) && c.contains('X' as u32));
         let r = class_set(&[ClassItem::Range(0x10400, 0x10401)], false, f);
         assert!(r.contains(0x10400) && r.contains(0x10428));
