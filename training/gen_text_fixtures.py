@@ -53,6 +53,12 @@ MAIN_PATTERNS = [
     r"\B\w+",
     r"(?<=\s)\w+",
     r"(\w)\w*",
+    r"\b[a-z]\w{1,5}\b",
+    r"(?i)\b[a-zé]+\b",
+    r"\b\w{3}\b",
+    r"(?a)\b[^\W\d]+\b",
+    r"\b\w+\b|[^\w\s]",
+    r"\b\w\w+?\b|[\u2000-\u2bff]|\s",
 ]
 
 # Extra patterns run against the short texts only (regex-semantics conformance).
@@ -203,10 +209,32 @@ FUZZ_TEXTS = [
 ]
 
 
+def shape_patterns(n, seed):
+    """Random `\\b C... \\b | E` patterns, the family served by the hand-written scanner."""
+    rnd = random.Random(seed)
+    classes = ["\\w", "[^\\d\\W]", "[a-z]", "[^\\W_]", "\\d", "[\\w--]", "[é\\d]", "[^\\Wa]",
+               "[ΣσςK]", "k", "ß", "[\\u0100-\\uffff]", "[^\\W\\u0080-\\U0010ffff]"]
+    reps = ["", "+", "*", "?", "{2}", "{1,3}", "{2,}", "+?", "++", "*?"]
+    singles = ["[^\\w\\s]", "\\s", "[\\U0001F300-\\U0001FAFF]", "[-.]", "\\W", "[Σa]"]
+    out = []
+    while len(out) < n:
+        alts = []
+        for _ in range(rnd.randint(1, 3)):
+            if rnd.random() < 0.7:
+                body = "".join(rnd.choice(classes) + rnd.choice(reps) for _ in range(rnd.randint(1, 3)))
+                alts.append("\\b" + body + "\\b")
+            else:
+                alts.append(rnd.choice(singles))
+        p = rnd.choice(["", "", "(?a)", "(?i)"]) + "|".join(alts)
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def fuzz_cases():
     valid = []
     invalid = []
-    for p in random_patterns(4000, 42):
+    for p in random_patterns(4000, 42) + shape_patterns(600, 7):
         try:
             rx = re.compile(p)
         except (re.error, OverflowError, ValueError):

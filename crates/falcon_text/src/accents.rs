@@ -2,6 +2,33 @@
 
 use crate::unicode;
 
+/// Appends NFKD of `s` to `out`, keeping the output characters for which `keep(c, ccc)` holds.
+///
+/// ASCII characters are starters that decompose to themselves (and every caller keeps them),
+/// and canonical reordering never moves a character across a starter, so ASCII stretches are
+/// copied directly and only the non-ASCII stretches between them are decomposed.
+fn nfkd_filtered(s: &str, out: &mut String, keep: impl Fn(char, u8) -> bool) {
+    out.reserve(s.len());
+    let bytes = s.as_bytes();
+    let mut buf = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let a = i;
+        while i < bytes.len() && bytes[i] < 0x80 {
+            i += 1;
+        }
+        out.push_str(&s[a..i]);
+        let b = i;
+        while i < bytes.len() && bytes[i] >= 0x80 {
+            i += 1;
+        }
+        if i > b {
+            unicode::nfkd(&s[b..i], &mut buf);
+            out.extend(buf.iter().filter(|&&(c, ccc)| keep(c, ccc)).map(|&(c, _)| c));
+        }
+    }
+}
+
 /// scikit-learn's `strip_accents_unicode(s)` (1.7.2), appended to `out`.
 ///
 /// ```python
@@ -17,24 +44,12 @@ use crate::unicode;
 /// unchanged in that case. NFKD and combining classes come from CPython 3.11's Unicode 14.0
 /// data (generated tables), not from a crate following a newer Unicode version.
 pub fn strip_accents_unicode(s: &str, out: &mut String) {
-    if s.is_ascii() {
-        out.push_str(s);
-        return;
-    }
-    let mut buf = Vec::with_capacity(s.len() + 8);
-    unicode::nfkd(s, &mut buf);
-    out.extend(buf.iter().filter(|&&(_, ccc)| ccc == 0).map(|&(c, _)| c));
+    nfkd_filtered(s, out, |_, ccc| ccc == 0);
 }
 
 /// `unicodedata.normalize("NFKD", s)` of CPython 3.11 (Unicode 14.0.0), appended to `out`.
 pub fn nfkd(s: &str, out: &mut String) {
-    if s.is_ascii() {
-        out.push_str(s);
-        return;
-    }
-    let mut buf = Vec::with_capacity(s.len() + 8);
-    unicode::nfkd(s, &mut buf);
-    out.extend(buf.iter().map(|&(c, _)| c));
+    nfkd_filtered(s, out, |_, _| true);
 }
 
 /// scikit-learn's `strip_accents_ascii(s)`: `unicodedata.normalize("NFKD", s)` then
@@ -42,13 +57,7 @@ pub fn nfkd(s: &str, out: &mut String) {
 ///
 /// Every non-ASCII character of the NFKD form is dropped (so non-Latin scripts vanish).
 pub fn strip_accents_ascii(s: &str, out: &mut String) {
-    if s.is_ascii() {
-        out.push_str(s);
-        return;
-    }
-    let mut buf = Vec::with_capacity(s.len() + 8);
-    unicode::nfkd(s, &mut buf);
-    out.extend(buf.iter().map(|&(c, _)| c).filter(char::is_ascii));
+    nfkd_filtered(s, out, |c, _| c.is_ascii());
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ mod scan;
 mod translate;
 
 use crate::TextError;
-use parse::{At, Cat, ClassItem, Node, RepeatKind};
+use parse::{At, Cat, Node};
+use translate::CharSet;
 
 /// Backtracking budget for `fancy-regex` (per search); exceeding it is an error rather than a
 /// hang.
@@ -29,11 +30,8 @@ const SIZE_LIMIT: usize = 64 << 20;
 
 #[derive(Debug)]
 enum Engine {
-    /// Maximal runs of `\w` of at least `min` code points (see [`scan`]).
-    WordRuns {
-        min: usize,
-        ascii: bool,
-    },
+    /// Maximal runs of word characters fitting a shape (see [`scan`]).
+    Scan(scan::Scanner),
     Regex(regex::Regex),
     Fancy(Box<fancy_regex::Regex>),
 }
@@ -68,11 +66,13 @@ impl PyRegex {
                     .into(),
             });
         }
-        if let Some((min, ascii)) = word_run_shape(&parsed.nodes) {
+        if parsed.groups == 0
+            && let Some(scanner) = scanner_shape(&parsed.nodes)
+        {
             return Ok(PyRegex {
                 pattern: pattern.to_string(),
                 groups: 0,
-                engine: Engine::WordRuns { min, ascii },
+                engine: Engine::Scan(scanner),
                 translated: None,
             });
         }
@@ -120,7 +120,7 @@ impl PyRegex {
 
     /// Whether the hand-written scanner for the default token pattern family is used.
     pub fn is_fast_path(&self) -> bool {
-        matches!(self.engine, Engine::WordRuns { .. })
+        matches!(self.engine, Engine::Scan(_))
     }
 
     /// Calls `f` with each item `re.findall(pattern, text)` would return, in order: the whole
@@ -140,8 +140,8 @@ impl PyRegex {
             });
         }
         match &self.engine {
-            Engine::WordRuns { min, ascii } => {
-                scan::word_runs(text, *min, *ascii, f);
+            Engine::Scan(scanner) => {
+                scanner.scan(text, f);
                 Ok(())
             }
             Engine::Regex(re) => {
@@ -203,48 +203,72 @@ impl PyRegex {
     }
 }
 
-/// Recognises `\b (\w){k} (\w{m,})? \b` (any quantifier kind, k + m >= 1) with one `\w`
-/// definition throughout; returns the minimum run length and whether `\w` is ASCII.
-fn word_run_shape(nodes: &[Node]) -> Option<(usize, bool)> {
-    let [
-        Node::At(At::Boundary, f0),
-        middle @ ..,
-        Node::At(At::Boundary, f1),
-    ] = nodes
-    else {
-        return None;
+/// Recognises patterns served by [`scan::Scanner`]: a top-level alternation (or a single
+/// sequence) whose alternatives are either `\b C1 … Ck R{m,n} \b` with every class a subset
+/// of the `\b`'s `\w`, or a single-character class disjoint from that `\w`, with at least
+/// one alternative of the first kind. See [`scan`] for why this is exact.
+fn scanner_shape(nodes: &[Node]) -> Option<scan::Scanner> {
+    let alts: Vec<&[Node]> = match nodes {
+        [Node::Branch(alts)] => alts.iter().map(Vec::as_slice).collect(),
+        other => vec![other],
     };
-    let ascii = f0.ascii;
-    if f1.ascii != ascii {
-        return None;
-    }
-    let is_w = |n: &Node| {
-        matches!(n, Node::In { items, negate: false, flags }
-            if items.as_slice() == [ClassItem::Cat(Cat::Word)] && flags.ascii == ascii)
-    };
-    let mut min = 0usize;
-    let mut unbounded = false;
-    for (i, n) in middle.iter().enumerate() {
-        if is_w(n) {
-            min += 1;
-            continue;
-        }
-        match n {
-            Node::Repeat {
-                min: m,
-                max: None,
-                kind: RepeatKind::Greedy | RepeatKind::Lazy | RepeatKind::Possessive,
-                body,
-            } if i == middle.len() - 1 && body.len() == 1 && is_w(&body[0]) => {
-                min += usize::try_from(*m).ok()?;
-                unbounded = true;
+    let mut ascii: Option<bool> = None;
+    let mut shapes = Vec::new();
+    let mut singles: Vec<CharSet> = Vec::new();
+    for alt in alts {
+        if let [Node::At(At::Boundary, f0), middle @ .., Node::At(At::Boundary, f1)] = alt {
+            if f0.ascii != f1.ascii || ascii.is_some_and(|a| a != f0.ascii) {
+                return None;
             }
-            _ => return None,
+            ascii = Some(f0.ascii);
+            let word = translate::category_set(Cat::Word, f0.ascii);
+            // `None` = exactly `\w` (lets the plain scanner skip class tests).
+            let class = |n: &Node| -> Option<Option<scan::FastSet>> {
+                let set = translate::node_char_set(n)?;
+                if set == word {
+                    Some(None)
+                } else if set.is_subset(&word) {
+                    Some(Some(scan::FastSet::new(set)))
+                } else {
+                    None
+                }
+            };
+            let mut prefix = Vec::new();
+            let mut rep = None;
+            for (i, n) in middle.iter().enumerate() {
+                match n {
+                    Node::Repeat { min, max, body, .. } if i == middle.len() - 1 => {
+                        let [b] = body.as_slice() else { return None };
+                        rep = Some((class(b)?, *min, *max));
+                    }
+                    other => prefix.push(class(other)?),
+                }
+            }
+            let shape = scan::RunShape { prefix, rep };
+            if shape.prefix.is_empty() && shape.rep.as_ref().is_none_or(|r| r.1 == 0) {
+                return None;
+            }
+            shapes.push(shape);
+        } else if let [n] = alt {
+            singles.push(translate::node_char_set(n)?);
+        } else {
+            return None;
         }
     }
-    // Without a trailing unbounded `\w` repeat the match length is fixed (`\b\w\b` only
-    // matches runs of exactly one character), and a match must contain a word character.
-    (unbounded && min >= 1).then_some((min, ascii))
+    let ascii = ascii?;
+    let word = translate::category_set(Cat::Word, ascii);
+    let mut union = CharSet::default();
+    for s in &singles {
+        if !s.intersect(&word).is_empty() {
+            return None;
+        }
+        union = union.union(s);
+    }
+    Some(scan::Scanner {
+        ascii,
+        shapes,
+        singles: (!singles.is_empty()).then(|| scan::FastSet::new(union)),
+    })
 }
 
 #[cfg(test)]
@@ -267,11 +291,21 @@ mod tests {
             assert!(PyRegex::compile(p).unwrap().is_fast_path(), "{p}");
         }
         for p in [
+            r"(?u)\b[^\d\W]+\b",
+            r"\b\w\b",
+            r"(?u)\b\w\w+\b|[\U0001F300-\U0001FAFF]",
+            r"\b[a-z]\w{1,5}\b",
+        ] {
+            assert!(PyRegex::compile(p).unwrap().is_fast_path(), "{p}");
+        }
+        for p in [
             r"\b\w+",
             r"\b\w+\b\w",
             r"\b[\w]+?\b$",
-            r"\b\w\b",
-            r"\b\w\w\b",
+            r"\b\w+\b|\w",
+            r"\b\w+\d\b",
+            r"\b\w+\b|.",
+            r"\b[\w.]+\b",
         ] {
             let r = PyRegex::compile(p);
             assert!(r.map(|r| !r.is_fast_path()).unwrap_or(true), "{p}");
@@ -279,6 +313,12 @@ mod tests {
         assert_eq!(
             fa(r"(?u)\b\w\w+\b", "I like x² café"),
             ["like", "x²", "café"]
+        );
+        assert_eq!(fa(r"\b\w\b", "a bb c"), ["a", "c"]);
+        assert_eq!(fa(r"(?u)\b[^\d\W]+\b", "ab 12 c3 d_e"), ["ab", "d_e"]);
+        assert_eq!(
+            fa(r"(?u)\b\w\w+\b|[\U0001F300-\U0001FAFF]", "hi 🌍🚀 a 😀x"),
+            ["hi", "🌍", "🚀", "😀"]
         );
     }
 

@@ -1,6 +1,6 @@
 //! Python whitespace helpers.
 
-use crate::unicode::is_space;
+use crate::unicode::{ASCII_SPACE, is_space};
 
 /// scikit-learn's `_white_spaces.sub(" ", s)` with `_white_spaces = re.compile(r"\s\s+")`,
 /// appended to `out`.
@@ -10,32 +10,51 @@ use crate::unicode::is_space;
 /// regex substitution.
 pub fn white_spaces_collapse(s: &str, out: &mut String) {
     out.reserve(s.len());
-    let mut run_start: Option<usize> = None;
-    let mut run_len = 0usize;
+    let bytes = s.as_bytes();
     let mut last = 0usize; // start of not-yet-copied text
-    for (i, c) in s.char_indices() {
-        if is_space(c) {
-            if run_start.is_none() {
-                run_start = Some(i);
-                run_len = 0;
+    let mut i = 0usize;
+    while i < bytes.len() {
+        // Fast skip of ASCII non-space bytes.
+        while i < bytes.len() && bytes[i] < 0x80 && !ASCII_SPACE[bytes[i] as usize] {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let (c, len) = char_at(s, i);
+        if !is_space(c) {
+            i += len;
+            continue;
+        }
+        // A whitespace run starts at `i`.
+        let run_start = i;
+        let mut n = 0usize;
+        while i < bytes.len() {
+            let (c, len) = char_at(s, i);
+            if !is_space(c) {
+                break;
             }
-            run_len += 1;
-        } else if let Some(rs) = run_start.take()
-            && run_len >= 2
-        {
-            out.push_str(&s[last..rs]);
+            n += 1;
+            i += len;
+        }
+        if n >= 2 {
+            out.push_str(&s[last..run_start]);
             out.push(' ');
             last = i;
         }
     }
-    if let Some(rs) = run_start
-        && run_len >= 2
-    {
-        out.push_str(&s[last..rs]);
-        out.push(' ');
-        last = s.len();
-    }
     out.push_str(&s[last..]);
+}
+
+#[inline]
+fn char_at(s: &str, i: usize) -> (char, usize) {
+    let b = s.as_bytes()[i];
+    if b < 0x80 {
+        (b as char, 1)
+    } else {
+        let c = s[i..].chars().next().unwrap_or(' ');
+        (c, c.len_utf8())
+    }
 }
 
 /// Python's `s.split()` with no arguments: splits on runs of `str.isspace()` characters and

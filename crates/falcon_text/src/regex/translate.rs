@@ -104,6 +104,10 @@ impl CharSet {
         unicode::in_ranges(&self.ranges, c)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
     pub fn is_subset(&self, other: &CharSet) -> bool {
         self.subtract(other).ranges.is_empty()
     }
