@@ -8,7 +8,8 @@ use falcon_engine::Model;
 
 fn load_texts() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = std::fs::read_to_string(root.join("bench/data/heldout.jsonl")).expect("bench/data/heldout.jsonl");
+    let data = std::fs::read_to_string(root.join("bench/data/heldout.jsonl"))
+        .expect("bench/data/heldout.jsonl");
     data.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {

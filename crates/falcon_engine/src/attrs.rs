@@ -95,24 +95,6 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    pub(crate) fn f64(&self, name: &str) -> Result<f64> {
-        match self.get(name)? {
-            Value::Float(f) => Ok(*f),
-            Value::Int(i) => Ok(*i as f64),
-            v => Err(self.err(name, "a number", v)),
-        }
-    }
-
-    /// A numeric parameter that may be `None`.
-    pub(crate) fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
-        match self.opt(name) {
-            None | Some(Value::None) => Ok(None),
-            Some(Value::Float(f)) => Ok(Some(*f)),
-            Some(Value::Int(i)) => Ok(Some(*i as f64)),
-            Some(v) => Err(self.err(name, "a number or None", v)),
-        }
-    }
-
     /// `ngram_range`-style pair of positive integers.
     pub(crate) fn int_pair(&self, name: &str) -> Result<(usize, usize)> {
         let v = self.get(name)?;
@@ -124,7 +106,11 @@ impl<'a> Attrs<'a> {
             (Value::Int(a), Value::Int(b)) if *a >= 1 && a <= b && *b <= 64 => {
                 Ok((*a as usize, *b as usize))
             }
-            _ => Err(self.err(name, "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 64", v)),
+            _ => Err(self.err(
+                name,
+                "a pair (min_n, max_n) with 1 <= min_n <= max_n <= 64",
+                v,
+            )),
         }
     }
 

@@ -111,7 +111,6 @@ pub(crate) struct Weights {
     w: Vec<f64>,
     /// Rows of the original matrix (1 for binary linear models).
     k: usize,
-    n_features: usize,
 }
 
 impl Weights {
@@ -123,7 +122,7 @@ impl Weights {
                 w[f * k + r] = data[r * n_features + f];
             }
         }
-        Weights { w, k, n_features }
+        Weights { w, k }
     }
 
     /// `X @ W.T` for one CSR row, accumulated per output in the row's
@@ -147,10 +146,6 @@ impl Weights {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.w.capacity() * 8
-    }
-
-    pub(crate) fn n_features(&self) -> usize {
-        self.n_features
     }
 }
 

@@ -24,7 +24,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("sklearn.linear_model._logistic", &["LogisticRegression"]),
     ("sklearn.svm._classes", &["LinearSVC"]),
-    ("sklearn.linear_model._stochastic_gradient", &["SGDClassifier"]),
+    (
+        "sklearn.linear_model._stochastic_gradient",
+        &["SGDClassifier"],
+    ),
     ("sklearn.linear_model._ridge", &["RidgeClassifier"]),
     (
         "sklearn.linear_model._passive_aggressive",
@@ -49,6 +52,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "Huber",
             "EpsilonInsensitive",
             "SquaredEpsilonInsensitive",
+            "CyHalfBinomialLoss",
+            "CyHalfMultinomialLoss",
+            "CyHuberLoss",
+            "CyHalfSquaredError",
+        ],
+    ),
+    // Cython sets these classes' `__module__` to the bare extension name.
+    (
+        "_loss",
+        &[
             "CyHalfBinomialLoss",
             "CyHalfMultinomialLoss",
             "CyHuberLoss",

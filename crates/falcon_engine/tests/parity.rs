@@ -35,16 +35,26 @@ fn close(got: f64, want: f64) -> bool {
 /// Compares one row of scores; returns a description of the first mismatch.
 fn compare_row(what: &str, got: &[f64], want: &Value) -> Option<String> {
     let want: Vec<f64> = match want {
-        Value::Array(items) => items.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
+            .collect(),
         Value::Number(n) => vec![n.as_f64().unwrap_or(f64::NAN)],
         other => return Some(format!("{what}: unexpected expected-value {other}")),
     };
     if got.len() != want.len() {
-        return Some(format!("{what}: got {} values, want {}", got.len(), want.len()));
+        return Some(format!(
+            "{what}: got {} values, want {}",
+            got.len(),
+            want.len()
+        ));
     }
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if !close(*g, *w) {
-            return Some(format!("{what}[{i}]: got {g:e}, want {w:e} (diff {:e})", g - w));
+            return Some(format!(
+                "{what}[{i}]: got {g:e}, want {w:e} (diff {:e})",
+                g - w
+            ));
         }
     }
     None
@@ -54,7 +64,8 @@ fn compare_row(what: &str, got: &[f64], want: &Value) -> Option<String> {
 fn fixtures_match_scikit_learn() {
     let dir = fixtures();
     let manifest = read_json(&dir.join("manifest.json"));
-    let texts: Vec<String> = serde_json::from_value(read_json(&dir.join("texts.json"))).expect("texts.json is a list of strings");
+    let texts: Vec<String> = serde_json::from_value(read_json(&dir.join("texts.json")))
+        .expect("texts.json is a list of strings");
     let cases = manifest["cases"].as_array().expect("manifest.cases");
     assert!(!cases.is_empty(), "no parity cases");
     let mut failures = Vec::new();
@@ -76,8 +87,16 @@ fn fixtures_match_scikit_learn() {
                 failures.push(format!("{file}: classes differ"));
                 continue;
             }
-            assert_eq!(model.has_probabilities(), !expected["predict_proba"].is_null(), "{file}: predict_proba availability");
-            assert_eq!(model.has_decision(), !expected["decision_function"].is_null(), "{file}: decision_function availability");
+            assert_eq!(
+                model.has_probabilities(),
+                !expected["predict_proba"].is_null(),
+                "{file}: predict_proba availability"
+            );
+            assert_eq!(
+                model.has_decision(),
+                !expected["decision_function"].is_null(),
+                "{file}: decision_function availability"
+            );
             for (i, text) in texts.iter().enumerate() {
                 let p = match model.predict(text) {
                     Ok(p) => p,
@@ -88,15 +107,20 @@ fn fixtures_match_scikit_learn() {
                 };
                 let label = label_json(&model.classes()[p.label]);
                 if label != expected["predict"][i] {
-                    failures.push(format!("{file} text {i}: label {label}, want {}", expected["predict"][i]));
+                    failures.push(format!(
+                        "{file} text {i}: label {label}, want {}",
+                        expected["predict"][i]
+                    ));
                 }
                 if let Some(probs) = &p.probabilities
-                    && let Some(m) = compare_row("predict_proba", probs, &expected["predict_proba"][i])
+                    && let Some(m) =
+                        compare_row("predict_proba", probs, &expected["predict_proba"][i])
                 {
                     failures.push(format!("{file} text {i}: {m}"));
                 }
                 if let Some(dec) = &p.decision
-                    && let Some(m) = compare_row("decision_function", dec, &expected["decision_function"][i])
+                    && let Some(m) =
+                        compare_row("decision_function", dec, &expected["decision_function"][i])
                 {
                     failures.push(format!("{file} text {i}: {m}"));
                 }
@@ -104,12 +128,20 @@ fn fixtures_match_scikit_learn() {
             }
         }
     }
-    eprintln!("parity: {checked} predictions checked, {} failures", failures.len());
+    eprintln!(
+        "parity: {checked} predictions checked, {} failures",
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} parity failures:\n{}",
         failures.len(),
-        failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -124,7 +156,10 @@ fn refused_fixtures_name_the_reason() {
         let want = case["error_contains"].as_str().expect("error_contains");
         match Model::load(&dir.join(file)) {
             Ok(_) => panic!("{file}: loaded, but must be refused ({want})"),
-            Err(e) => assert!(e.to_string().contains(want), "{file}: error {e:?} does not mention {want:?}"),
+            Err(e) => assert!(
+                e.to_string().contains(want),
+                "{file}: error {e:?} does not mention {want:?}"
+            ),
         }
     }
 }
@@ -135,7 +170,11 @@ fn bundled_demo_model_loads() {
     let model = Model::load(&path).expect("the bundled model loads");
     let labels: Vec<String> = model.classes().iter().map(ToString::to_string).collect();
     assert_eq!(labels, ["ham", "spam"]);
-    let p = model.predict("FREE money!!! Click now to claim your prize").expect("predicts");
-    let probs = p.probabilities.expect("logistic regression has predict_proba");
+    let p = model
+        .predict("FREE money!!! Click now to claim your prize")
+        .expect("predicts");
+    let probs = p
+        .probabilities
+        .expect("logistic regression has predict_proba");
     assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
 }

@@ -102,7 +102,8 @@ fn bench(model: PathBuf, input: PathBuf, passes: usize, json: bool) -> anyhow::R
     let started = Instant::now();
     let m = Model::load(&model).with_context(|| format!("loading {}", model.display()))?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
-    let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let file =
+        std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
     let mut texts = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line?;

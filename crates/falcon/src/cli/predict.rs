@@ -32,8 +32,8 @@ struct InputLine {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    let model = Model::load(&args.model)
-        .with_context(|| format!("loading {}", args.model.display()))?;
+    let model =
+        Model::load(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
     let reader: Box<dyn Read> = match &args.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
         None => Box::new(std::io::stdin().lock()),
@@ -74,7 +74,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn answer(model: &Model, line: &[u8], truncated: bool, explain: Option<usize>) -> Result<String, String> {
+fn answer(
+    model: &Model,
+    line: &[u8],
+    truncated: bool,
+    explain: Option<usize>,
+) -> Result<String, String> {
     if truncated {
         return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
     }
@@ -97,7 +102,11 @@ fn answer(model: &Model, line: &[u8], truncated: bool, explain: Option<usize>) -
 /// Reads one `\n`-terminated line into `buf`, keeping at most `max` bytes;
 /// the rest of an over-long line is consumed and dropped. Returns the bytes
 /// read (0 at end of input) and whether the line was cut.
-fn read_line_bounded(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<(usize, bool)> {
+fn read_line_bounded(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(usize, bool)> {
     let mut total = 0;
     let mut truncated = false;
     loop {

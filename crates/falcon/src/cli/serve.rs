@@ -1,10 +1,176 @@
-//! `falcon serve`: wiring of the HTTP server (being built; see issue 3).
+//! `falcon serve`: the process around the `falcon_server` library — flags
+//! (each also a `FALCON_*` environment variable), logging, the tokio
+//! runtime, and signals (SIGTERM/SIGINT drain and exit 0; SIGHUP rescans
+//! the model repository).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-#[derive(clap::Args)]
-pub struct ServeArgs {}
+use anyhow::Context;
+use falcon_server::{AppState, ServerConfig, Stopped, parse_bytes, parse_duration};
 
-pub fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("falcon serve is not available in this build")
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Model repository: DIR/<name>/<version>/model.joblib (or .pkl), optional
+    /// DIR/<name>/config.toml. Default: the bundled `models/`.
+    #[arg(long, env = "FALCON_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the log says which).
+    #[arg(long, env = "FALCON_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Model served by `POST /predict` (default: the only model).
+    #[arg(long, env = "FALCON_DEFAULT_MODEL", value_name = "NAME")]
+    pub default_model: Option<String>,
+    /// Largest request body (413 beyond), e.g. 2MiB.
+    #[arg(long, env = "FALCON_MAX_BODY_BYTES", default_value = "2MiB", value_parser = parse_bytes)]
+    pub max_body_bytes: u64,
+    /// Most texts per request (413 beyond).
+    #[arg(long, env = "FALCON_MAX_BATCH", default_value_t = 256)]
+    pub max_batch: usize,
+    /// Most requests inferring at once; beyond, 503 + Retry-After at once.
+    #[arg(long, env = "FALCON_MAX_CONCURRENCY", default_value_t = 512)]
+    pub max_concurrency: usize,
+    /// Most open connections; beyond, new connections are closed.
+    #[arg(long, env = "FALCON_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Deadline of a whole request, body included (504 beyond).
+    #[arg(long, env = "FALCON_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Deadline for a client to send its request headers.
+    #[arg(long, env = "FALCON_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "FALCON_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Prediction cache size in bytes (0 disables the cache).
+    #[arg(long, env = "FALCON_CACHE_BYTES", default_value = "16MiB", value_parser = parse_bytes)]
+    pub cache_bytes: u64,
+    /// Lifetime of a cached prediction (a model's config.toml may override).
+    #[arg(long, env = "FALCON_CACHE_TTL", default_value = "5m", value_parser = parse_duration)]
+    pub cache_ttl: Duration,
+    /// Texts up to this size are predicted inline on the async workers;
+    /// longer ones on the blocking pool.
+    #[arg(long, env = "FALCON_INLINE_MAX_BYTES", default_value = "64KiB", value_parser = parse_bytes)]
+    pub inline_max_bytes: u64,
+    /// Async worker threads (default: one per core).
+    #[arg(long, env = "FALCON_WORKERS")]
+    pub workers: Option<usize>,
+    /// Log format.
+    #[arg(long, env = "FALCON_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Log filter (`info`, `debug` for one line per request, or a tracing
+    /// directive such as `falcon_server=debug`).
+    #[arg(long, env = "FALCON_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// `models/` of the working directory, else the repository's bundled
+/// `models/` (so `cargo run -- serve` works from anywhere in the checkout).
+fn default_models_dir() -> PathBuf {
+    let local = PathBuf::from("models");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
+}
+
+fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("invalid --log filter {filter:?}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot initialise logging: {e}"))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format, &args.log)?;
+    let models_dir = args.models.clone().unwrap_or_else(default_models_dir);
+    anyhow::ensure!(
+        models_dir.is_dir(),
+        "model repository {} is not a directory",
+        models_dir.display()
+    );
+    let config = ServerConfig {
+        models_dir,
+        default_model: args.default_model.clone(),
+        max_body_bytes: usize::try_from(args.max_body_bytes).context("--max-body-bytes")?,
+        max_batch: args.max_batch,
+        max_concurrency: args.max_concurrency,
+        max_connections: args.max_connections,
+        request_timeout: args.request_timeout,
+        header_timeout: args.header_timeout,
+        drain_timeout: args.drain_timeout,
+        cache_bytes: args.cache_bytes,
+        cache_ttl: args.cache_ttl,
+        inline_max_bytes: usize::try_from(args.inline_max_bytes).context("--inline-max-bytes")?,
+        ..ServerConfig::default()
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        // Long texts and model loads; bounded further by --max-concurrency.
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(serve(args.addr, config))
+}
+
+async fn serve(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(
+        models = %config.models_dir.display(),
+        cache_bytes = config.cache_bytes,
+        max_concurrency = config.max_concurrency,
+        "falcon serve starting"
+    );
+    let state = AppState::new(config);
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let reloader = state.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: rescanning the model repository");
+            match reloader.reload().await {
+                Ok(0) => tracing::info!("rescan done"),
+                Ok(n) => tracing::error!(
+                    failed = n,
+                    "rescan done; failed models keep their previous load"
+                ),
+                Err(e) => tracing::error!(error = %e, "rescan failed"),
+            }
+        }
+    });
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    };
+    match falcon_server::run(listener, shutdown, state).await? {
+        Stopped::Drained => {}
+        Stopped::DrainTimedOut { open_connections } => {
+            tracing::warn!(open_connections, "exiting with requests still in flight");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -79,7 +79,11 @@ impl Linear {
                         a.get("multi_class")?,
                     ));
                 }
-                let p = if ovr { Proba::OneVsRest } else { Proba::Softmax };
+                let p = if ovr {
+                    Proba::OneVsRest
+                } else {
+                    Proba::Softmax
+                };
                 (p, format!("multi_class={multi} solver={solver}"))
             }
             "SGDClassifier" => {

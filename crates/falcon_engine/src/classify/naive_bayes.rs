@@ -60,7 +60,9 @@ impl NaiveBayes {
                 (w, Some(bias))
             }
             other => {
-                return Err(EngineError::unsupported(format!("{other} is not a naive Bayes model")));
+                return Err(EngineError::unsupported(format!(
+                    "{other} is not a naive Bayes model"
+                )));
             }
         };
         Ok(NaiveBayes {

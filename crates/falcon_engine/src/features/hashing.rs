@@ -42,7 +42,11 @@ impl HashingVectorizer {
     }
 
     /// `FeatureHasher.transform` + `sum_duplicates`, then `binary` and `norm`.
-    pub(crate) fn transform(&self, doc: &str, mut seen: Option<&mut SeenNames>) -> Result<SparseRow> {
+    pub(crate) fn transform(
+        &self,
+        doc: &str,
+        mut seen: Option<&mut SeenNames>,
+    ) -> Result<SparseRow> {
         let mut entries: Vec<(u32, f64)> = Vec::with_capacity(64);
         self.analyzer.analyze(doc, &mut |feature| {
             let (col, sign) = hash_feature(feature, self.n_features, self.alternate_sign);

@@ -38,10 +38,18 @@ impl FeatureUnion {
         let mut offset: usize = 0;
         for item in items {
             let (name, trans) = match item {
-                Value::Tuple(pair) | Value::List(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
-                    (Value::Str(n), t) => (n.clone(), t),
-                    _ => return Err(a.err("transformer_list", "(name, transformer) pairs", item)),
-                },
+                Value::Tuple(pair) | Value::List(pair) if pair.len() == 2 => {
+                    match (&pair[0], &pair[1]) {
+                        (Value::Str(n), t) => (n.clone(), t),
+                        _ => {
+                            return Err(a.err(
+                                "transformer_list",
+                                "(name, transformer) pairs",
+                                item,
+                            ));
+                        }
+                    }
+                }
                 _ => return Err(a.err("transformer_list", "(name, transformer) pairs", item)),
             };
             let trans = match trans {
@@ -94,7 +102,11 @@ impl FeatureUnion {
 
     /// `_transform_one` (`res * weight`, in the block's precision) per part,
     /// then `sparse.hstack`, which widens mixed float32/float64 to float64.
-    pub(crate) fn transform(&self, doc: &str, mut seen: Option<&mut SeenNames>) -> Result<SparseRow> {
+    pub(crate) fn transform(
+        &self,
+        doc: &str,
+        mut seen: Option<&mut SeenNames>,
+    ) -> Result<SparseRow> {
         let mut out = SparseRow::default();
         let mut all_f32 = true;
         for part in &self.parts {
@@ -113,10 +125,15 @@ impl FeatureUnion {
                     names.insert(c + part.offset, format!("{}__{n}", part.name));
                 }
             }
-            out.indices.extend(row.indices.iter().map(|c| c + part.offset));
+            out.indices
+                .extend(row.indices.iter().map(|c| c + part.offset));
             out.values.extend(row.values);
         }
-        out.precision = Some(if all_f32 { Precision::F32 } else { Precision::F64 });
+        out.precision = Some(if all_f32 {
+            Precision::F32
+        } else {
+            Precision::F64
+        });
         Ok(out)
     }
 
@@ -127,7 +144,10 @@ impl FeatureUnion {
     }
 
     pub(crate) fn describe(&self, indent: &str, out: &mut Vec<String>) {
-        out.push(format!("{indent}FeatureUnion ({} features)", self.n_features));
+        out.push(format!(
+            "{indent}FeatureUnion ({} features)",
+            self.n_features
+        ));
         for p in &self.parts {
             out.push(format!(
                 "{indent}  [{}] columns {}..{}{}",

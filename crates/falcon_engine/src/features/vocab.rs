@@ -62,9 +62,9 @@ impl Vocab {
             let (arena, offsets) = (&vocab.arena, &vocab.offsets);
             let bytes_of =
                 |c: u32| &arena[offsets[c as usize] as usize..offsets[c as usize + 1] as usize];
-            vocab.table.insert_unique(hash, col, |&c| {
-                Hasher::default().hash_one(bytes_of(c))
-            });
+            vocab
+                .table
+                .insert_unique(hash, col, |&c| Hasher::default().hash_one(bytes_of(c)));
         }
         Ok(vocab)
     }
