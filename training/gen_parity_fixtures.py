@@ -436,7 +436,10 @@ def refused_cases():
 # Malicious pickles
 # ---------------------------------------------------------------------------
 
-MALICIOUS_COMMAND = "echo 'falcon parity fixture: this pickle must be refused, never executed' >&2"
+# Harmless, but leaves a trace: check_parity.py runs Falcon in a scratch
+# directory and fails if this file appears there.
+MALICIOUS_SENTINEL = "falcon_malicious_pickle_was_executed"
+MALICIOUS_COMMAND = f"touch {MALICIOUS_SENTINEL}"
 
 
 class _Evil:
@@ -583,7 +586,7 @@ def main() -> None:
     # Malicious pickles: a bare os.system reduce, and one hidden inside a fitted Pipeline.
     (out / "refused_malicious_os_system.pkl").write_bytes(malicious_pickle(_Evil()))
     manifest["refused"].append({
-        "name": "refused_malicious_os_system", "file": "refused_malicious_os_system.pkl", "error_contains": "os.system",
+        "name": "refused_malicious_os_system", "file": "refused_malicious_os_system.pkl", "error_contains": "os.system", "sentinel": MALICIOUS_SENTINEL,
         "description": "protocol-2 pickle whose top-level REDUCE calls os.system(...) (GLOBAL 'os system'); must be refused without executing anything",
     })
     hidden = pipe(tfidf(max_features=200), MultinomialNB())
@@ -591,7 +594,7 @@ def main() -> None:
     hidden.steps[1][1].alpha = _Evil()  # os.system(...) inside the classifier's state
     (out / "refused_malicious_in_pipeline.pkl").write_bytes(malicious_pickle(hidden))
     manifest["refused"].append({
-        "name": "refused_malicious_in_pipeline", "file": "refused_malicious_in_pipeline.pkl", "error_contains": "os.system",
+        "name": "refused_malicious_in_pipeline", "file": "refused_malicious_in_pipeline.pkl", "error_contains": "os.system", "sentinel": MALICIOUS_SENTINEL,
         "description": "a fitted Pipeline(TfidfVectorizer, MultinomialNB) pickle (protocol 2) whose MultinomialNB state contains an os.system(...) REDUCE",
     })
 
