@@ -231,10 +231,25 @@ def shape_patterns(n, seed):
     return out
 
 
+def run_patterns(n, seed):
+    """Random alternations of repeated classes, the family served by the class-run scanner."""
+    rnd = random.Random(seed)
+    classes = ["\\w", "\\W", "\\S", "\\s", "\\d", "[^\\w\\s]", "[a-zA-Z]", "[^\\W\\d_]", "[a-z]",
+               "[A-Z]", "[0-9]", "[.,!?]", "[^a-z]", "[ΣσςK]", "é", "[\\U0001F300-\\U0001FAFF]", "."]
+    reps = ["+", "+", "{2,}", "{3,}", "++", "", "+?", "{2,3}", "*"]
+    out = []
+    while len(out) < n:
+        alts = [rnd.choice(classes) + rnd.choice(reps) for _ in range(rnd.randint(1, 3))]
+        p = rnd.choice(["", "", "(?a)", "(?i)"]) + "|".join(alts)
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def fuzz_cases():
     valid = []
     invalid = []
-    for p in random_patterns(4000, 42) + shape_patterns(600, 7):
+    for p in random_patterns(4000, 42) + shape_patterns(600, 7) + run_patterns(400, 9):
         try:
             rx = re.compile(p)
         except (re.error, OverflowError, ValueError):

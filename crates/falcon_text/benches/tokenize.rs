@@ -11,7 +11,9 @@ fn email() -> String {
                 before Friday's meeting: revenue grew 12.5% to $1,234,567 and the café budget \
                 (Straße office) is still pending. Click http://example.com/unsubscribe?id=42 \
                 to stop receiving these e-mails!!! Regards, Jane_Doe -- sent from my phone.\n\n";
-    let mut s = String::from("From: jane.doe@example.com\nTo: team@example.org\nSubject: Re: Fwd: report\n\n");
+    let mut s = String::from(
+        "From: jane.doe@example.com\nTo: team@example.org\nSubject: Re: Fwd: report\n\n",
+    );
     while s.len() < 3000 {
         s.push_str(para);
     }
@@ -59,7 +61,8 @@ fn main() {
         let re = PyRegex::compile(p).expect("compiles");
         let mut n = 0usize;
         time(&format!("findall {p}"), iters, || {
-            re.findall(black_box(&lowered), |t| n += t.len()).expect("no error");
+            re.findall(black_box(&lowered), |t| n += t.len())
+                .expect("no error");
         });
         black_box(n);
     }
@@ -71,10 +74,27 @@ fn main() {
         default.findall(&buf, |t| n += t.len()).expect("no error");
         black_box(n);
     });
+    for p in [r"\w+|[^\w\s]+", r"[a-zA-Z]{2,}"] {
+        let re = regex::Regex::new(p).expect("compiles");
+        let mut n = 0usize;
+        time(&format!("rust regex crate find_iter {p}"), 5_000, || {
+            for m in re.find_iter(black_box(&lowered)) {
+                n += m.len();
+            }
+        });
+        black_box(n);
+    }
     let t = Instant::now();
     let n = 20;
     for _ in 0..n {
         black_box(PyRegex::compile(r"(?u)\b[^\d\W]+\b").expect("compiles"));
     }
-    println!("{:<45} {:>10.2?}", "compile (?u)\\b[^\\d\\W]+\\b", t.elapsed() / n);
+    println!(
+        "{:<45} {:>10.2?}",
+        "compile (?u)\\b[^\\d\\W]+\\b",
+        t.elapsed() / n
+    );
 }
+
+#[allow(dead_code)]
+fn native() {}

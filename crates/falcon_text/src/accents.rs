@@ -24,7 +24,11 @@ fn nfkd_filtered(s: &str, out: &mut String, keep: impl Fn(char, u8) -> bool) {
         }
         if i > b {
             unicode::nfkd(&s[b..i], &mut buf);
-            out.extend(buf.iter().filter(|&&(c, ccc)| keep(c, ccc)).map(|&(c, _)| c));
+            out.extend(
+                buf.iter()
+                    .filter(|&&(c, ccc)| keep(c, ccc))
+                    .map(|&(c, _)| c),
+            );
         }
     }
 }

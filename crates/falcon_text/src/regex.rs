@@ -19,7 +19,7 @@ mod scan;
 mod translate;
 
 use crate::TextError;
-use parse::{At, Cat, Node};
+use parse::{At, Cat, Node, RepeatKind};
 use translate::CharSet;
 
 /// Backtracking budget for `fancy-regex` (per search); exceeding it is an error rather than a
@@ -32,6 +32,8 @@ const SIZE_LIMIT: usize = 64 << 20;
 enum Engine {
     /// Maximal runs of word characters fitting a shape (see [`scan`]).
     Scan(scan::Scanner),
+    /// Maximal runs of disjoint classes (see [`scan::ClassRuns`]).
+    Runs(scan::ClassRuns),
     Regex(regex::Regex),
     Fancy(Box<fancy_regex::Regex>),
 }
@@ -73,6 +75,16 @@ impl PyRegex {
                 pattern: pattern.to_string(),
                 groups: 0,
                 engine: Engine::Scan(scanner),
+                translated: None,
+            });
+        }
+        if parsed.groups == 0
+            && let Some(runs) = class_runs_shape(&parsed.nodes)
+        {
+            return Ok(PyRegex {
+                pattern: pattern.to_string(),
+                groups: 0,
+                engine: Engine::Runs(runs),
                 translated: None,
             });
         }
@@ -118,9 +130,10 @@ impl PyRegex {
         self.translated.as_deref()
     }
 
-    /// Whether the hand-written scanner for the default token pattern family is used.
+    /// Whether one of the hand-written scanners (default token pattern family, runs of
+    /// disjoint classes) is used instead of a regex engine.
     pub fn is_fast_path(&self) -> bool {
-        matches!(self.engine, Engine::Scan(_))
+        matches!(self.engine, Engine::Scan(_) | Engine::Runs(_))
     }
 
     /// Calls `f` with each item `re.findall(pattern, text)` would return, in order: the whole
@@ -142,6 +155,10 @@ impl PyRegex {
         match &self.engine {
             Engine::Scan(scanner) => {
                 scanner.scan(text, f);
+                Ok(())
+            }
+            Engine::Runs(runs) => {
+                runs.scan(text, f);
                 Ok(())
             }
             Engine::Regex(re) => {
@@ -216,7 +233,12 @@ fn scanner_shape(nodes: &[Node]) -> Option<scan::Scanner> {
     let mut shapes = Vec::new();
     let mut singles: Vec<CharSet> = Vec::new();
     for alt in alts {
-        if let [Node::At(At::Boundary, f0), middle @ .., Node::At(At::Boundary, f1)] = alt {
+        if let [
+            Node::At(At::Boundary, f0),
+            middle @ ..,
+            Node::At(At::Boundary, f1),
+        ] = alt
+        {
             if f0.ascii != f1.ascii || ascii.is_some_and(|a| a != f0.ascii) {
                 return None;
             }
@@ -271,6 +293,40 @@ fn scanner_shape(nodes: &[Node]) -> Option<scan::Scanner> {
     })
 }
 
+/// Recognises `C1{m1,}|C2{m2,}|…|E…` with greedy (or possessive) unbounded repeats of
+/// single-character classes and single-character alternatives, all pairwise disjoint. See
+/// [`scan::ClassRuns`] for why this is exact.
+fn class_runs_shape(nodes: &[Node]) -> Option<scan::ClassRuns> {
+    let alts: Vec<&[Node]> = match nodes {
+        [Node::Branch(alts)] => alts.iter().map(Vec::as_slice).collect(),
+        other => vec![other],
+    };
+    let mut classes: Vec<(CharSet, u64)> = Vec::new();
+    for alt in alts {
+        let (set, min) = match alt {
+            [
+                Node::Repeat {
+                    min,
+                    max: None,
+                    kind: RepeatKind::Greedy | RepeatKind::Possessive,
+                    body,
+                },
+            ] if *min >= 1 => match body.as_slice() {
+                [b] => (translate::node_char_set(b)?, *min),
+                _ => return None,
+            },
+            [n] => (translate::node_char_set(n)?, 0),
+            _ => return None,
+        };
+        if classes.iter().any(|(c, _)| !c.intersect(&set).is_empty()) {
+            return None;
+        }
+        classes.push((set, min));
+    }
+    // A lone single-character class is cheap in the regex engine too, but exact here as well.
+    scan::ClassRuns::new(classes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +376,25 @@ mod tests {
             fa(r"(?u)\b\w\w+\b|[\U0001F300-\U0001FAFF]", "hi 🌍🚀 a 😀x"),
             ["hi", "🌍", "🚀", "😀"]
         );
+    }
+
+    #[test]
+    fn class_runs_fast_path() {
+        for p in [
+            r"\S+",
+            r"[a-zA-Z]{2,}",
+            r"\w+|[^\w\s]+",
+            r"[^\W\d_]+",
+            r"\d+|[.,]",
+        ] {
+            assert!(PyRegex::compile(p).unwrap().is_fast_path(), "{p}");
+        }
+        for p in [r"\w+|\d+", r"[a-z]+?", r"[a-z]{2,3}", r"#?\w+", r"(\w)+"] {
+            assert!(!PyRegex::compile(p).unwrap().is_fast_path(), "{p}");
+        }
+        assert_eq!(fa(r"[a-zA-Z]{2,}", "a bc d3ef"), ["bc", "ef"]);
+        assert_eq!(fa(r"\d+|[.,]", "1,5.x 22"), ["1", ",", "5", ".", "22"]);
+        assert_eq!(fa(r"\w+|[^\w\s]+", "hi!! x"), ["hi", "!!", "x"]);
     }
 
     #[test]

@@ -114,14 +114,15 @@ impl Scanner {
         let mut fits = vec![false; self.shapes.len()];
         let mut run_start = 0;
         let mut n = 0usize; // code points in the current run; 0 = not in a run
-        let close = |start: usize, end: usize, n: usize, fits: &[bool], f: &mut dyn FnMut(&'t str)| {
-            let ok = self.shapes.iter().zip(fits).any(|(s, &fit)| {
-                fit && n as u64 >= s.min_len() && s.max_len().is_none_or(|m| n as u64 <= m)
-            });
-            if ok {
-                f(&text[start..end]);
-            }
-        };
+        let close =
+            |start: usize, end: usize, n: usize, fits: &[bool], f: &mut dyn FnMut(&'t str)| {
+                let ok = self.shapes.iter().zip(fits).any(|(s, &fit)| {
+                    fit && n as u64 >= s.min_len() && s.max_len().is_none_or(|m| n as u64 <= m)
+                });
+                if ok {
+                    f(&text[start..end]);
+                }
+            };
         for (i, c) in text.char_indices() {
             let w = if (c as u32) < 128 {
                 ASCII_WORD[c as usize]
@@ -230,5 +231,91 @@ mod tests {
         assert_eq!(runs("été", 1, true), ["t"]);
         assert_eq!(runs("", 2, false), Vec::<&str>::new());
         assert_eq!(runs("→ab→→cd", 2, false), ["ab", "cd"]);
+    }
+}
+
+/// Scanner for alternations of greedy runs of pairwise-disjoint classes, `C1{m1,}|C2{m2,}|…`
+/// (optionally with single-class alternatives `E`, i.e. `{1,1}`), e.g. `\S+`,
+/// `[a-zA-Z]{2,}`, `\w+|[^\w\s]+`, `[^\W\d_]+`.
+///
+/// Why this is exact: at any position at most one alternative can match, the one whose class
+/// contains the character there (the classes are disjoint). A greedy unbounded repeat takes the
+/// maximal run of its class from that position and, since nothing follows it, succeeds iff
+/// that run is long enough (backtracking to shorter lengths can only make it shorter than the
+/// minimum). A position inside a run is only tried after the positions before it failed, and a
+/// later start sees an even shorter run, so it fails too. After a match, the next character is
+/// outside the run's class. So `findall` returns exactly the maximal runs of each class that
+/// reach its minimum, and every single character of an `E` class, in text order.
+#[derive(Debug)]
+pub(crate) struct ClassRuns {
+    /// ASCII fast path: class index per ASCII code point (`u8::MAX` = none).
+    ascii: [u8; 128],
+    /// `(class, min run length)`; `min == 0` marks a single-character class.
+    classes: Vec<(FastSet, u64)>,
+}
+
+impl ClassRuns {
+    pub fn new(classes: Vec<(CharSet, u64)>) -> Option<Self> {
+        if classes.is_empty() || classes.len() >= u8::MAX as usize {
+            return None;
+        }
+        let mut ascii = [u8::MAX; 128];
+        for (k, (set, _)) in classes.iter().enumerate() {
+            for (i, slot) in ascii.iter_mut().enumerate() {
+                if set.contains(i as u32) {
+                    *slot = k as u8;
+                }
+            }
+        }
+        Some(ClassRuns {
+            ascii,
+            classes: classes
+                .into_iter()
+                .map(|(s, m)| (FastSet::new(s), m))
+                .collect(),
+        })
+    }
+
+    #[inline]
+    fn class_of(&self, c: char) -> u8 {
+        let cp = c as u32;
+        if cp < 128 {
+            return self.ascii[cp as usize];
+        }
+        self.classes
+            .iter()
+            .position(|(s, _)| s.set.contains(cp))
+            .map_or(u8::MAX, |k| k as u8)
+    }
+
+    /// Calls `f` with every match, in order.
+    pub fn scan<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+        let bytes = text.as_bytes();
+        let mut cur = u8::MAX; // class of the current run
+        let mut start = 0;
+        let mut n = 0u64;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let (k, len) = if b < 0x80 {
+                (self.ascii[b as usize], 1)
+            } else {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                (self.class_of(c), c.len_utf8())
+            };
+            if k != cur || (k != u8::MAX && self.classes[k as usize].1 == 0) {
+                if cur != u8::MAX && n >= self.classes[cur as usize].1 {
+                    f(&text[start..i]);
+                }
+                cur = k;
+                start = i;
+                n = 0;
+            }
+            n += 1;
+            i += len;
+        }
+        if cur != u8::MAX && n >= self.classes[cur as usize].1 {
+            f(&text[start..]);
+        }
     }
 }
