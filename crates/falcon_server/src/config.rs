@@ -1,0 +1,179 @@
+//! Server settings (process-wide) and per-model settings (`config.toml`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every knob of the server. The CLI fills it from flags/env; tests build it
+/// with struct update syntax over [`ServerConfig::default`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Root of the model repository: `<root>/<name>/<version>/model.joblib`.
+    pub models_dir: PathBuf,
+    /// Model served by `POST /predict`; `None` = the only model, if there is
+    /// exactly one.
+    pub default_model: Option<String>,
+    /// Largest accepted request body; larger → 413 before it is read whole.
+    pub max_body_bytes: usize,
+    /// Most texts in one request (`texts` or an OIP tensor); more → 413.
+    pub max_batch: usize,
+    /// Most requests inside the inference section at once. Beyond it a
+    /// request is answered 503 at once: there is no queue to grow.
+    pub max_concurrency: usize,
+    /// Most open TCP connections; beyond it new connections are closed at
+    /// accept, so idle or slow clients cannot exhaust memory or descriptors.
+    pub max_connections: usize,
+    /// Deadline of a whole request (reading the body included) → 504.
+    pub request_timeout: Duration,
+    /// Deadline for a client to send the request line and headers.
+    pub header_timeout: Duration,
+    /// How long shutdown waits for in-flight requests before giving up.
+    pub drain_timeout: Duration,
+    /// `Retry-After` sent with 503.
+    pub retry_after: Duration,
+    /// Prediction cache capacity in bytes (0 disables the cache).
+    pub cache_bytes: u64,
+    /// Default lifetime of a cache entry (a model's `config.toml` may
+    /// override it).
+    pub cache_ttl: Duration,
+    /// Texts up to this many bytes are predicted inline on the async worker
+    /// (tens of µs); longer ones go to the blocking pool so one huge text
+    /// cannot stall the other connections of its worker.
+    pub inline_max_bytes: usize,
+    /// Largest `explain=K`.
+    pub max_explain: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            models_dir: PathBuf::from("models"),
+            default_model: None,
+            max_body_bytes: 2 << 20,
+            max_batch: 256,
+            max_concurrency: 512,
+            max_connections: 10_000,
+            request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+            retry_after: Duration::from_secs(1),
+            cache_bytes: 16 << 20,
+            cache_ttl: Duration::from_secs(300),
+            inline_max_bytes: 64 << 10,
+            max_explain: 1000,
+        }
+    }
+}
+
+/// `DIR/<name>/config.toml`: optional; every field optional.
+///
+/// ```toml
+/// default_version = 1      # else the highest version
+/// cache_ttl = "10m"        # or seconds as a number; 0 disables caching
+/// max_batch = 64           # tighter than the server's --max-batch
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ModelSettings {
+    pub default_version: Option<u64>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub cache_ttl: Option<Duration>,
+    pub max_batch: Option<usize>,
+}
+
+fn de_opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(f64),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Secs(s)) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(Raw::Secs(s)) => Err(serde::de::Error::custom(format!("invalid duration {s}"))),
+        Some(Raw::Text(t)) => parse_duration(&t)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (expected e.g. 500ms, 10s, 5m)"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" | "µs" => 1e-6,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("invalid duration unit {other:?} in {s:?}")),
+    };
+    let secs = n * scale;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("duration out of range: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `64MiB`, `512k`, `1G`, `1000` (bytes). Binary multiples.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (expected e.g. 64MiB, 512KiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("invalid size unit {other:?} in {s:?}")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size out of range: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("0").unwrap(), 0);
+        assert!(parse_bytes("1X").is_err());
+        assert!(parse_bytes("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn model_settings() {
+        let s: ModelSettings =
+            toml::from_str("default_version = 2\ncache_ttl = \"10m\"\nmax_batch = 8").unwrap();
+        assert_eq!(s.default_version, Some(2));
+        assert_eq!(s.cache_ttl, Some(Duration::from_secs(600)));
+        assert_eq!(s.max_batch, Some(8));
+        let s: ModelSettings = toml::from_str("cache_ttl = 30").unwrap();
+        assert_eq!(s.cache_ttl, Some(Duration::from_secs(30)));
+        assert!(toml::from_str::<ModelSettings>("cache_ttl = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The crate's one error type and its JSON envelope.
+//!
+//! Every failure a client can see — from a malformed body to an overloaded
+//! server — is a [`ServerError`], rendered as
+//! `{"error": "<message>", "error_type": "<stable type>"}` with a fixed
+//! status code. The `error_type` strings are part of the API: clients switch
+//! on them, so they never change once published. The `error` field is also
+//! what OIP clients (tritonclient) read, so their exceptions carry our
+//! message.
+
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+/// Everything a request can fail with.
+///
+/// `Clone` because the cache shares one computation's error with every
+/// request that waited on it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ServerError {
+    /// The body is not JSON, not UTF-8, too deeply nested, or a query
+    /// parameter is malformed.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// Well-formed JSON that does not have the expected fields or types, or
+    /// an OIP tensor whose shape or datatype does not match.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("unknown model {0:?}")]
+    ModelNotFound(String),
+    #[error("model {name:?} has no version {version:?}")]
+    VersionNotFound { name: String, version: String },
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
+    #[error("request body exceeds the limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("batch of {len} texts exceeds the limit of {limit}")]
+    BatchTooLarge { len: usize, limit: usize },
+    #[error("unsupported content type {0:?}: send application/json")]
+    UnsupportedMediaType(String),
+    /// The engine refused this text (a tokenizer step budget ran out).
+    #[error("cannot process this text: {0}")]
+    Unprocessable(String),
+    /// Every inference slot is busy: the request is shed, not queued.
+    #[error("server overloaded: retry later")]
+    Overloaded { retry_after: Duration },
+    /// The models are still loading (startup or a repository load).
+    #[error("not ready: {0}")]
+    NotReady(String, Duration),
+    #[error("request exceeded the deadline of {0:?}")]
+    Timeout(Duration),
+    /// A repository load was refused; the previous model keeps serving.
+    #[error("failed to load model {name:?}: {reason}")]
+    LoadFailed { name: String, reason: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServerError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::Malformed(_)
+            | ServerError::Invalid(_)
+            | ServerError::LoadFailed { .. } => StatusCode::BAD_REQUEST,
+            ServerError::ModelNotFound(_)
+            | ServerError::VersionNotFound { .. }
+            | ServerError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ServerError::BodyTooLarge { .. } | ServerError::BatchTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ServerError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ServerError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServerError::Overloaded { .. } | ServerError::NotReady(..) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ServerError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable type.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ServerError::Malformed(_) => "malformed_request",
+            ServerError::Invalid(_) => "invalid_request",
+            ServerError::ModelNotFound(_) => "model_not_found",
+            ServerError::VersionNotFound { .. } => "version_not_found",
+            ServerError::RouteNotFound(_) => "route_not_found",
+            ServerError::MethodNotAllowed { .. } => "method_not_allowed",
+            ServerError::BodyTooLarge { .. } => "body_too_large",
+            ServerError::BatchTooLarge { .. } => "batch_too_large",
+            ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ServerError::Unprocessable(_) => "unprocessable_text",
+            ServerError::Overloaded { .. } => "overloaded",
+            ServerError::NotReady(..) => "not_ready",
+            ServerError::Timeout(_) => "timeout",
+            ServerError::LoadFailed { .. } => "model_load_failed",
+            ServerError::Internal(_) => "internal",
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ServerError::Overloaded { retry_after } | ServerError::NotReady(_, retry_after) => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The JSON error envelope; also documented in the OpenAPI schema.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable message.
+    pub error: String,
+    /// Stable machine-readable type, e.g. `model_not_found`.
+    pub error_type: String,
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = ErrorBody {
+            error: self.to_string(),
+            error_type: self.error_type().to_string(),
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after() {
+            // Whole seconds, at least 1: the header has no finer unit.
+            let secs = after.as_secs_f64().ceil().max(1.0) as u64;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        // Lets the metrics middleware label errors without parsing bodies.
+        resp.extensions_mut().insert(ErrorKind(self.error_type()));
+        resp
+    }
+}
+
+/// Response extension naming the error type of an error response, for
+/// logs and the shed counter.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorKind(pub &'static str);
+
+impl From<falcon_engine::EngineError> for ServerError {
+    fn from(e: falcon_engine::EngineError) -> Self {
+        match e {
+            falcon_engine::EngineError::Text(_) => ServerError::Unprocessable(e.to_string()),
+            other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;

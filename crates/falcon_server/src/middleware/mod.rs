@@ -1,0 +1,4 @@
+//! Cross-cutting request handling, one concern per file.
+
+pub mod deadline;
+pub mod observe;

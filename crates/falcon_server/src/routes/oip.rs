@@ -1,0 +1,686 @@
+//! Open Inference Protocol v2 (KServe / Triton REST): health, metadata,
+//! inference with the classification and binary-tensor extensions, and
+//! statistics. The repository extension is in `repository.rs`.
+//!
+//! A model takes one input, `text` (`BYTES`, shape `[-1]` or `[-1, 1]`),
+//! and produces `label` (`BYTES`, `[n]`) and, when the model has them,
+//! `probabilities` (`FP64`, `[n, n_classes]`) and `decision` (`FP64`,
+//! `[n, 1]` for a binary model, `[n, n_classes]` otherwise).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use falcon_engine::Prediction;
+use http::{HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::ServerError;
+use crate::extract::{Arrival, ModelPath, parse_json, read_body};
+use crate::infer;
+use crate::repository::LoadedModel;
+use crate::routes::json;
+use crate::state::AppState;
+
+/// Extensions this server implements, as `GET /v2` reports them.
+pub const EXTENSIONS: &[&str] = &[
+    "classification",
+    "binary_tensor_data",
+    "model_repository",
+    "statistics",
+];
+
+/// Header of the binary tensor data extension: length of the JSON part.
+const HEADER_LEN: &str = "inference-header-content-length";
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/v2/health/live", tag = "oip", responses((status = 200, description = "Live")))]
+pub async fn live() -> Response {
+    axum::Json(json!({"live": true})).into_response()
+}
+
+/// Readiness: every model of the repository is loaded and warmed.
+#[utoipa::path(get, path = "/v2/health/ready", tag = "oip",
+    responses((status = 200, description = "Ready"), (status = 503, body = crate::error::ErrorBody)))]
+pub async fn ready(State(state): State<AppState>) -> Result<Response, ServerError> {
+    if state.repo().is_ready() {
+        Ok(axum::Json(json!({"ready": true})).into_response())
+    } else {
+        Err(ServerError::NotReady(
+            "models are loading".into(),
+            state.config().retry_after,
+        ))
+    }
+}
+
+/// Server metadata: name, version, extensions.
+#[utoipa::path(get, path = "/v2", tag = "oip", responses((status = 200, description = "Server metadata")))]
+pub async fn server_metadata() -> Response {
+    axum::Json(json!({
+        "name": "falcon",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": EXTENSIONS,
+    }))
+    .into_response()
+}
+
+fn resolve(state: &AppState, path: &ModelPath) -> Result<Arc<LoadedModel>, ServerError> {
+    state.resolve(&path.name, path.version.as_deref())
+}
+
+/// Model metadata: versions, the `text` input, the outputs.
+#[utoipa::path(get, path = "/v2/models/{name}", tag = "oip",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, description = "Model metadata"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn model_metadata(
+    State(state): State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    let m = resolve(&state, &path)?;
+    let versions: Vec<String> = state
+        .repo()
+        .snapshot()
+        .models
+        .get(&path.name)
+        .map(|e| e.versions.keys().map(u64::to_string).collect())
+        .unwrap_or_default();
+    let n_classes = m.model.classes().len() as i64;
+    let mut outputs = vec![json!({"name": "label", "datatype": "BYTES", "shape": [-1]})];
+    if m.model.has_probabilities() {
+        outputs
+            .push(json!({"name": "probabilities", "datatype": "FP64", "shape": [-1, n_classes]}));
+    }
+    if m.model.has_decision() {
+        let k = if n_classes == 2 { 1 } else { n_classes };
+        outputs.push(json!({"name": "decision", "datatype": "FP64", "shape": [-1, k]}));
+    }
+    let classes: Vec<String> = m.model.classes().iter().map(ToString::to_string).collect();
+    json(
+        StatusCode::OK,
+        &json!({
+            "name": &*m.name,
+            "versions": versions,
+            "platform": "falcon_sklearn",
+            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+            "outputs": outputs,
+            "parameters": {"classes": classes, "version": &*m.version_str},
+        }),
+    )
+}
+
+/// Model (version) metadata.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}", tag = "oip",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version")),
+    responses((status = 200, description = "Model metadata"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn model_version_metadata(
+    state: State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    model_metadata(state, path).await
+}
+
+/// Model readiness.
+#[utoipa::path(get, path = "/v2/models/{name}/ready", tag = "oip",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, description = "Ready"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn model_ready(
+    State(state): State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    let m = resolve(&state, &path)?;
+    json(
+        StatusCode::OK,
+        &json!({"name": &*m.name, "version": &*m.version_str, "ready": true}),
+    )
+}
+
+/// Model version readiness.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/ready", tag = "oip",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version")),
+    responses((status = 200, description = "Ready"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn model_version_ready(
+    state: State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    model_ready(state, path).await
+}
+
+#[derive(Deserialize)]
+struct InferRequest {
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Map<String, Value>,
+    inputs: Vec<InferInput>,
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Deserialize)]
+struct InferInput {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Map<String, Value>,
+    data: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct OutputTensor {
+    name: &'static str,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    parameters: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
+}
+
+/// Inference (OIP `infer`), with the model's default version.
+#[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "oip",
+    params(("name" = String, Path, description = "Model name")),
+    request_body(content = Object, description = "OIP inference request: one BYTES input named `text`"),
+    responses((status = 200, description = "OIP inference response"), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+              (status = 503, body = crate::error::ErrorBody)))]
+pub async fn infer(
+    State(state): State<AppState>,
+    path: ModelPath,
+    arrival: Arrival,
+    req: Request,
+) -> Result<Response, ServerError> {
+    let m = resolve(&state, &path)?;
+    let header_len = req
+        .headers()
+        .get(HEADER_LEN)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| ServerError::Malformed(format!("invalid {HEADER_LEN} header")))
+        })
+        .transpose()?;
+    let body = read_body(req, state.config().max_body_bytes).await?;
+    let (json_part, binary) = match header_len {
+        Some(n) if n > body.len() => {
+            return Err(ServerError::Malformed(format!(
+                "{HEADER_LEN} is {n} but the body has {} bytes",
+                body.len()
+            )));
+        }
+        Some(n) => (body.slice(..n), body.slice(n..)),
+        None => (body.clone(), Bytes::new()),
+    };
+    let request: InferRequest = parse_json(&json_part)?;
+    let (texts, _shape) = decode_input(&request, &binary)?;
+    let settings_max = state
+        .repo()
+        .snapshot()
+        .models
+        .get(&*m.name)
+        .and_then(|e| e.settings.max_batch);
+    infer::check_batch(&state, &m, texts.len(), settings_max)?;
+    let plan = plan_outputs(&m, &request)?;
+    let out = infer::predict(&state, &m, texts, arrival.0).await?;
+    let mut resp = encode_response(&m, request.id, &plan, &out.predictions)?;
+    let h = resp.headers_mut();
+    h.insert(
+        "x-cache",
+        HeaderValue::from_static(if out.all_hits { "hit" } else { "miss" }),
+    );
+    h.insert(
+        "server-timing",
+        infer::server_timing(out.queue, out.inference),
+    );
+    Ok(resp)
+}
+
+/// Inference with a given model version.
+#[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "oip",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version")),
+    request_body(content = Object, description = "OIP inference request"),
+    responses((status = 200, description = "OIP inference response"), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn infer_version(
+    state: State<AppState>,
+    path: ModelPath,
+    arrival: Arrival,
+    req: Request,
+) -> Result<Response, ServerError> {
+    infer(state, path, arrival, req).await
+}
+
+/// The texts of the `text` input, from JSON `data` or the binary section.
+fn decode_input(
+    req: &InferRequest,
+    binary: &Bytes,
+) -> Result<(Vec<String>, Vec<i64>), ServerError> {
+    let [input] = req.inputs.as_slice() else {
+        return Err(ServerError::Invalid(format!(
+            "expected exactly one input named \"text\", got {}",
+            req.inputs.len()
+        )));
+    };
+    if input.name != "text" {
+        return Err(ServerError::Invalid(format!(
+            "unknown input {:?}: the model takes one input named \"text\"",
+            input.name
+        )));
+    }
+    if input.datatype != "BYTES" {
+        return Err(ServerError::Invalid(format!(
+            "input \"text\" has datatype {:?}; expected \"BYTES\"",
+            input.datatype
+        )));
+    }
+    let n = match input.shape.as_slice() {
+        [n] | [n, 1] if *n >= 0 => *n as usize,
+        other => {
+            return Err(ServerError::Invalid(format!(
+                "input \"text\" has shape {other:?}; expected [n] or [n, 1]"
+            )));
+        }
+    };
+    let texts = match (input.parameters.get("binary_data_size"), &input.data) {
+        (Some(size), None) => {
+            let size = size
+                .as_u64()
+                .ok_or_else(|| ServerError::Invalid("binary_data_size must be an integer".into()))?
+                as usize;
+            if size != binary.len() {
+                return Err(ServerError::Malformed(format!(
+                    "binary_data_size is {size} but {} bytes follow the JSON header",
+                    binary.len()
+                )));
+            }
+            decode_binary_bytes(binary)?
+        }
+        (None, Some(data)) => {
+            let mut out = Vec::new();
+            flatten_strings(data, &mut out)?;
+            out
+        }
+        (None, None) => return Err(ServerError::Invalid("input \"text\" has no data".into())),
+        (Some(_), Some(_)) => {
+            return Err(ServerError::Invalid(
+                "input \"text\" has both data and binary_data_size".into(),
+            ));
+        }
+    };
+    if texts.len() != n {
+        return Err(ServerError::Invalid(format!(
+            "input \"text\" has shape {:?} ({n} elements) but {} elements of data",
+            input.shape,
+            texts.len()
+        )));
+    }
+    Ok((texts, input.shape.clone()))
+}
+
+/// Row-major flattening of (possibly nested) JSON arrays of strings.
+fn flatten_strings(v: &Value, out: &mut Vec<String>) -> Result<(), ServerError> {
+    match v {
+        Value::String(s) => {
+            out.push(s.clone());
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|i| flatten_strings(i, out)),
+        other => Err(ServerError::Invalid(format!(
+            "BYTES data must be JSON strings, found {}",
+            match other {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                _ => "an object",
+            }
+        ))),
+    }
+}
+
+/// BYTES in the binary extension: each element a 4-byte little-endian
+/// length followed by that many bytes (UTF-8 text here).
+fn decode_binary_bytes(mut b: &[u8]) -> Result<Vec<String>, ServerError> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let Some((len, rest)) = b.split_first_chunk::<4>() else {
+            return Err(ServerError::Malformed(
+                "truncated BYTES element length".into(),
+            ));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(ServerError::Malformed("truncated BYTES element".into()));
+        }
+        let s = std::str::from_utf8(&rest[..len])
+            .map_err(|e| ServerError::Malformed(format!("BYTES element is not UTF-8: {e}")))?;
+        out.push(s.to_string());
+        b = &rest[len..];
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Label,
+    Probabilities,
+    Decision,
+}
+
+struct PlannedOutput {
+    kind: Kind,
+    /// Top-N classification instead of the raw tensor.
+    classification: Option<usize>,
+    binary: bool,
+}
+
+/// Which outputs to produce, as requested (all available ones by default).
+fn plan_outputs(m: &LoadedModel, req: &InferRequest) -> Result<Vec<PlannedOutput>, ServerError> {
+    let default_binary = req
+        .parameters
+        .get("binary_data_output")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let available = |k: Kind| match k {
+        Kind::Label => true,
+        Kind::Probabilities => m.model.has_probabilities(),
+        Kind::Decision => m.model.has_decision(),
+    };
+    let Some(requested) = &req.outputs else {
+        return Ok([Kind::Label, Kind::Probabilities, Kind::Decision]
+            .into_iter()
+            .filter(|k| available(*k))
+            .map(|kind| PlannedOutput {
+                kind,
+                classification: None,
+                binary: default_binary,
+            })
+            .collect());
+    };
+    requested
+        .iter()
+        .map(|o| {
+            let kind = match o.name.as_str() {
+                "label" => Kind::Label,
+                "probabilities" => Kind::Probabilities,
+                "decision" => Kind::Decision,
+                other => {
+                    return Err(ServerError::Invalid(format!(
+                        "unknown output {other:?}: outputs are label, probabilities, decision"
+                    )));
+                }
+            };
+            if !available(kind) {
+                return Err(ServerError::Invalid(format!(
+                    "model {:?} has no output {:?}",
+                    &*m.name, o.name
+                )));
+            }
+            let classification = match o.parameters.get("classification") {
+                None => None,
+                Some(v) => match v.as_u64() {
+                    Some(n) if n >= 1 => Some(n as usize),
+                    _ => {
+                        return Err(ServerError::Invalid(
+                            "classification must be a positive integer".into(),
+                        ));
+                    }
+                },
+            };
+            let binary = o
+                .parameters
+                .get("binary_data")
+                .and_then(Value::as_bool)
+                .unwrap_or(default_binary);
+            Ok(PlannedOutput {
+                kind,
+                classification,
+                binary,
+            })
+        })
+        .collect()
+}
+
+/// Per-class scores used to rank classes: probabilities when the model has
+/// them, else decision values (a binary model's single value `d` ranks as
+/// `[-d, d]`, scikit-learn's convention that `d > 0` means `classes_[1]`).
+fn class_scores(p: &Prediction, kind: Kind) -> Vec<f64> {
+    let decision = || match p.decision.as_deref() {
+        Some([d]) => vec![-d, *d],
+        Some(d) => d.to_vec(),
+        None => Vec::new(),
+    };
+    match kind {
+        Kind::Probabilities => p.probabilities.clone().unwrap_or_default(),
+        Kind::Decision => decision(),
+        Kind::Label => p.probabilities.clone().unwrap_or_else(decision),
+    }
+}
+
+enum Tensor {
+    Bytes(Vec<String>),
+    Fp64(Vec<f64>),
+}
+
+fn encode_response(
+    m: &LoadedModel,
+    id: Option<String>,
+    plan: &[PlannedOutput],
+    preds: &[Arc<Prediction>],
+) -> Result<Response, ServerError> {
+    let n = preds.len();
+    let classes = m.model.classes();
+    let mut outputs = Vec::with_capacity(plan.len());
+    let mut binary = BytesMut::new();
+    for o in plan {
+        let name = match o.kind {
+            Kind::Label => "label",
+            Kind::Probabilities => "probabilities",
+            Kind::Decision => "decision",
+        };
+        let (tensor, shape) = if let Some(top) = o.classification {
+            let k = top.min(classes.len());
+            let mut data = Vec::with_capacity(n * k);
+            for p in preds {
+                let scores = class_scores(p, o.kind);
+                let mut idx: Vec<usize> = (0..scores.len()).collect();
+                idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+                for &i in idx.iter().take(k) {
+                    data.push(format!("{}:{}:{}", scores[i], i, classes[i]));
+                }
+            }
+            (Tensor::Bytes(data), vec![n, k])
+        } else {
+            match o.kind {
+                Kind::Label => (
+                    Tensor::Bytes(preds.iter().map(|p| classes[p.label].to_string()).collect()),
+                    vec![n],
+                ),
+                Kind::Probabilities | Kind::Decision => {
+                    let rows: Vec<&[f64]> = preds
+                        .iter()
+                        .map(|p| {
+                            if o.kind == Kind::Probabilities {
+                                p.probabilities.as_deref().unwrap_or(&[])
+                            } else {
+                                p.decision.as_deref().unwrap_or(&[])
+                            }
+                        })
+                        .collect();
+                    let width = rows.first().map_or(0, |r| r.len());
+                    (Tensor::Fp64(rows.concat()), vec![n, width])
+                }
+            }
+        };
+        let datatype = match tensor {
+            Tensor::Bytes(_) => "BYTES",
+            Tensor::Fp64(_) => "FP64",
+        };
+        let mut parameters = Map::new();
+        let data = if o.binary {
+            let before = binary.len();
+            match &tensor {
+                Tensor::Bytes(v) => {
+                    for s in v {
+                        binary.put_u32_le(s.len() as u32);
+                        binary.put_slice(s.as_bytes());
+                    }
+                }
+                Tensor::Fp64(v) => v.iter().for_each(|x| binary.put_f64_le(*x)),
+            }
+            parameters.insert("binary_data_size".into(), json!(binary.len() - before));
+            None
+        } else {
+            Some(match tensor {
+                Tensor::Bytes(v) => json!(v),
+                Tensor::Fp64(v) => json!(v),
+            })
+        };
+        outputs.push(OutputTensor {
+            name,
+            datatype,
+            shape,
+            parameters,
+            data,
+        });
+    }
+    let mut header = json!({
+        "model_name": &*m.name,
+        "model_version": &*m.version_str,
+        "outputs": outputs,
+    });
+    if let Some(id) = id {
+        header["id"] = json!(id);
+    }
+    if binary.is_empty() {
+        return json(StatusCode::OK, &header);
+    }
+    let head = serde_json::to_vec(&header).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let head_len = head.len();
+    let mut body = BytesMut::with_capacity(head_len + binary.len());
+    body.put_slice(&head);
+    body.put_slice(&binary);
+    let mut resp = Response::new(Body::from(body.freeze()));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(HEADER_LEN, HeaderValue::from(head_len));
+    Ok(resp)
+}
+
+/// Triton statistics for one model's versions.
+fn model_stats(m: &LoadedModel) -> Value {
+    let s = &m.stats;
+    let pair = |c: u64, ns: u64| json!({"count": c, "ns": ns});
+    let success = s.success_count.load(Relaxed);
+    let fail = s.fail_count.load(Relaxed);
+    json!({
+        "name": &*m.name,
+        "version": &*m.version_str,
+        "last_inference": s.last_inference_ms.load(Relaxed),
+        "inference_count": s.inference_count.load(Relaxed),
+        "execution_count": s.execution_count.load(Relaxed),
+        "inference_stats": {
+            "success": pair(success, s.success_ns.load(Relaxed)),
+            "fail": pair(fail, s.fail_ns.load(Relaxed)),
+            "queue": pair(success + fail, s.queue_ns.load(Relaxed)),
+            "compute_input": pair(0, 0),
+            "compute_infer": pair(s.compute_count.load(Relaxed), s.compute_ns.load(Relaxed)),
+            "compute_output": pair(0, 0),
+            "cache_hit": pair(s.cache_hit_count.load(Relaxed), s.cache_hit_ns.load(Relaxed)),
+            "cache_miss": pair(s.cache_miss_count.load(Relaxed), s.cache_miss_ns.load(Relaxed)),
+        },
+        "batch_stats": [],
+    })
+}
+
+/// Statistics extension: every version of a model.
+#[utoipa::path(get, path = "/v2/models/{name}/stats", tag = "oip",
+    params(("name" = String, Path, description = "Model name")),
+    responses((status = 200, description = "Triton-format statistics"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    let snap = state.repo().snapshot();
+    let entry = snap
+        .models
+        .get(&path.name)
+        .ok_or_else(|| ServerError::ModelNotFound(path.name.clone()))?;
+    let list: Vec<Value> = match &path.version {
+        None => entry.versions.values().map(|m| model_stats(m)).collect(),
+        Some(_) => vec![model_stats(&*resolve(&state, &path)?)],
+    };
+    json(StatusCode::OK, &json!({"model_stats": list}))
+}
+
+/// Statistics extension: one version.
+#[utoipa::path(get, path = "/v2/models/{name}/versions/{version}/stats", tag = "oip",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Version")),
+    responses((status = 200, description = "Triton-format statistics"), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn version_stats(
+    state: State<AppState>,
+    path: ModelPath,
+) -> Result<Response, ServerError> {
+    stats(state, path).await
+}
+
+/// Statistics extension: every model.
+#[utoipa::path(get, path = "/v2/models/stats", tag = "oip",
+    responses((status = 200, description = "Triton-format statistics")))]
+pub async fn all_stats(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let snap = state.repo().snapshot();
+    let list: Vec<Value> = snap
+        .models
+        .values()
+        .flat_map(|e| e.versions.values().map(|m| model_stats(m)))
+        .collect();
+    json(StatusCode::OK, &json!({"model_stats": list}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_bytes_roundtrip_and_truncation() {
+        let mut b = Vec::new();
+        for s in ["héllo", "", "x"] {
+            b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            b.extend_from_slice(s.as_bytes());
+        }
+        assert_eq!(decode_binary_bytes(&b).unwrap(), vec!["héllo", "", "x"]);
+        assert!(decode_binary_bytes(&b[..b.len() - 1]).is_err());
+        assert!(decode_binary_bytes(&[1, 0]).is_err());
+        assert!(decode_binary_bytes(&[1, 0, 0, 0, 0xff]).is_err());
+    }
+
+    #[test]
+    fn nested_data_flattens_row_major() {
+        let mut out = Vec::new();
+        flatten_strings(&json!([["a"], ["b"]]), &mut out).unwrap();
+        assert_eq!(out, vec!["a", "b"]);
+        assert!(flatten_strings(&json!([1]), &mut out).is_err());
+    }
+
+    #[test]
+    fn binary_decision_ranks_both_classes() {
+        let p = Prediction {
+            label: 1,
+            probabilities: None,
+            decision: Some(vec![2.0]),
+        };
+        assert_eq!(class_scores(&p, Kind::Label), vec![-2.0, 2.0]);
+    }
+}
