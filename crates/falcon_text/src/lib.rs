@@ -35,3 +35,14 @@ pub use whitespace::{py_split_whitespace, white_spaces_collapse};
 pub fn english_stop_words() -> &'static [&'static str] {
     unicode::tables::ENGLISH_STOP_WORDS
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stop_words() {
+        let w = super::english_stop_words();
+        assert_eq!(w.len(), 318);
+        assert!(w.windows(2).all(|p| p[0] < p[1]));
+        assert!(w.binary_search(&"the").is_ok() && w.binary_search(&"python").is_err());
+    }
+}

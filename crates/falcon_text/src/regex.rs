@@ -379,6 +379,12 @@ mod tests {
     }
 
     #[test]
+    fn pyregex_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PyRegex>();
+    }
+
+    #[test]
     fn class_runs_fast_path() {
         for p in [
             r"\S+",
@@ -436,10 +442,26 @@ mod tests {
     }
 
     #[test]
-    fn backtrack_limit_is_an_error() {
-        let re = PyRegex::compile(r"(?:a+)+(?=b)c").unwrap();
-        let text = "a".repeat(40);
+    fn hostile_patterns_do_not_panic_or_hang() {
+        let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(matches!(
+            PyRegex::compile(&deep),
+            Err(TextError::Unsupported { .. })
+        ));
+        let deep_nc = format!("{}a{}", "(?:".repeat(5000), ")".repeat(5000));
+        assert!(PyRegex::compile(&deep_nc).is_err());
+        for p in [
+            r"a{4294967295}",
+            r"a{99999999999999999999}",
+            r"(?:\w{1000}){1000}",
+            r"[\x00-\U0010ffff]{100000}",
+        ] {
+            assert!(PyRegex::compile(p).is_err(), "{p}");
+        }
+        // Exponential backtracking is cut off with an error instead of hanging.
+        let re = PyRegex::compile(r"(?:(?=a)a|a)+(?!a)b").unwrap();
+        let text = format!("{}c", "a".repeat(64));
         let r = re.findall_vec(&text);
-        assert!(matches!(r, Err(TextError::BacktrackLimit { .. }) | Ok(_)));
+        assert!(matches!(r, Err(TextError::BacktrackLimit { .. })), "{r:?}");
     }
 }

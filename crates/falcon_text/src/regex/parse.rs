@@ -14,6 +14,8 @@ use crate::TextError;
 
 /// Python's `MAXREPEAT` (the repeat bound used for `*`, `+`, `{m,}`).
 const MAXREPEAT: u64 = 4_294_967_295;
+/// Maximum group nesting depth we accept (each level is two `nested` steps).
+const MAX_NESTING: usize = 200;
 /// Python's `MAXGROUPS` on 64-bit builds.
 const MAXGROUPS: usize = 1_073_741_823;
 
@@ -403,6 +405,11 @@ fn parse_sub(
     nested: usize,
     scoped: Scope,
 ) -> PResult<Vec<Node>> {
+    if nested > MAX_NESTING {
+        // CPython's recursive parser would hit RecursionError far later; we stop early so
+        // that our own recursion (parse, width, translation) stays shallow.
+        return Err(source.unsupported("groups nested more than 100 levels deep", 0));
+    }
     let mut items: Vec<Vec<Node>> = Vec::new();
     loop {
         let first = nested == 0 && items.is_empty();
