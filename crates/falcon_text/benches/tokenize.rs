@@ -84,17 +84,26 @@ fn main() {
         });
         black_box(n);
     }
-    let t = Instant::now();
-    let n = 20;
-    for _ in 0..n {
-        black_box(PyRegex::compile(r"(?u)\b[^\d\W]+\b").expect("compiles"));
+    for p in [
+        r"(?u)\b[^\d\W]+\b",
+        r"#?\w+",
+        r"\w+(?=\s)",
+        r"(?i)\b(?:the|a|an)\b\s+\w+",
+    ] {
+        let t = Instant::now();
+        let n = 20;
+        for _ in 0..n {
+            black_box(PyRegex::compile(p).expect("compiles"));
+        }
+        println!("{:<45} {:>10.2?}", format!("compile {p}"), t.elapsed() / n);
     }
-    println!(
-        "{:<45} {:>10.2?}",
-        "compile (?u)\\b[^\\d\\W]+\\b",
-        t.elapsed() / n
-    );
+    for p in [r"#?\w+", r"\w+(?=\s)"] {
+        let re = PyRegex::compile(p).expect("compiles");
+        let mut n = 0usize;
+        time(&format!("findall {p}"), 500, || {
+            re.findall(black_box(&lowered), |t| n += t.len())
+                .expect("no error");
+        });
+        black_box(n);
+    }
 }
-
-#[allow(dead_code)]
-fn native() {}

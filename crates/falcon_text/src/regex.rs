@@ -28,7 +28,7 @@ const BACKTRACK_LIMIT: usize = 1_000_000;
 /// Compiled-program size limit for the `regex` engine.
 const SIZE_LIMIT: usize = 64 << 20;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Engine {
     /// Maximal runs of word characters fitting a shape (see [`scan`]).
     Scan(scan::Scanner),
@@ -40,7 +40,7 @@ enum Engine {
 
 /// A compiled Python `re` pattern (str pattern, no extra flags — as scikit-learn compiles
 /// `token_pattern`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PyRegex {
     pattern: String,
     groups: usize,

@@ -172,7 +172,7 @@ pub(crate) struct Parsed {
     pub nodes: Vec<Node>,
     /// Number of capturing groups.
     pub groups: usize,
-    /// Whether any IGNORECASE scope exists (used for diagnostics only).
+    /// `(min, max)` width of each group (index 0 unused), for back-reference widths.
     pub group_widths: Vec<(u64, Option<u64>)>,
 }
 

@@ -27,7 +27,7 @@ use super::translate::CharSet;
 use crate::unicode::{ASCII_WORD, is_word};
 
 /// A code point set with an ASCII bitmap for the hot path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct FastSet {
     ascii: [bool; 128],
     set: CharSet,
@@ -54,7 +54,7 @@ impl FastSet {
 }
 
 /// `C1 … Ck R{min,max}` (the part between the two `\b`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunShape {
     /// Fixed leading classes; `None` means "any word character".
     pub prefix: Vec<Option<FastSet>>,
@@ -90,7 +90,7 @@ impl RunShape {
 }
 
 /// The compiled scanner.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Scanner {
     /// `\w` of the `\b`s is ASCII (`re.ASCII`).
     pub ascii: bool,
@@ -246,7 +246,7 @@ mod tests {
 /// later start sees an even shorter run, so it fails too. After a match, the next character is
 /// outside the run's class. So `findall` returns exactly the maximal runs of each class that
 /// reach its minimum, and every single character of an `E` class, in text order.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ClassRuns {
     /// ASCII fast path: class index per ASCII code point (`u8::MAX` = none).
     ascii: [u8; 128],
