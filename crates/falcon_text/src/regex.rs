@@ -1,8 +1,10 @@
 //! Python `re` patterns on Rust regex engines.
 //!
 //! A pattern is parsed with a re-implementation of CPython 3.11's `re._parser`
-//! ([`parse`]), then either recognised as scikit-learn's default token pattern family and
-//! served by a hand-written scanner ([`scan`]), or translated ([`translate`]) into
+//! ([`parse`]), then either recognised as one of two common families — scikit-learn's default
+//! `\b\w\w+\b` and its relatives, or runs of disjoint classes such as `\S+` and
+//! `\w+|[^\w\s]+` — and served by a hand-written linear scanner ([`scan`]), or translated
+//! ([`translate`]) into
 //! `regex` syntax — or `fancy-regex` syntax when look-around, back-references or atomic
 //! groups are needed (Python's `\b` is such a look-around, because Rust's `\b` uses Rust's
 //! `\w`).
