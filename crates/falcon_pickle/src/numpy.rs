@@ -337,6 +337,9 @@ pub(crate) fn decode_scalar(
 
 /// numpy's `dtype.str` spelling, e.g. `<f8`, `|b1`, `>U3` (chars for `U`).
 pub fn dtype_str(dtype: &Dtype) -> String {
+    if dtype.kind == 'O' {
+        return "|O".to_owned();
+    }
     let order = if dtype.itemsize <= 1 || matches!(dtype.kind, 'O' | 'S' | 'V' | 'b') {
         '|'
     } else if dtype.little_endian {

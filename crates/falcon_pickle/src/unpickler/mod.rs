@@ -984,7 +984,9 @@ impl<'a> Vm<'a> {
         match self.node(*base) {
             Node::Global(g) if g.kind == Builtin::Object => {}
             _ => {
-                return Err(self.unsupported("copyreg._reconstructor with a base other than object"));
+                return Err(
+                    self.unsupported("copyreg._reconstructor with a base other than object")
+                );
             }
         }
         if !matches!(self.node(*state), Node::None) {

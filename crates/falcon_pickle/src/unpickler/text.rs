@@ -55,6 +55,13 @@ pub(crate) fn parse_int(text: &[u8]) -> Option<Int> {
     if digits.is_empty() || digits.len() > MAX_DIGITS {
         return None;
     }
+    // Fast path: up to 18 plain digits always fit an i64.
+    if digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits
+            .iter()
+            .fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+        return Some(Int::Small(if negative { -v } else { v }));
+    }
     if digits.starts_with(b"_") || digits.ends_with(b"_") || digits.windows(2).any(|w| w == b"__") {
         return None;
     }
