@@ -12,6 +12,9 @@ use crate::error::ServerError;
 use crate::repository::LoadedModel;
 use crate::state::AppState;
 
+/// Longest a batch runs on an async worker without yielding to others.
+const YIELD_EVERY: Duration = Duration::from_micros(500);
+
 /// Predictions for a request's texts, in order.
 pub struct Outcome {
     pub predictions: Vec<Arc<Prediction>>,
@@ -95,6 +98,7 @@ pub async fn predict(
     let mut hits = 0u64;
     let n = texts.len();
     let mut result = Ok(());
+    let mut last_yield = begin;
     for text in texts {
         let text: Arc<str> = Arc::from(text);
         let key = CacheKey {
@@ -123,10 +127,12 @@ pub async fn predict(
                 break;
             }
         }
-        if n > 1 {
-            // Let other tasks of this worker run between the texts of a
-            // batch; also where the request deadline can cut a batch short.
-            tokio::task::consume_budget().await;
+        if n > 1 && last_yield.elapsed() > YIELD_EVERY {
+            // Let the other tasks of this worker (accepts, short requests)
+            // run between the texts of a long batch; also where the request
+            // deadline can cut a batch short.
+            tokio::task::yield_now().await;
+            last_yield = Instant::now();
         }
     }
     let inference = begin.elapsed();

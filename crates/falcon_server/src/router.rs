@@ -1,5 +1,5 @@
 //! The route table. Layers, outermost first: observe (request id, metrics,
-//! logs) → deadline (504) → the route.
+//! logs) → deadline (504; not on the repository routes) → the route.
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -41,23 +41,28 @@ pub fn router(state: AppState) -> Router {
             "/v2/models/{name}/versions/{version}/stats",
             get(oip::version_stats),
         )
-        .route("/v2/repository/index", post(repository::index))
-        .route("/v2/repository/models/{name}/load", post(repository::load))
-        .route(
-            "/v2/repository/models/{name}/unload",
-            post(repository::unload),
-        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::docs_page))
-        .fallback(fallback::not_found)
-        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             timeout,
             deadline::deadline,
         ))
+        // Repository changes take as long as loading a model takes (seconds
+        // for a large one) and are never cancelled half-way: no deadline.
+        .merge(
+            Router::new()
+                .route("/v2/repository/index", post(repository::index))
+                .route("/v2/repository/models/{name}/load", post(repository::load))
+                .route(
+                    "/v2/repository/models/{name}/unload",
+                    post(repository::unload),
+                ),
+        )
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

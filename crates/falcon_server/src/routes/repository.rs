@@ -56,7 +56,11 @@ pub async fn index(State(state): State<AppState>, req: Request) -> Result<Respon
     responses((status = 200, description = "Loaded"), (status = 400, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)))]
 pub async fn load(State(state): State<AppState>, path: ModelPath) -> Result<Response, ServerError> {
-    state.repo().load(&path.name).await?;
+    // A spawned task finishes the load even if the client goes away, so a
+    // disconnect never leaves a load half-done.
+    let task = tokio::spawn(async move { state.repo().load(&path.name).await });
+    task.await
+        .map_err(|e| ServerError::Internal(format!("load task failed: {e}")))??;
     json(StatusCode::OK, &json!({}))
 }
 

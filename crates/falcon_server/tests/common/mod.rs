@@ -160,3 +160,193 @@ pub fn heldout(n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Over real TCP.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A server running [`falcon_server::run`] on an ephemeral port.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<std::io::Result<falcon_server::Stopped>>,
+}
+
+impl Server {
+    pub async fn start(config: ServerConfig) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(config);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(falcon_server::run(
+            listener,
+            async {
+                let _ = rx.await;
+            },
+            state.clone(),
+        ));
+        let server = Server {
+            addr,
+            state,
+            shutdown: Some(tx),
+            handle,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = request(addr, "GET", "/readyz", &[], b"").await
+                && r.status == 200
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    pub async fn stop(mut self) -> falcon_server::Stopped {
+        let _ = self.shutdown.take().unwrap().send(());
+        (&mut self.handle).await.unwrap().unwrap()
+    }
+}
+
+fn parse_head(head: &str) -> (u16, http::HeaderMap) {
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = http::HeaderMap::new();
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            headers.append(
+                http::HeaderName::from_bytes(k.trim().as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v.trim()).unwrap(),
+            );
+        }
+    }
+    (status, headers)
+}
+
+/// One request on a fresh connection (`Connection: close`).
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut conn = Conn::open(addr).await?;
+    let mut h: Vec<(&str, &str)> = headers.to_vec();
+    h.push(("connection", "close"));
+    conn.send(method, path, &h, body).await
+}
+
+pub async fn post_tcp(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Reply {
+    request(
+        addr,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A keep-alive HTTP/1.1 connection.
+pub struct Conn {
+    stream: BufReader<TcpStream>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            stream: BufReader::new(s),
+        })
+    }
+
+    pub async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Reply> {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        self.stream.get_mut().write_all(&bytes).await?;
+        self.read_reply().await
+    }
+
+    pub async fn read_reply(&mut self) -> std::io::Result<Reply> {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stream.read_line(&mut line).await?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "connection closed after {} bytes of response head",
+                        head.len()
+                    ),
+                ));
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let (status, headers) = parse_head(head.trim_end());
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        self.stream.read_exact(&mut body).await?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn raw(&mut self) -> &mut TcpStream {
+        self.stream.get_mut()
+    }
+
+    /// True when the server closed the connection (EOF or reset) within `wait`.
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue, // e.g. a 408/400 response before the close
+            }
+        }
+    }
+}
