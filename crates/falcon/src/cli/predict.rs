@@ -25,8 +25,8 @@ pub struct PredictArgs {
     explain: Option<usize>,
 }
 
+/// Other fields (an id, a label) are allowed and ignored.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct InputLine {
     text: String,
 }
