@@ -31,12 +31,12 @@ async fn reload_under_load_fails_no_request() {
                 i += 1;
                 // Unique texts half the time, so the engine (not only the
                 // cache) runs across every swap.
-                let text = if i % 2 == 0 {
+                let text = if i.is_multiple_of(2) {
                     format!("{c}-{i} {}", texts[i % texts.len()])
                 } else {
                     texts[i % texts.len()].clone()
                 };
-                let (path, body) = if i % 3 == 0 {
+                let (path, body) = if i.is_multiple_of(3) {
                     ("/v2/models/spam/infer", json!({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [text]}]}))
                 } else {
                     ("/v1/models/spam/predict", json!({"text": text}))
