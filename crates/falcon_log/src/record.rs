@@ -1,0 +1,299 @@
+//! One logged prediction.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which tier answered a prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheTier {
+    /// No cache hit: the model computed it.
+    Miss,
+    /// The in-process cache.
+    Memory,
+    /// The shared Redis tier.
+    Redis,
+}
+
+impl CacheTier {
+    /// The value stored in the `cache` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheTier::Miss => "miss",
+            CacheTier::Memory => "memory",
+            CacheTier::Redis => "redis",
+        }
+    }
+
+    /// Parses [`CacheTier::as_str`]; unknown values read as a miss.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "memory" => CacheTier::Memory,
+            "redis" => CacheTier::Redis,
+            _ => CacheTier::Miss,
+        }
+    }
+}
+
+/// One class's score (probability, or decision value when the estimator has
+/// no probabilities).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub class: String,
+    pub score: f64,
+}
+
+/// A prediction, as the log stores it: enough to compute per-model
+/// statistics and to export traffic for retraining, but the request's text
+/// only when the operator opted in (`--log-text`); otherwise its SHA-256 and
+/// length identify repeats without retaining content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRecord {
+    /// Identifies the request. Together with [`Self::item`] it is the
+    /// primary key, so replaying a row twice (spool replay after a crash)
+    /// stores it once. The server must make it unique per request (a
+    /// client-supplied `x-request-id` may repeat: prefix or replace it with
+    /// a server-generated id).
+    pub request_id: String,
+    /// Position in a batch request (`0` for a single text).
+    pub item: u32,
+    /// When the prediction was made, in microseconds since the Unix epoch.
+    pub ts_micros: i64,
+    pub model: String,
+    pub version: String,
+    /// The predicted label, as `str(class)`.
+    pub label: String,
+    /// Per-class scores, in class order; empty when not recorded.
+    pub scores: Vec<Score>,
+    /// Time spent producing the prediction, in microseconds.
+    pub latency_us: u64,
+    pub cache: CacheTier,
+    /// The API key's id (never the key), when auth is on.
+    pub api_key_id: Option<String>,
+    /// SHA-256 of the UTF-8 text.
+    pub text_sha256: [u8; 32],
+    /// Length of the text in bytes.
+    pub text_len: u32,
+    /// The text itself: dropped by the writer unless `log_text` is on.
+    pub text: Option<String>,
+}
+
+impl PredictionRecord {
+    /// A record for `text`, stamped now, with its hash and length filled in
+    /// and the text attached (the writer strips it unless `log_text`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        request_id: impl Into<String>,
+        item: u32,
+        model: impl Into<String>,
+        version: impl Into<String>,
+        label: impl Into<String>,
+        scores: Vec<Score>,
+        latency: Duration,
+        cache: CacheTier,
+        api_key_id: Option<String>,
+        text: &str,
+    ) -> Self {
+        PredictionRecord {
+            request_id: request_id.into(),
+            item,
+            ts_micros: now_micros(),
+            model: model.into(),
+            version: version.into(),
+            label: label.into(),
+            scores,
+            latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            cache,
+            api_key_id,
+            text_sha256: text_sha256(text),
+            text_len: u32::try_from(text.len()).unwrap_or(u32::MAX),
+            text: Some(text.to_owned()),
+        }
+    }
+
+    /// The timestamp as a [`SystemTime`].
+    pub fn timestamp(&self) -> SystemTime {
+        micros_to_system_time(self.ts_micros)
+    }
+
+    /// Postgres `TEXT`/`JSONB` cannot hold NUL, and a row the database
+    /// rejects would otherwise be retried forever; NULs become U+FFFD.
+    pub(crate) fn sanitize(&mut self) {
+        fn fix(s: &mut String) {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{FFFD}");
+            }
+        }
+        fix(&mut self.request_id);
+        fix(&mut self.model);
+        fix(&mut self.version);
+        fix(&mut self.label);
+        for s in &mut self.scores {
+            fix(&mut s.class);
+        }
+        if let Some(k) = &mut self.api_key_id {
+            fix(k);
+        }
+        if let Some(t) = &mut self.text {
+            fix(t);
+        }
+    }
+
+    /// The scores as a JSON object `{"class": score, …}` — the shape the
+    /// API answers with, and what the `scores` column stores. Non-finite
+    /// scores (JSON has none) become `null`.
+    pub fn scores_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::with_capacity(self.scores.len());
+        for s in &self.scores {
+            m.insert(
+                s.class.clone(),
+                serde_json::Number::from_f64(s.score).map_or(serde_json::Value::Null, Into::into),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// Inverse of [`Self::scores_json`] (used when reading rows back).
+    pub(crate) fn scores_from_json(v: &serde_json::Value) -> Vec<Score> {
+        match v {
+            serde_json::Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| Score {
+                    class: k.clone(),
+                    score: v.as_f64().unwrap_or(f64::NAN),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// SHA-256 of a text: identifies repeated texts without storing them.
+pub fn text_sha256(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    system_time_to_micros(SystemTime::now())
+}
+
+pub(crate) fn system_time_to_micros(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+pub(crate) fn micros_to_system_time(us: i64) -> SystemTime {
+    if us >= 0 {
+        UNIX_EPOCH + Duration::from_micros(us.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_micros(us.unsigned_abs())
+    }
+}
+
+/// Hex encoding of a hash, for export.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_fills_hash_and_length() {
+        let r = PredictionRecord::new(
+            "r1",
+            0,
+            "spam",
+            "1",
+            "ham",
+            vec![],
+            Duration::from_micros(42),
+            CacheTier::Miss,
+            None,
+            "héllo",
+        );
+        assert_eq!(r.text_len, 6);
+        assert_eq!(r.text_sha256, text_sha256("héllo"));
+        assert_eq!(r.latency_us, 42);
+        assert!(r.ts_micros > 1_600_000_000_000_000);
+    }
+
+    #[test]
+    fn sha256_known_vector() {
+        assert_eq!(
+            hex(&text_sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn sanitize_replaces_nul() {
+        let mut r = PredictionRecord::new(
+            "a\0b",
+            0,
+            "m",
+            "1",
+            "x\0",
+            vec![Score {
+                class: "c\0".into(),
+                score: 1.0,
+            }],
+            Duration::ZERO,
+            CacheTier::Redis,
+            None,
+            "t\0",
+        );
+        r.sanitize();
+        assert_eq!(r.request_id, "a\u{FFFD}b");
+        assert_eq!(r.label, "x\u{FFFD}");
+        assert_eq!(r.scores[0].class, "c\u{FFFD}");
+        assert_eq!(r.text.as_deref(), Some("t\u{FFFD}"));
+    }
+
+    #[test]
+    fn scores_json_roundtrip() {
+        let mut r = PredictionRecord::new(
+            "r",
+            0,
+            "m",
+            "1",
+            "a",
+            vec![],
+            Duration::ZERO,
+            CacheTier::Memory,
+            None,
+            "",
+        );
+        r.scores = vec![
+            Score {
+                class: "a".into(),
+                score: 0.25,
+            },
+            Score {
+                class: "b".into(),
+                score: 0.75,
+            },
+        ];
+        let back = PredictionRecord::scores_from_json(&r.scores_json());
+        assert_eq!(back, r.scores);
+    }
+
+    #[test]
+    fn time_conversions_roundtrip() {
+        for us in [0i64, 1, 1_700_000_000_123_456, -5] {
+            assert_eq!(system_time_to_micros(micros_to_system_time(us)), us);
+        }
+    }
+}

@@ -1,0 +1,618 @@
+//! The `predictions` table: schema, batched inserts, and the queries behind
+//! `falcon log stats` / `falcon log export`.
+
+use std::time::SystemTime;
+
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::Type;
+
+use crate::db::{Database, Migration};
+use crate::error::{LogError, Result};
+use crate::record::{CacheTier, PredictionRecord, micros_to_system_time, system_time_to_micros};
+
+/// The log's schema. The `(request_id, item)` primary key makes replay
+/// idempotent; `(ts)` serves time-window stats and export, `(model, ts)`
+/// the per-model filter.
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    name: "falcon_log_0001_predictions",
+    postgres: "
+        CREATE TABLE IF NOT EXISTS predictions (
+            request_id  TEXT        NOT NULL,
+            item        INTEGER     NOT NULL,
+            ts          TIMESTAMPTZ NOT NULL,
+            model       TEXT        NOT NULL,
+            version     TEXT        NOT NULL,
+            label       TEXT        NOT NULL,
+            scores      JSONB,
+            latency_us  BIGINT      NOT NULL,
+            cache       TEXT        NOT NULL,
+            api_key_id  TEXT,
+            text_sha256 BYTEA       NOT NULL,
+            text_len    INTEGER     NOT NULL,
+            text        TEXT,
+            PRIMARY KEY (request_id, item)
+        );
+        CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
+        CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts);",
+    sqlite: "
+        CREATE TABLE IF NOT EXISTS predictions (
+            request_id  TEXT    NOT NULL,
+            item        INTEGER NOT NULL,
+            ts          INTEGER NOT NULL,  -- microseconds since the Unix epoch
+            model       TEXT    NOT NULL,
+            version     TEXT    NOT NULL,
+            label       TEXT    NOT NULL,
+            scores      TEXT,              -- JSON object
+            latency_us  INTEGER NOT NULL,
+            cache       TEXT    NOT NULL,
+            api_key_id  TEXT,
+            text_sha256 BLOB    NOT NULL,
+            text_len    INTEGER NOT NULL,
+            text        TEXT,
+            PRIMARY KEY (request_id, item)
+        );
+        CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
+        CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions (model, ts);",
+}];
+
+const COLUMNS: &str = "request_id, item, ts, model, version, label, scores, latency_us, cache, \
+                       api_key_id, text_sha256, text_len, text";
+
+/// How batches reach Postgres. Both are idempotent on the primary key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PgInsertMode {
+    /// `COPY … FROM STDIN (FORMAT binary)` into a temporary staging table,
+    /// then `INSERT … SELECT … ON CONFLICT DO NOTHING` (COPY itself cannot
+    /// skip duplicates).
+    Copy,
+    /// One multi-row `INSERT … SELECT * FROM unnest($1::text[], …) ON
+    /// CONFLICT DO NOTHING` with one array parameter per column: a single
+    /// prepared statement whatever the batch size (no 65,535-parameter
+    /// limit, no per-size statement cache). The faster of the two on this
+    /// machine (see `docs/ARCHITECTURE.md`), hence the default.
+    #[default]
+    Unnest,
+}
+
+fn i32_sat(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn i64_sat(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Stores `rows`, skipping any already present. All or nothing.
+pub async fn insert_batch(
+    db: &Database,
+    rows: &[PredictionRecord],
+    mode: PgInsertMode,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match db {
+        Database::Postgres(_) => {
+            let mut client = db.pg().await?;
+            match mode {
+                PgInsertMode::Copy => pg_copy(&mut client, rows).await,
+                PgInsertMode::Unnest => pg_unnest(&client, rows).await,
+            }
+        }
+        Database::Sqlite(s) => {
+            let rows = rows.to_vec();
+            s.call(move |conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                {
+                    let mut st = tx.prepare_cached(&format!(
+                        "INSERT INTO predictions ({COLUMNS}) VALUES \
+                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                         ON CONFLICT DO NOTHING"
+                    ))?;
+                    for r in &rows {
+                        st.execute(rusqlite::params![
+                            r.request_id,
+                            r.item,
+                            r.ts_micros,
+                            r.model,
+                            r.version,
+                            r.label,
+                            r.scores_json().to_string(),
+                            i64_sat(r.latency_us),
+                            r.cache.as_str(),
+                            r.api_key_id,
+                            &r.text_sha256[..],
+                            r.text_len,
+                            r.text,
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+async fn pg_copy(client: &mut deadpool_postgres::Object, rows: &[PredictionRecord]) -> Result<()> {
+    let tx = client.transaction().await?;
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS falcon_predictions_stage \
+         (LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+    )
+    .await?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY falcon_predictions_stage ({COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let types = [
+        Type::TEXT,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::JSONB,
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::INT4,
+        Type::TEXT,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    futures_util::pin_mut!(writer);
+    for r in rows {
+        let ts = r.timestamp();
+        let scores = r.scores_json();
+        writer
+            .as_mut()
+            .write(&[
+                &r.request_id,
+                &i32_sat(r.item),
+                &ts,
+                &r.model,
+                &r.version,
+                &r.label,
+                &scores,
+                &i64_sat(r.latency_us),
+                &r.cache.as_str(),
+                &r.api_key_id,
+                &&r.text_sha256[..],
+                &i32_sat(r.text_len),
+                &r.text,
+            ])
+            .await?;
+    }
+    writer.finish().await?;
+    tx.execute(
+        &format!(
+            "INSERT INTO predictions ({COLUMNS}) SELECT {COLUMNS} FROM falcon_predictions_stage \
+             ON CONFLICT DO NOTHING"
+        ),
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn pg_unnest(client: &deadpool_postgres::Object, rows: &[PredictionRecord]) -> Result<()> {
+    let n = rows.len();
+    let mut request_id = Vec::with_capacity(n);
+    let mut item = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    let mut model = Vec::with_capacity(n);
+    let mut version = Vec::with_capacity(n);
+    let mut label = Vec::with_capacity(n);
+    let mut scores = Vec::with_capacity(n);
+    let mut latency = Vec::with_capacity(n);
+    let mut cache = Vec::with_capacity(n);
+    let mut key = Vec::with_capacity(n);
+    let mut sha = Vec::with_capacity(n);
+    let mut len = Vec::with_capacity(n);
+    let mut text = Vec::with_capacity(n);
+    for r in rows {
+        request_id.push(r.request_id.as_str());
+        item.push(i32_sat(r.item));
+        ts.push(r.timestamp());
+        model.push(r.model.as_str());
+        version.push(r.version.as_str());
+        label.push(r.label.as_str());
+        scores.push(r.scores_json());
+        latency.push(i64_sat(r.latency_us));
+        cache.push(r.cache.as_str());
+        key.push(r.api_key_id.as_deref());
+        sha.push(&r.text_sha256[..]);
+        len.push(i32_sat(r.text_len));
+        text.push(r.text.as_deref());
+    }
+    let stmt = client
+        .prepare_cached(&format!(
+            "INSERT INTO predictions ({COLUMNS}) SELECT * FROM unnest(\
+             $1::text[], $2::int4[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
+             $7::jsonb[], $8::int8[], $9::text[], $10::text[], $11::bytea[], $12::int4[], \
+             $13::text[]) ON CONFLICT DO NOTHING"
+        ))
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &request_id,
+                &item,
+                &ts,
+                &model,
+                &version,
+                &label,
+                &scores,
+                &latency,
+                &cache,
+                &key,
+                &sha,
+                &len,
+                &text,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The part of the log a query looks at.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Rows at or after this instant.
+    pub since: Option<SystemTime>,
+    /// Rows strictly before this instant.
+    pub until: Option<SystemTime>,
+    /// Only this model.
+    pub model: Option<String>,
+}
+
+impl Filter {
+    fn since_us(&self) -> i64 {
+        self.since.map_or(i64::MIN, system_time_to_micros)
+    }
+    fn until_us(&self) -> i64 {
+        self.until.map_or(i64::MAX, system_time_to_micros)
+    }
+}
+
+/// Rows per (model, version, label).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LabelCount {
+    pub model: String,
+    pub version: String,
+    pub label: String,
+    pub count: u64,
+}
+
+/// What `falcon log stats` prints.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct LogSummary {
+    pub total: u64,
+    pub by_label: Vec<LabelCount>,
+    /// Rows answered by each tier: `(miss, memory, redis)`.
+    pub cache_miss: u64,
+    pub cache_memory: u64,
+    pub cache_redis: u64,
+    /// Latency percentiles (nearest rank) in microseconds: p50, p90, p95,
+    /// p99, and the maximum; `None` when there are no rows.
+    pub latency_us: Option<Percentiles>,
+}
+
+impl LogSummary {
+    /// Share of rows answered from any cache tier.
+    pub fn cache_hit_rate(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            (self.cache_memory + self.cache_redis) as f64 / self.total as f64
+        }
+    }
+}
+
+/// Latency percentiles, microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+const QUANTILES: [f64; 5] = [0.5, 0.9, 0.95, 0.99, 1.0];
+
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Counts, cache hit rate and latency percentiles over `filter`.
+pub async fn summary(db: &Database, filter: &Filter) -> Result<LogSummary> {
+    let (since, until, model) = (
+        micros_to_system_time(filter.since_us().max(-62_135_596_800_000_000)),
+        micros_to_system_time(filter.until_us().min(253_402_300_799_000_000)),
+        filter.model.clone(),
+    );
+    match db {
+        Database::Postgres(_) => {
+            let client = db.pg().await?;
+            const WHERE: &str = "ts >= $1 AND ts < $2 AND ($3::text IS NULL OR model = $3)";
+            let mut out = LogSummary::default();
+            for row in client
+                .query(
+                    &format!(
+                        "SELECT model, version, label, count(*) FROM predictions WHERE {WHERE} \
+                         GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC, 3"
+                    ),
+                    &[&since, &until, &model],
+                )
+                .await?
+            {
+                out.by_label.push(LabelCount {
+                    model: row.get(0),
+                    version: row.get(1),
+                    label: row.get(2),
+                    count: u64_of(row.get(3)),
+                });
+            }
+            for row in client
+                .query(
+                    &format!("SELECT cache, count(*) FROM predictions WHERE {WHERE} GROUP BY 1"),
+                    &[&since, &until, &model],
+                )
+                .await?
+            {
+                let n = u64_of(row.get(1));
+                add_cache(&mut out, CacheTier::parse(row.get(0)), n);
+            }
+            let row = client
+                .query_one(
+                    &format!(
+                        "SELECT percentile_disc($4::float8[]) WITHIN GROUP (ORDER BY latency_us) \
+                         FROM predictions WHERE {WHERE}"
+                    ),
+                    &[&since, &until, &model, &QUANTILES.to_vec()],
+                )
+                .await?;
+            let q: Option<Vec<i64>> = row.get(0);
+            out.latency_us = q.filter(|q| q.len() == 5).map(|q| Percentiles {
+                p50: u64_of(q[0]),
+                p90: u64_of(q[1]),
+                p95: u64_of(q[2]),
+                p99: u64_of(q[3]),
+                max: u64_of(q[4]),
+            });
+            Ok(out)
+        }
+        Database::Sqlite(s) => {
+            let (since, until) = (filter.since_us(), filter.until_us());
+            s.call(move |conn| {
+                const WHERE: &str = "ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR model = ?3)";
+                let p = rusqlite::params![since, until, model];
+                let mut out = LogSummary::default();
+                let mut st = conn.prepare(&format!(
+                    "SELECT model, version, label, count(*) FROM predictions WHERE {WHERE} \
+                     GROUP BY 1, 2, 3 ORDER BY 1, 2, 4 DESC, 3"
+                ))?;
+                let rows = st.query_map(p, |r| {
+                    Ok(LabelCount {
+                        model: r.get(0)?,
+                        version: r.get(1)?,
+                        label: r.get(2)?,
+                        count: u64_of(r.get(3)?),
+                    })
+                })?;
+                for r in rows {
+                    out.by_label.push(r?);
+                }
+                let mut st = conn.prepare(&format!(
+                    "SELECT cache, count(*) FROM predictions WHERE {WHERE} GROUP BY 1"
+                ))?;
+                let rows = st.query_map(p, |r| Ok((r.get::<_, String>(0)?, u64_of(r.get(1)?))))?;
+                for r in rows {
+                    let (tier, n) = r?;
+                    add_cache(&mut out, CacheTier::parse(&tier), n);
+                }
+                if out.total > 0 {
+                    let mut st = conn.prepare(&format!(
+                        "SELECT latency_us FROM predictions WHERE {WHERE} \
+                         ORDER BY latency_us LIMIT 1 OFFSET ?4"
+                    ))?;
+                    let mut q = [0u64; 5];
+                    for (slot, quantile) in q.iter_mut().zip(QUANTILES) {
+                        // Nearest rank, as Postgres' percentile_disc.
+                        let rank = ((quantile * out.total as f64).ceil() as u64).max(1);
+                        let off = i64::try_from(rank - 1).unwrap_or(i64::MAX);
+                        *slot = u64_of(
+                            st.query_row(rusqlite::params![since, until, model, off], |r| {
+                                r.get(0)
+                            })?,
+                        );
+                    }
+                    out.latency_us = Some(Percentiles {
+                        p50: q[0],
+                        p90: q[1],
+                        p95: q[2],
+                        p99: q[3],
+                        max: q[4],
+                    });
+                }
+                Ok(out)
+            })
+            .await
+        }
+    }
+}
+
+fn add_cache(out: &mut LogSummary, tier: CacheTier, n: u64) {
+    out.total += n;
+    match tier {
+        CacheTier::Miss => out.cache_miss += n,
+        CacheTier::Memory => out.cache_memory += n,
+        CacheTier::Redis => out.cache_redis += n,
+    }
+}
+
+/// Where an export page ends; pass it back to get the next page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    ts_micros: i64,
+    request_id: String,
+    item: u32,
+}
+
+/// Up to `limit` rows matching `filter`, in `(ts, request_id, item)` order,
+/// after `after`; the cursor for the next page is `None` when this page is
+/// the last. Pages by key, not offset, so a long export stays linear.
+pub async fn export_page(
+    db: &Database,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<(Vec<PredictionRecord>, Option<Cursor>)> {
+    let limit_i = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    let (a_ts, a_id, a_item) = match after {
+        Some(c) => (c.ts_micros, c.request_id.clone(), i64::from(c.item)),
+        None => (i64::MIN, String::new(), -1),
+    };
+    let model = filter.model.clone();
+    let rows: Vec<PredictionRecord> = match db {
+        Database::Postgres(_) => {
+            let client = db.pg().await?;
+            let since =
+                micros_to_system_time(filter.since_us().max(a_ts).max(-62_135_596_800_000_000));
+            let until = micros_to_system_time(filter.until_us().min(253_402_300_799_000_000));
+            let after_ts = micros_to_system_time(a_ts.max(-62_135_596_800_000_000));
+            let a_item = i32::try_from(a_item).unwrap_or(i32::MAX);
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM predictions \
+                         WHERE ts >= $1 AND ts < $2 AND ($3::text IS NULL OR model = $3) \
+                         AND (ts, request_id, item) > ($4, $5, $6) \
+                         ORDER BY ts, request_id, item LIMIT $7"
+                    ),
+                    &[&since, &until, &model, &after_ts, &a_id, &a_item, &limit_i],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| -> Result<PredictionRecord> {
+                    let sha: Vec<u8> = r.get(10);
+                    let scores: Option<serde_json::Value> = r.get(6);
+                    Ok(PredictionRecord {
+                        request_id: r.get(0),
+                        item: u32::try_from(r.get::<_, i32>(1)).unwrap_or(0),
+                        ts_micros: system_time_to_micros(r.get(2)),
+                        model: r.get(3),
+                        version: r.get(4),
+                        label: r.get(5),
+                        scores: scores
+                            .as_ref()
+                            .map(PredictionRecord::scores_from_json)
+                            .unwrap_or_default(),
+                        latency_us: u64_of(r.get(7)),
+                        cache: CacheTier::parse(r.get(8)),
+                        api_key_id: r.get(9),
+                        text_sha256: sha.try_into().map_err(|_| {
+                            LogError::Encoding("text_sha256 is not 32 bytes".into())
+                        })?,
+                        text_len: u32::try_from(r.get::<_, i32>(11)).unwrap_or(0),
+                        text: r.get(12),
+                    })
+                })
+                .collect::<Result<_>>()?
+        }
+        Database::Sqlite(s) => {
+            let (since, until) = (filter.since_us().max(a_ts), filter.until_us());
+            s.call(move |conn| {
+                let mut st = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM predictions \
+                     WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR model = ?3) \
+                     AND (ts, request_id, item) > (?4, ?5, ?6) \
+                     ORDER BY ts, request_id, item LIMIT ?7"
+                ))?;
+                let rows = st.query_map(
+                    rusqlite::params![since, until, model, a_ts, a_id, a_item, limit_i],
+                    |r| {
+                        let sha: Vec<u8> = r.get(10)?;
+                        let scores: Option<String> = r.get(6)?;
+                        let cache: String = r.get(8)?;
+                        Ok((
+                            PredictionRecord {
+                                request_id: r.get(0)?,
+                                item: r.get(1)?,
+                                ts_micros: r.get(2)?,
+                                model: r.get(3)?,
+                                version: r.get(4)?,
+                                label: r.get(5)?,
+                                scores: Vec::new(),
+                                latency_us: u64_of(r.get(7)?),
+                                cache: CacheTier::parse(&cache),
+                                api_key_id: r.get(9)?,
+                                text_sha256: [0; 32],
+                                text_len: r.get(11)?,
+                                text: r.get(12)?,
+                            },
+                            sha,
+                            scores,
+                        ))
+                    },
+                )?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (mut rec, sha, scores) = row?;
+                    rec.text_sha256 = sha
+                        .try_into()
+                        .map_err(|_| LogError::Encoding("text_sha256 is not 32 bytes".into()))?;
+                    if let Some(s) = scores {
+                        let v: serde_json::Value = serde_json::from_str(&s)
+                            .map_err(|e| LogError::Encoding(e.to_string()))?;
+                        rec.scores = PredictionRecord::scores_from_json(&v);
+                    }
+                    out.push(rec);
+                }
+                Ok(out)
+            })
+            .await?
+        }
+    };
+    let next = if rows.len() < limit.max(1) {
+        None
+    } else {
+        rows.last().map(|r| Cursor {
+            ts_micros: r.ts_micros,
+            request_id: r.request_id.clone(),
+            item: r.item,
+        })
+    };
+    Ok((rows, next))
+}
+
+/// Number of rows (tests, `falcon log stats`).
+pub async fn count(db: &Database) -> Result<u64> {
+    match db {
+        Database::Postgres(_) => {
+            let c = db.pg().await?;
+            Ok(u64_of(
+                c.query_one("SELECT count(*) FROM predictions", &[])
+                    .await?
+                    .get(0),
+            ))
+        }
+        Database::Sqlite(s) => {
+            s.call(|c| {
+                Ok(u64_of(c.query_row(
+                    "SELECT count(*) FROM predictions",
+                    [],
+                    |r| r.get(0),
+                )?))
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! The asynchronous, batching, never-losing log writer.
+//!
+//! The request path calls [`LogHandle::log`], which only `try_send`s into a
+//! bounded channel: it never waits for the database, the disk or a lock
+//! held across I/O. One task owns everything else:
+//!
+//! * It takes whatever the channel holds (up to `batch_size` rows) and
+//!   writes it as one batch — group commit: at low load a row is written at
+//!   once, under load batches grow by themselves while the previous one is
+//!   in flight, with no timer adding latency.
+//! * When a batch fails for a *transient* reason (connection refused or
+//!   killed, timeout, server shutting down) it is appended to the
+//!   [`Spool`](crate::spool::Spool) instead, and so is every later batch
+//!   while the spool is not empty — rows reach the database in the order
+//!   they were accepted.
+//! * With backoff (100 ms doubling to 5 s), the task replays the spool in
+//!   order, a batch at a time, interleaved with draining the channel; once
+//!   replay catches up, the spool is truncated and batches go straight to
+//!   the database again. Inserts are `ON CONFLICT DO NOTHING` on the
+//!   request id, so a batch that committed just before its connection died
+//!   and was spooled anyway is stored once.
+//! * A batch the database rejects for good (an SQL error other than the
+//!   transient classes) is counted in `rejected` and dropped rather than
+//!   retried forever; strings are sanitised beforehand (NUL bytes) so this
+//!   should not happen.
+//! * [`LogWriter::shutdown`] drains the channel, writes it to the database
+//!   if the database is up and the spool empty, otherwise to the spool;
+//!   either way nothing accepted is lost. A leftover spool is replayed by
+//!   the next [`LogWriter::start`].
+//!
+//! The only losses are counted: rows refused because the channel is full
+//! (`dropped_queue_full`: the writer cannot keep up at all), rows that do not
+//! fit in `--spool-max-bytes` (`dropped_spool_full`), rows the spool could not
+//! write (`dropped_spool_error`, e.g. disk full), and rejected rows.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::db::Database;
+use crate::error::{LogError, Result};
+use crate::record::PredictionRecord;
+use crate::spool::{Appended, Spool};
+use crate::store::{self, PgInsertMode};
+
+/// How the writer behaves. [`LogConfig::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Where the spool file lives (`<data_dir>/predictions.spool`).
+    pub data_dir: PathBuf,
+    /// Keep the request text (`--log-text`); off by default for privacy:
+    /// only its SHA-256 and length are stored.
+    pub log_text: bool,
+    /// Rows the channel holds before [`LogHandle::log`] starts refusing
+    /// (and counting) them. 64 Ki rows ≈ a few seconds at full speed.
+    pub channel_capacity: usize,
+    /// Largest batch written at once.
+    pub batch_size: usize,
+    /// The spool never grows beyond this (`--spool-max-bytes`).
+    pub spool_max_bytes: u64,
+    /// Time budget of one database batch; past it the batch is spooled.
+    pub db_timeout: Duration,
+    /// Backoff between attempts to reach a failed database.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// How batches reach Postgres.
+    pub pg_insert_mode: PgInsertMode,
+}
+
+impl LogConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        LogConfig {
+            data_dir: data_dir.into(),
+            log_text: false,
+            channel_capacity: 65_536,
+            batch_size: 4_096,
+            spool_max_bytes: 1 << 30,
+            db_timeout: Duration::from_secs(10),
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+            pg_insert_mode: PgInsertMode::default(),
+        }
+    }
+
+    fn spool_path(&self) -> PathBuf {
+        self.data_dir.join("predictions.spool")
+    }
+}
+
+#[derive(Default)]
+struct Metrics {
+    accepted: AtomicU64,
+    written: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    dropped_queue_full: AtomicU64,
+    dropped_spool_full: AtomicU64,
+    dropped_spool_error: AtomicU64,
+    dropped_closed: AtomicU64,
+    rejected: AtomicU64,
+    db_errors: AtomicU64,
+    batches: AtomicU64,
+    spool_bytes: AtomicU64,
+    spool_corrupt_bytes: AtomicU64,
+    db_up: AtomicBool,
+}
+
+/// A snapshot of the writer's counters and gauges, for `/metrics`.
+/// Counters only grow; `queue_len`, `spool_bytes` and `db_up` are gauges.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LogStats {
+    /// Rows taken by [`LogHandle::log`].
+    pub accepted: u64,
+    /// Rows committed to the database (directly or by replay).
+    pub written: u64,
+    /// Rows appended to the spool.
+    pub spooled: u64,
+    /// Rows moved from the spool into the database.
+    pub replayed: u64,
+    /// Rows refused because the channel was full.
+    pub dropped_queue_full: u64,
+    /// Rows dropped because the spool reached `spool_max_bytes`.
+    pub dropped_spool_full: u64,
+    /// Rows lost because the spool could not be written (disk full, I/O).
+    pub dropped_spool_error: u64,
+    /// Rows offered after shutdown.
+    pub dropped_closed: u64,
+    /// Rows the database rejected permanently.
+    pub rejected: u64,
+    /// Failed database operations.
+    pub db_errors: u64,
+    /// Batches written to the database.
+    pub batches: u64,
+    /// Rows waiting in the channel.
+    pub queue_len: u64,
+    /// Spool bytes not yet replayed.
+    pub spool_bytes: u64,
+    /// Bytes of the spool discarded as torn or corrupt.
+    pub spool_corrupt_bytes: u64,
+    /// Whether the last database operation succeeded.
+    pub db_up: bool,
+}
+
+impl LogStats {
+    /// Every row lost, whatever the reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full
+            + self.dropped_spool_full
+            + self.dropped_spool_error
+            + self.dropped_closed
+            + self.rejected
+    }
+}
+
+enum Msg {
+    Row(PredictionRecord),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The cheap, cloneable handle request handlers log through.
+#[derive(Clone)]
+pub struct LogHandle {
+    tx: mpsc::Sender<Msg>,
+    metrics: Arc<Metrics>,
+    log_text: bool,
+}
+
+impl LogHandle {
+    /// Queues `record`; never blocks. Returns `false` (and counts the row
+    /// as dropped) when the channel is full or the writer has stopped.
+    /// The text is removed here unless `log_text` is on.
+    pub fn log(&self, mut record: PredictionRecord) -> bool {
+        if !self.log_text {
+            record.text = None;
+        }
+        match self.tx.try_send(Msg::Row(record)) {
+            Ok(()) => {
+                self.metrics.accepted.fetch_add(1, Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.dropped_queue_full.fetch_add(1, Relaxed);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.metrics.dropped_closed.fetch_add(1, Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Waits until every row logged before this call is in the database or
+    /// the spool.
+    pub async fn flush(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(tx))
+            .await
+            .map_err(|_| LogError::Stopped)?;
+        rx.await.map_err(|_| LogError::Stopped)
+    }
+
+    /// The current counters.
+    pub fn stats(&self) -> LogStats {
+        let m = &self.metrics;
+        LogStats {
+            accepted: m.accepted.load(Relaxed),
+            written: m.written.load(Relaxed),
+            spooled: m.spooled.load(Relaxed),
+            replayed: m.replayed.load(Relaxed),
+            dropped_queue_full: m.dropped_queue_full.load(Relaxed),
+            dropped_spool_full: m.dropped_spool_full.load(Relaxed),
+            dropped_spool_error: m.dropped_spool_error.load(Relaxed),
+            dropped_closed: m.dropped_closed.load(Relaxed),
+            rejected: m.rejected.load(Relaxed),
+            db_errors: m.db_errors.load(Relaxed),
+            batches: m.batches.load(Relaxed),
+            queue_len: (self.tx.max_capacity() - self.tx.capacity()) as u64,
+            spool_bytes: m.spool_bytes.load(Relaxed),
+            spool_corrupt_bytes: m.spool_corrupt_bytes.load(Relaxed),
+            db_up: m.db_up.load(Relaxed),
+        }
+    }
+}
+
+/// The running writer. Dropping it without [`LogWriter::shutdown`] aborts
+/// nothing already spooled, but rows still in the channel are lost.
+pub struct LogWriter {
+    handle: LogHandle,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LogWriter {
+    /// Opens the spool (validating it, cutting a torn tail), runs the
+    /// migrations if the database is reachable (otherwise at the first
+    /// successful connection: an unreachable database does not prevent
+    /// start-up — rows are spooled), and starts the writer task, which
+    /// first replays any leftover spool.
+    ///
+    /// Fails on an unusable spool (unwritable data dir, spool locked by
+    /// another process) or a migration the database rejects.
+    pub async fn start(db: Database, config: LogConfig) -> Result<LogWriter> {
+        let path = config.spool_path();
+        let max = config.spool_max_bytes;
+        let spool = tokio::task::spawn_blocking(move || Spool::open(&path, max))
+            .await
+            .map_err(|e| LogError::Invalid(format!("spool task failed: {e}")))??;
+        let metrics = Arc::new(Metrics::default());
+        metrics.spool_bytes.store(spool.pending_bytes(), Relaxed);
+        metrics
+            .spool_corrupt_bytes
+            .store(spool.corrupt_bytes(), Relaxed);
+        if spool.pending_bytes() > 0 {
+            tracing::info!(
+                spool = %spool.path().display(),
+                bytes = spool.pending_bytes(),
+                "replaying leftover prediction-log spool"
+            );
+        }
+        let mut state = State {
+            db,
+            spool: Arc::new(Mutex::new(spool)),
+            metrics: metrics.clone(),
+            migrated: false,
+            next_attempt: Instant::now(),
+            backoff: config.retry_min,
+            config: config.clone(),
+        };
+        match tokio::time::timeout(config.db_timeout, state.db.migrate(store::MIGRATIONS)).await {
+            Ok(Ok(())) => {
+                state.migrated = true;
+                metrics.db_up.store(true, Relaxed);
+            }
+            Ok(Err(e)) if !e.is_transient() => return Err(e),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "prediction log database unreachable at start-up; spooling");
+                state.failed(&e);
+            }
+            Err(_) => {
+                let e = LogError::Timeout(config.db_timeout);
+                tracing::warn!(error = %e, "prediction log database unreachable at start-up; spooling");
+                state.failed(&e);
+            }
+        }
+        let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
+        let task = tokio::spawn(state.run(rx));
+        Ok(LogWriter {
+            handle: LogHandle {
+                tx,
+                metrics,
+                log_text: config.log_text,
+            },
+            task,
+        })
+    }
+
+    /// A handle to log through (cheap to clone, one per handler is fine).
+    pub fn handle(&self) -> LogHandle {
+        self.handle.clone()
+    }
+
+    /// The current counters.
+    pub fn stats(&self) -> LogStats {
+        self.handle.stats()
+    }
+
+    /// Stops accepting rows, writes every accepted row to the database or
+    /// the spool, and stops the task. Rows offered afterwards are counted
+    /// in `dropped_closed`.
+    pub async fn shutdown(self) -> Result<LogStats> {
+        let (tx, rx) = oneshot::channel();
+        if self.handle.tx.send(Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        self.task
+            .await
+            .map_err(|e| LogError::Invalid(format!("log writer task failed: {e}")))?;
+        Ok(self.handle.stats())
+    }
+}
+
+struct State {
+    db: Database,
+    spool: Arc<Mutex<Spool>>,
+    metrics: Arc<Metrics>,
+    config: LogConfig,
+    migrated: bool,
+    next_attempt: Instant,
+    backoff: Duration,
+}
+
+impl State {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut msgs = Vec::with_capacity(self.config.batch_size);
+        let mut rows = Vec::with_capacity(self.config.batch_size);
+        loop {
+            let pending = self.spool_pending() > 0;
+            tokio::select! {
+                n = rx.recv_many(&mut msgs, self.config.batch_size) => {
+                    if n == 0 {
+                        // Every handle dropped: same as a shutdown.
+                        break;
+                    }
+                    for msg in msgs.drain(..) {
+                        match msg {
+                            Msg::Row(r) => rows.push(r),
+                            Msg::Flush(done) => {
+                                self.write(&mut rows).await;
+                                let _ = done.send(());
+                            }
+                            Msg::Shutdown(done) => {
+                                self.write(&mut rows).await;
+                                rx.close();
+                                // Rows already queued behind the shutdown.
+                                while let Some(m) = rx.recv().await {
+                                    match m {
+                                        Msg::Row(r) => rows.push(r),
+                                        Msg::Flush(d) | Msg::Shutdown(d) => { let _ = d.send(()); }
+                                    }
+                                    if rows.len() >= self.config.batch_size {
+                                        self.write(&mut rows).await;
+                                    }
+                                }
+                                self.write(&mut rows).await;
+                                let _ = done.send(());
+                                return;
+                            }
+                        }
+                    }
+                    self.write(&mut rows).await;
+                }
+                () = tokio::time::sleep_until(self.next_attempt), if pending => {
+                    self.replay_chunk().await;
+                }
+            }
+        }
+        self.write(&mut rows).await;
+    }
+
+    fn spool_pending(&self) -> u64 {
+        self.spool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pending_bytes()
+    }
+
+    async fn with_spool<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> R + Send + 'static,
+    ) -> R {
+        let spool = self.spool.clone();
+        let metrics = self.metrics.clone();
+        let run = move || {
+            let mut s = spool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let r = f(&mut s);
+            metrics.spool_bytes.store(s.pending_bytes(), Relaxed);
+            metrics
+                .spool_corrupt_bytes
+                .store(s.corrupt_bytes(), Relaxed);
+            r
+        };
+        match tokio::task::spawn_blocking(run).await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    fn failed(&mut self, e: &LogError) {
+        self.metrics.db_errors.fetch_add(1, Relaxed);
+        if self.metrics.db_up.swap(false, Relaxed) {
+            tracing::warn!(error = %e, "prediction log database failed; spooling");
+        } else {
+            tracing::debug!(error = %e, "prediction log database still failing");
+        }
+        self.next_attempt = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(self.config.retry_max);
+    }
+
+    fn succeeded(&mut self) {
+        if !self.metrics.db_up.swap(true, Relaxed) {
+            tracing::info!("prediction log database reachable");
+        }
+        self.backoff = self.config.retry_min;
+        self.next_attempt = Instant::now();
+    }
+
+    /// One database batch, under the time budget.
+    async fn insert(&mut self, rows: &[PredictionRecord]) -> Result<()> {
+        let db = &self.db;
+        let mode = self.config.pg_insert_mode;
+        let migrated = self.migrated;
+        let res = tokio::time::timeout(self.config.db_timeout, async move {
+            if !migrated {
+                db.migrate(store::MIGRATIONS).await?;
+            }
+            store::insert_batch(db, rows, mode).await
+        })
+        .await
+        .unwrap_or(Err(LogError::Timeout(self.config.db_timeout)));
+        match &res {
+            Ok(()) => {
+                self.migrated = true;
+                self.succeeded();
+                self.metrics.batches.fetch_add(1, Relaxed);
+                self.metrics.written.fetch_add(rows.len() as u64, Relaxed);
+            }
+            Err(e) if e.is_transient() => self.failed(e),
+            Err(e) => {
+                self.metrics.db_errors.fetch_add(1, Relaxed);
+                self.metrics.rejected.fetch_add(rows.len() as u64, Relaxed);
+                tracing::error!(error = %e, rows = rows.len(), "prediction log batch rejected by the database; dropped");
+            }
+        }
+        res
+    }
+
+    /// Writes `rows` (and empties it): to the database when the spool is
+    /// empty, otherwise (or when the database fails) to the spool.
+    async fn write(&mut self, rows: &mut Vec<PredictionRecord>) {
+        if rows.is_empty() {
+            return;
+        }
+        for r in rows.iter_mut() {
+            r.sanitize();
+        }
+        if self.spool_pending() == 0 && Instant::now() >= self.next_attempt {
+            match self.insert(rows).await {
+                Ok(()) => {
+                    rows.clear();
+                    return;
+                }
+                Err(e) if !e.is_transient() => {
+                    rows.clear();
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        let batch = std::mem::take(rows);
+        let n = batch.len() as u64;
+        let (res, batch) = self
+            .with_spool(move |s| {
+                let r = s.append(&batch);
+                (r, batch)
+            })
+            .await;
+        *rows = batch;
+        rows.clear();
+        match res {
+            Ok(Appended { written, dropped }) => {
+                self.metrics.spooled.fetch_add(written as u64, Relaxed);
+                if dropped > 0 {
+                    self.metrics
+                        .dropped_spool_full
+                        .fetch_add(dropped as u64, Relaxed);
+                    tracing::error!(
+                        dropped,
+                        "prediction-log spool full (--spool-max-bytes); rows dropped"
+                    );
+                }
+            }
+            Err(e) => {
+                self.metrics.dropped_spool_error.fetch_add(n, Relaxed);
+                tracing::error!(error = %e, rows = n, "cannot write the prediction-log spool; rows dropped");
+            }
+        }
+    }
+
+    /// Replays one batch from the spool.
+    async fn replay_chunk(&mut self) {
+        let max = self.config.batch_size;
+        let res = self.with_spool(move |s| s.peek(max)).await;
+        let (recs, off) = match res {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the prediction-log spool");
+                self.next_attempt = Instant::now() + self.config.retry_max;
+                return;
+            }
+        };
+        let n = recs.len() as u64;
+        let consume = match self.insert(&recs).await {
+            Ok(()) => {
+                self.metrics.replayed.fetch_add(n, Relaxed);
+                true
+            }
+            Err(e) => !e.is_transient(),
+        };
+        if consume || recs.is_empty() {
+            if let Err(e) = self.with_spool(move |s| s.consume(off)).await {
+                tracing::error!(error = %e, "cannot truncate the prediction-log spool");
+            } else if self.spool_pending() == 0 {
+                tracing::info!("prediction-log spool replayed");
+            }
+        }
+    }
+}
