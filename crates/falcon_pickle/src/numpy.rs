@@ -283,55 +283,74 @@ pub(crate) fn decode_scalar(
         ));
     }
     let le = dtype.little_endian;
-    if dtype.kind == 'c' && matches!(dtype.itemsize, 8 | 16) {
-        let half = dtype.itemsize / 2;
-        let re = decode_scalar(
-            &Dtype {
-                kind: 'f',
-                itemsize: half,
-                ..*dtype
-            },
-            &raw[..half],
-            offset,
-        )?;
-        let im = decode_scalar(
-            &Dtype {
-                kind: 'f',
-                itemsize: half,
-                ..*dtype
-            },
-            &raw[half..],
-            offset,
-        )?;
-        if let (Value::Float(re), Value::Float(im)) = (re, im) {
-            return Ok(Value::Complex(re, im));
-        }
-    }
-    if (dtype.kind, dtype.itemsize) == ('u', 8) {
-        let v = if le {
-            u64::from_le_bytes(fixed::<8>(raw))
-        } else {
-            u64::from_be_bytes(fixed::<8>(raw))
-        };
-        return Ok(match i64::try_from(v) {
-            Ok(i) => Value::Int(i),
-            Err(_) => {
-                let mut bytes = v.to_le_bytes().to_vec();
-                bytes.push(0);
-                Value::BigInt(bytes)
+    macro_rules! num {
+        ($ty:ty, $n:literal) => {{
+            let b = fixed::<$n>(raw);
+            if le {
+                <$ty>::from_le_bytes(b)
+            } else {
+                <$ty>::from_be_bytes(b)
             }
-        });
+        }};
     }
-    let data = decode_array(dtype, 1, raw, offset)?;
-    Ok(match data {
-        ArrayData::F64(v) => Value::Float(v[0]),
-        ArrayData::F32(v) => Value::Float(f64::from(v[0])),
-        ArrayData::I64(v) => Value::Int(v[0]),
-        ArrayData::U64(v) => Value::Int(v[0] as i64), // widths < 8 always fit
-        ArrayData::Bool(v) => Value::Bool(v[0]),
-        ArrayData::Str(mut v) => Value::Str(v.swap_remove(0)),
-        ArrayData::Bytes(mut v) => Value::Bytes(v.swap_remove(0)),
-        ArrayData::Object(mut v) => v.swap_remove(0),
+    // Numeric kinds are decoded directly: a big vocabulary has hundreds of
+    // thousands of integer scalars.
+    Ok(match (dtype.kind, dtype.itemsize) {
+        ('i' | 'M' | 'm', 8) => Value::Int(num!(i64, 8)),
+        ('i', 4) => Value::Int(i64::from(num!(i32, 4))),
+        ('i', 2) => Value::Int(i64::from(num!(i16, 2))),
+        ('i', 1) => Value::Int(i64::from(raw[0] as i8)),
+        ('u', 8) => {
+            let v = num!(u64, 8);
+            match i64::try_from(v) {
+                Ok(i) => Value::Int(i),
+                Err(_) => {
+                    let mut bytes = v.to_le_bytes().to_vec();
+                    bytes.push(0);
+                    Value::BigInt(bytes)
+                }
+            }
+        }
+        ('u', 4) => Value::Int(i64::from(num!(u32, 4))),
+        ('u', 2) => Value::Int(i64::from(num!(u16, 2))),
+        ('u', 1) => Value::Int(i64::from(raw[0])),
+        ('f', 8) => Value::Float(num!(f64, 8)),
+        ('f', 4) => Value::Float(f64::from(num!(f32, 4))),
+        ('f', 2) => Value::Float(f64::from(f16_to_f32(num!(u16, 2)))),
+        ('b', 1) => Value::Bool(raw[0] != 0),
+        ('c', 16) => Value::Complex(
+            f64::from_bits(if le {
+                u64::from_le_bytes(fixed::<8>(&raw[..8]))
+            } else {
+                u64::from_be_bytes(fixed::<8>(&raw[..8]))
+            }),
+            f64::from_bits(if le {
+                u64::from_le_bytes(fixed::<8>(&raw[8..]))
+            } else {
+                u64::from_be_bytes(fixed::<8>(&raw[8..]))
+            }),
+        ),
+        ('c', 8) => {
+            let part = |c: &[u8]| {
+                let b = fixed::<4>(c);
+                f64::from(if le {
+                    f32::from_le_bytes(b)
+                } else {
+                    f32::from_be_bytes(b)
+                })
+            };
+            Value::Complex(part(&raw[..4]), part(&raw[4..]))
+        }
+        _ => match decode_array(dtype, 1, raw, offset)? {
+            ArrayData::Str(mut v) => Value::Str(v.swap_remove(0)),
+            ArrayData::Bytes(mut v) => Value::Bytes(v.swap_remove(0)),
+            _ => {
+                return Err(PickleError::numpy(
+                    offset,
+                    format!("unsupported scalar dtype {}", dtype_str(dtype)),
+                ));
+            }
+        },
     })
 }
 

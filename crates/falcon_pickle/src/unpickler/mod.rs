@@ -50,6 +50,8 @@ struct Vm<'a> {
     /// Inside the inner pickle joblib writes for an object array. That one
     /// is read by plain `pickle.load`, so wrappers in it are not special.
     nested: bool,
+    /// Scratch space for call arguments.
+    arg_buf: Vec<Id>,
 }
 
 /// How a callable is being invoked.
@@ -97,6 +99,7 @@ impl<'a> Vm<'a> {
             marks: Vec::new(),
             memo: Memo::default(),
             nested: false,
+            arg_buf: Vec::new(),
         }
     }
 
@@ -610,7 +613,7 @@ impl<'a> Vm<'a> {
                     let name = self.utf8_line("INST name")?;
                     let cls = self.global(module, name)?;
                     let args = self.pop_mark()?;
-                    let id = self.call(cls, args, Call::Reduce)?;
+                    let id = self.call(cls, &args, Call::Reduce)?;
                     self.stack.push(id);
                 }
                 // OBJ
@@ -620,15 +623,14 @@ impl<'a> Vm<'a> {
                         return Err(self.err("OBJ without a class"));
                     }
                     let cls = args.remove(0);
-                    let id = self.call(cls, args, Call::Reduce)?;
+                    let id = self.call(cls, &args, Call::Reduce)?;
                     self.stack.push(id);
                 }
                 // NEWOBJ
                 0x81 => {
                     let args = self.pop()?;
                     let cls = self.pop()?;
-                    let args = self.tuple_of(args)?;
-                    let id = self.call(cls, args, Call::NewObj)?;
+                    let id = self.call_with_tuple(cls, args, Call::NewObj)?;
                     self.stack.push(id);
                 }
                 // NEWOBJ_EX
@@ -640,16 +642,14 @@ impl<'a> Vm<'a> {
                         Node::Dict(kw) if kw.is_empty() => {}
                         _ => return Err(self.unsupported("keyword arguments in NEWOBJ_EX")),
                     }
-                    let args = self.tuple_of(args)?;
-                    let id = self.call(cls, args, Call::NewObj)?;
+                    let id = self.call_with_tuple(cls, args, Call::NewObj)?;
                     self.stack.push(id);
                 }
                 // REDUCE
                 b'R' => {
                     let args = self.pop()?;
                     let callable = self.pop()?;
-                    let args = self.tuple_of(args)?;
-                    let id = self.call(callable, args, Call::Reduce)?;
+                    let id = self.call_with_tuple(callable, args, Call::Reduce)?;
                     self.stack.push(id);
                 }
                 // BUILD
@@ -759,7 +759,7 @@ impl<'a> Vm<'a> {
     }
 
     fn pairs(&self, items: Vec<Id>) -> Result<Vec<(Id, Id)>, PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err("odd number of items for a dict"));
         }
         Ok(items.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect())
@@ -795,11 +795,39 @@ impl<'a> Vm<'a> {
 
     // ----- calling globals -------------------------------------------------
 
+    /// The name of a global node, for messages and objects.
+    fn global_of(&self, id: Id) -> crate::Global {
+        match self.node(id) {
+            Node::Global(g) => g.global.clone(),
+            _ => crate::Global::new("?", "?"),
+        }
+    }
+
+    /// [`Vm::call`] with the items of the argument tuple `args`, copied into
+    /// a reused buffer: `REDUCE` runs once per numpy scalar, hundreds of
+    /// thousands of times for a big vocabulary.
+    fn call_with_tuple(&mut self, callee: Id, args: Id, how: Call) -> Result<Id, PickleError> {
+        let mut buf = std::mem::take(&mut self.arg_buf);
+        buf.clear();
+        let result = match self.node(args) {
+            Node::Tuple(items) => {
+                buf.extend_from_slice(items);
+                self.call(callee, &buf, how)
+            }
+            other => Err(self.err(format!(
+                "expected an argument tuple, found {}",
+                describe(other)
+            ))),
+        };
+        self.arg_buf = buf;
+        result
+    }
+
     /// What calling the global `callee` with `args` produces — built from
     /// plain data, never by running anything.
-    fn call(&mut self, callee: Id, args: Vec<Id>, how: Call) -> Result<Id, PickleError> {
-        let (global, kind) = match self.node(callee) {
-            Node::Global(g) => (g.global.clone(), g.kind),
+    fn call(&mut self, callee: Id, args: &[Id], how: Call) -> Result<Id, PickleError> {
+        let kind = match self.node(callee) {
+            Node::Global(g) => g.kind,
             other => {
                 let what = describe(other);
                 return Err(self.err(format!("cannot call a {what}")));
@@ -807,16 +835,21 @@ impl<'a> Vm<'a> {
         };
         let node = match kind {
             Builtin::Allowed | Builtin::JoblibWrapper => Node::Object(Box::new(ObjectNode {
-                class: global,
-                args,
+                class: self.global_of(callee),
+                args: args.to_vec(),
                 state: None,
                 wrapper: kind == Builtin::JoblibWrapper,
             })),
             Builtin::Set | Builtin::FrozenSet | Builtin::List | Builtin::Tuple => {
-                let items = match (how, args.as_slice()) {
+                let items = match (how, args) {
                     (Call::NewObj, _) | (_, []) => Vec::new(),
                     (_, [it]) => self.items_of(*it)?,
-                    _ => return Err(self.err(format!("{global}() takes at most 1 argument"))),
+                    _ => {
+                        return Err(self.err(format!(
+                            "{}() takes at most 1 argument",
+                            self.global_of(callee)
+                        )));
+                    }
                 };
                 match kind {
                     Builtin::Set => Node::Set(items),
@@ -826,10 +859,15 @@ impl<'a> Vm<'a> {
                 }
             }
             Builtin::Dict | Builtin::OrderedDict => {
-                let pairs = match (how, args.as_slice()) {
+                let pairs = match (how, args) {
                     (Call::NewObj, _) | (_, []) => Vec::new(),
                     (_, [it]) => self.pairs_of(*it)?,
-                    _ => return Err(self.err(format!("{global}() takes at most 1 argument"))),
+                    _ => {
+                        return Err(self.err(format!(
+                            "{}() takes at most 1 argument",
+                            self.global_of(callee)
+                        )));
+                    }
                 };
                 Node::Dict(pairs)
             }
@@ -864,7 +902,7 @@ impl<'a> Vm<'a> {
                 Node::Dict(pairs)
             }
             Builtin::Slice => {
-                let parts = match args.as_slice() {
+                let parts = match args {
                     [stop] => [NONE, *stop, NONE],
                     [start, stop] => [*start, *stop, NONE],
                     [start, stop, step] => [*start, *stop, *step],
@@ -877,7 +915,7 @@ impl<'a> Vm<'a> {
                 if args.len() > 2 {
                     return Err(self.err("complex() takes at most 2 arguments"));
                 }
-                for (slot, &a) in parts.iter_mut().zip(&args) {
+                for (slot, &a) in parts.iter_mut().zip(args) {
                     *slot = self
                         .float_of(a)
                         .ok_or_else(|| self.err("complex() arguments must be numbers"))?;
@@ -888,17 +926,17 @@ impl<'a> Vm<'a> {
                 if how == Call::NewObj && kind != Builtin::CodecsEncode {
                     Node::Bytes(Vec::new())
                 } else {
-                    Node::Bytes(self.bytes_from_args(&global, &args)?)
+                    Node::Bytes(self.bytes_from_args(callee, args)?)
                 }
             }
-            Builtin::Reconstructor => return self.reconstructor(&args),
+            Builtin::Reconstructor => return self.reconstructor(args),
             Builtin::NpReconstruct => {
                 if args.len() != 3 {
                     return Err(self.np_err("_reconstruct takes 3 arguments"));
                 }
                 Node::PendingArray
             }
-            Builtin::NpFromBuffer => self.frombuffer(&args)?,
+            Builtin::NpFromBuffer => self.frombuffer(args)?,
             Builtin::NpDtype => {
                 let name = args
                     .first()
@@ -908,9 +946,9 @@ impl<'a> Vm<'a> {
                     .ok_or_else(|| self.np_err(format!("unsupported dtype {name:?}")))?;
                 Node::Dtype(dtype)
             }
-            Builtin::NpScalar => return self.scalar(&args),
+            Builtin::NpScalar => return self.scalar(args),
             Builtin::Object | Builtin::TypeRef | Builtin::NpNdarray | Builtin::NpType => {
-                return Err(self.unsupported(&format!("calling {global}")));
+                return Err(self.unsupported(&format!("calling {}", self.global_of(callee))));
             }
         };
         self.new_node(node)
@@ -940,7 +978,8 @@ impl<'a> Vm<'a> {
 
     /// `bytes()`, `bytes(b)`, `bytearray(text, 'latin-1')`,
     /// `_codecs.encode(text, 'latin1')`, `bytes([ints])`.
-    fn bytes_from_args(&self, global: &crate::Global, args: &[Id]) -> Result<Vec<u8>, PickleError> {
+    fn bytes_from_args(&self, callee: Id, args: &[Id]) -> Result<Vec<u8>, PickleError> {
+        let global = self.global_of(callee);
         match args {
             [] => Ok(Vec::new()),
             [b] => match self.node(*b) {
@@ -992,7 +1031,7 @@ impl<'a> Vm<'a> {
         if !matches!(self.node(*state), Node::None) {
             return Err(self.unsupported("copyreg._reconstructor with a base state"));
         }
-        self.call(*cls, Vec::new(), Call::NewObj)
+        self.call(*cls, &[], Call::NewObj)
     }
 
     /// `numpy._core.numeric._frombuffer(buf, dtype, shape, order)`, how
@@ -1106,24 +1145,23 @@ impl<'a> Vm<'a> {
     /// the two are merged into one dict (later keys win).
     fn build_object(&mut self, target: Id, state: Id) -> Result<(), PickleError> {
         let mut new_state = state;
-        if let Node::Tuple(parts) = self.node(state) {
-            if let [a, b] = parts.as_slice() {
-                let is_dict_or_none = |id: Id| matches!(self.node(id), Node::Dict(_) | Node::None);
-                if is_dict_or_none(*a) && is_dict_or_none(*b) {
-                    new_state = self.merge_states(*a, *b)?;
-                }
+        if let Node::Tuple(parts) = self.node(state)
+            && let [a, b] = parts.as_slice()
+        {
+            let is_dict_or_none = |id: Id| matches!(self.node(id), Node::Dict(_) | Node::None);
+            if is_dict_or_none(*a) && is_dict_or_none(*b) {
+                new_state = self.merge_states(*a, *b)?;
             }
         }
         let old = match self.node(target) {
             Node::Object(o) => o.state,
             _ => None,
         };
-        if let Some(old) = old {
-            if matches!(self.node(old), Node::Dict(_))
-                && matches!(self.node(new_state), Node::Dict(_))
-            {
-                new_state = self.merge_states(old, new_state)?;
-            }
+        if let Some(old) = old
+            && matches!(self.node(old), Node::Dict(_))
+            && matches!(self.node(new_state), Node::Dict(_))
+        {
+            new_state = self.merge_states(old, new_state)?;
         }
         if let Node::Object(o) = self.arena.get_mut(target) {
             o.state = Some(new_state);

@@ -40,7 +40,7 @@ fn child(node: &Node, i: usize) -> Id {
         Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => v[i],
         Node::Dict(v) => {
             let (k, val) = v[i / 2];
-            if i % 2 == 0 { k } else { val }
+            if i.is_multiple_of(2) { k } else { val }
         }
         Node::Slice(s) => s[i],
         Node::ObjectArray(a) => a.items[i],
@@ -200,18 +200,45 @@ fn build(arena: &mut Arena, root: Id, refs: &[u32]) -> Result<Value, PickleError
                     values.push(v);
                     continue;
                 }
-                frames.push(Frame::Exit(id));
                 let node = arena.get(id);
-                for i in (0..child_count(node)).rev() {
-                    frames.push(Frame::Enter(child(node, i)));
+                let n = child_count(node);
+                let simple = |c: Id| child_count(arena.get(c)) == 0 && refs[c as usize] <= 1;
+                let value = if (0..n).all(|i| simple(child(node, i))) {
+                    // Leaves, and containers of leaves used once (a
+                    // vocabulary dict, a list of floats): built directly,
+                    // without a round trip through the frame and value
+                    // stacks.
+                    let node = std::mem::replace(arena.get_mut(id), Node::Taken);
+                    construct_flat(node, arena).ok_or_else(internal)?
+                } else {
+                    frames.push(Frame::Exit(id));
+                    for i in (0..n).rev() {
+                        frames.push(Frame::Enter(child(node, i)));
+                    }
+                    continue;
+                };
+                let r = refs[id as usize];
+                if r > 1 {
+                    shared.insert(id, (value.clone(), r - 1));
                 }
+                values.push(value);
             }
             Frame::Exit(id) => {
                 let node = std::mem::replace(arena.get_mut(id), Node::Taken);
                 let n = child_count(&node);
                 let at = values.len().checked_sub(n).ok_or_else(internal)?;
-                let children = values.split_off(at);
-                let value = construct(node, children).ok_or_else(internal)?;
+                let value = if let Node::Dict(_) = node {
+                    let mut pairs = Vec::with_capacity(n / 2);
+                    let mut it = values.drain(at..);
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    drop(it);
+                    Value::Dict(dedup_keys(pairs))
+                } else {
+                    let children = values.split_off(at);
+                    construct(node, children).ok_or_else(internal)?
+                };
                 let r = refs[id as usize];
                 if r > 1 {
                     shared.insert(id, (value.clone(), r - 1));
@@ -230,6 +257,28 @@ fn latin1(bytes: Vec<u8>) -> String {
     }
 }
 
+/// Builds the value of a node all of whose children are leaves referenced
+/// only here, taking them straight out of the arena.
+fn construct_flat(node: Node, arena: &mut Arena) -> Option<Value> {
+    let mut take = |id: Id| {
+        let leaf = std::mem::replace(arena.get_mut(id), Node::Taken);
+        construct(leaf, Vec::new())
+    };
+    if let Node::Dict(pairs) = &node {
+        let mut out = Vec::with_capacity(pairs.len());
+        for &(k, v) in pairs {
+            out.push((take(k)?, take(v)?));
+        }
+        return Some(Value::Dict(dedup_keys(out)));
+    }
+    let children = (0..child_count(&node))
+        .map(|i| take(child(&node, i)))
+        .collect::<Option<Vec<_>>>()?;
+    construct(node, children)
+}
+
+/// Builds the value of `node` from its children's values. (Dicts are
+/// paired up by the callers.)
 fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
     Some(match node {
         Node::None => Value::None,
@@ -296,30 +345,68 @@ fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
     })
 }
 
+/// Hashable plain keys, compared the way Python dict keys are.
+#[derive(Hash, PartialEq, Eq)]
+enum Key<'a> {
+    Str(&'a str),
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+fn key_of(v: &Value) -> Option<Key<'_>> {
+    Some(match v {
+        Value::Str(s) => Key::Str(s),
+        Value::Int(n) => Key::Int(*n),
+        Value::Bool(b) => Key::Int(i64::from(*b)),
+        Value::Bytes(b) => Key::Bytes(b),
+        _ => return None,
+    })
+}
+
+/// A `Hasher` for keys that already are (SipHash) hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Cheap pre-check: whether two keys share a 64-bit (randomly keyed, so
+/// not attacker-predictable) hash. A set of `u64`s is far smaller than a
+/// map of keys, which matters for a 200k-entry vocabulary.
+fn may_have_duplicates(pairs: &[(Value, Value)]) -> bool {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<PassThrough>> =
+        std::collections::HashSet::with_capacity_and_hasher(pairs.len(), Default::default());
+    pairs
+        .iter()
+        .filter_map(|(k, _)| key_of(k))
+        .any(|k| !seen.insert(state.hash_one(k)))
+}
+
 /// A later `SETITEM` with an equal key replaces the value but keeps the
 /// key's first position, as in a Python dict. Only hashable plain keys
 /// (str, int, bool, bytes) are compared.
 fn dedup_keys(mut pairs: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
-    #[derive(Hash, PartialEq, Eq)]
-    enum Key<'a> {
-        Str(&'a str),
-        Int(i64),
-        Bytes(&'a [u8]),
-    }
-    if pairs.len() < 2 {
+    if pairs.len() < 2 || !may_have_duplicates(&pairs) {
         return pairs;
     }
     let mut dups: Vec<(usize, usize)> = Vec::new();
     {
         let mut seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(pairs.len());
         for (i, (k, _)) in pairs.iter().enumerate() {
-            let key = match k {
-                Value::Str(s) => Key::Str(s),
-                Value::Int(n) => Key::Int(*n),
-                Value::Bool(b) => Key::Int(i64::from(*b)),
-                Value::Bytes(b) => Key::Bytes(b),
-                _ => continue,
-            };
+            let Some(key) = key_of(k) else { continue };
             match seen.entry(key) {
                 Entry::Occupied(e) => dups.push((i, *e.get())),
                 Entry::Vacant(e) => {
