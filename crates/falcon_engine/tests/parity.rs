@@ -164,17 +164,51 @@ fn refused_fixtures_name_the_reason() {
     }
 }
 
+/// The bundled demo model (word 1–2-grams with the default pattern, so the
+/// engine stores its bigrams as column pairs) against scikit-learn's outputs
+/// on held-out emails (`training/gen_demo_expected.py`).
 #[test]
-fn bundled_demo_model_loads() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/spam/1/model.joblib");
-    let model = Model::load(&path).expect("the bundled model loads");
-    let labels: Vec<String> = model.classes().iter().map(ToString::to_string).collect();
-    assert_eq!(labels, ["ham", "spam"]);
-    let p = model
-        .predict("FREE money!!! Click now to claim your prize")
-        .expect("predicts");
-    let probs = p
-        .probabilities
-        .expect("logistic regression has predict_proba");
-    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+fn bundled_demo_model_matches_scikit_learn() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model =
+        Model::load(&root.join("models/spam/1/model.joblib")).expect("the bundled model loads");
+    assert!(
+        model.steps()[0].contains("column pairs"),
+        "the demo model should exercise pair mode: {:?}",
+        model.steps()
+    );
+    let expected = read_json(&fixtures().join("demo_expected.json"));
+    let classes: Vec<Value> = model.classes().iter().map(label_json).collect();
+    assert_eq!(Value::Array(classes), expected["classes"]);
+    let data =
+        std::fs::read_to_string(root.join("bench/data/heldout.jsonl")).expect("held-out data");
+    let n = expected["n"].as_u64().expect("n") as usize;
+    let texts: Vec<String> = data
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["text"]
+                .as_str()
+                .expect("text")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts.len(), n);
+    for (i, text) in texts.iter().enumerate() {
+        let p = model.predict(text).expect("predicts");
+        assert_eq!(
+            label_json(&model.classes()[p.label]),
+            expected["predict"][i],
+            "text {i}"
+        );
+        let probs = p.probabilities.expect("predict_proba");
+        if let Some(m) = compare_row("predict_proba", &probs, &expected["predict_proba"][i]) {
+            panic!("text {i}: {m}");
+        }
+        let dec = p.decision.expect("decision_function");
+        if let Some(m) = compare_row("decision_function", &dec, &expected["decision_function"][i]) {
+            panic!("text {i}: {m}");
+        }
+    }
 }

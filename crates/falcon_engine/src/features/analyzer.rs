@@ -154,6 +154,61 @@ impl Analyzer {
         })
     }
 
+    /// Whether word n-grams can be looked up as column pairs: a word
+    /// analyzer with unigrams whose token pattern provably never yields a
+    /// token containing a space (a whitelist of patterns built from `\w`
+    /// or `\S`, which exclude it).
+    pub(crate) fn pair_safe(&self) -> bool {
+        const NO_SPACE_TOKENS: [&str; 10] = [
+            r"(?u)\b\w\w+\b",
+            r"\b\w\w+\b",
+            r"(?u)\b\w+\b",
+            r"\b\w+\b",
+            r"(?u)\b[^\d\W]+\b",
+            r"\b[^\d\W]+\b",
+            r"\S+",
+            r"(?u)\S+",
+            r"[a-zA-Z]{2,}",
+            r"(?u)\w+|[^\w\s]+",
+        ];
+        match &self.kind {
+            Kind::Word { pattern, .. } => {
+                self.min_n == 1 && self.max_n >= 2 && NO_SPACE_TOKENS.contains(&pattern.as_str())
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn max_n(&self) -> usize {
+        self.max_n
+    }
+
+    /// Word analyzers: calls `f` with the document's tokens after stop-word
+    /// filtering (what `_word_ngrams` receives). `None` for char analyzers.
+    pub(crate) fn word_tokens<R>(
+        &self,
+        doc: &str,
+        f: impl FnOnce(&[&str]) -> R,
+    ) -> Result<Option<R>> {
+        let Kind::Word {
+            pattern,
+            stop_words,
+        } = &self.kind
+        else {
+            return Ok(None);
+        };
+        let text = self.preprocess(doc);
+        let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
+        pattern
+            .findall(&text, |t| {
+                if stop_words.as_ref().is_none_or(|s| !s.contains(t)) {
+                    tokens.push(t)
+                }
+            })
+            .map_err(EngineError::Text)?;
+        Ok(Some(f(&tokens)))
+    }
+
     /// Calls `emit` with every feature string scikit-learn's analyzer would
     /// return for `doc`, in the same order.
     pub(crate) fn analyze(&self, doc: &str, emit: &mut dyn FnMut(&str)) -> Result<()> {

@@ -25,7 +25,7 @@ impl CountVectorizer {
     pub(crate) fn from_object(obj: &Object) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let analyzer = Analyzer::from_attrs(&a)?;
-        let vocab = vocabulary(&a)?;
+        let vocab = vocabulary(&a, analyzer.pair_safe())?;
         let is_tfidf = a.class == "TfidfVectorizer";
         let precision = precision(&a, !is_tfidf)?;
         let tfidf = if is_tfidf {
@@ -52,12 +52,17 @@ impl CountVectorizer {
     /// `_count_vocab(fixed_vocab=True)`: count in-vocabulary features, then
     /// `sort_indices()`; `binary` sets every count to 1.
     pub(crate) fn transform(&self, doc: &str) -> Result<SparseRow> {
-        let mut cols: Vec<u32> = Vec::with_capacity(64);
-        self.analyzer.analyze(doc, &mut |feature| {
-            if let Some(c) = self.vocab.get(feature) {
-                cols.push(c);
-            }
-        })?;
+        let mut cols: Vec<u32> = Vec::with_capacity(256);
+        if self.vocab.pair_mode() {
+            self.analyzer
+                .word_tokens(doc, |tokens| self.pair_columns(tokens, &mut cols))?;
+        } else {
+            self.analyzer.analyze(doc, &mut |feature| {
+                if let Some(c) = self.vocab.get(feature) {
+                    cols.push(c);
+                }
+            })?;
+        }
         cols.sort_unstable();
         let mut row = SparseRow {
             indices: Vec::with_capacity(cols.len()),
@@ -80,15 +85,40 @@ impl CountVectorizer {
         Ok(row)
     }
 
+    /// Pair mode: the columns of every in-vocabulary n-gram of `tokens`,
+    /// found by extending each (n-1)-gram's column with the next token's.
+    /// An n-gram whose prefix is out of vocabulary cannot be in it (the
+    /// vocabulary was checked to be closed under prefixes), so it is skipped.
+    fn pair_columns(&self, tokens: &[&str], cols: &mut Vec<u32>) {
+        let uni: Vec<Option<u32>> = tokens.iter().map(|t| self.vocab.get(t)).collect();
+        cols.extend(uni.iter().flatten());
+        let mut prev = uni.clone();
+        for n in 2..=self.analyzer.max_n().min(tokens.len()) {
+            let next: Vec<Option<u32>> = (0..=tokens.len() - n)
+                .map(|i| match (prev[i], uni[i + n - 1]) {
+                    (Some(p), Some(l)) => self.vocab.get_pair(p, l),
+                    _ => None,
+                })
+                .collect();
+            cols.extend(next.iter().flatten());
+            prev = next;
+        }
+    }
+
     pub(crate) fn feature_name(&self, col: u32) -> String {
-        self.vocab.term(col).to_string()
+        self.vocab.term(col)
     }
 
     pub(crate) fn describe(&self) -> String {
         let mut s = format!(
-            "{} vocabulary={} {} binary={}{}",
+            "{} vocabulary={}{} {} binary={}{}",
             self.class,
             self.vocab.len(),
+            if self.vocab.pair_mode() {
+                " (n-grams as column pairs)"
+            } else {
+                ""
+            },
             self.analyzer.summary,
             if self.binary { "True" } else { "False" },
             if self.precision == Precision::F32 {
@@ -109,7 +139,7 @@ impl CountVectorizer {
     }
 }
 
-fn vocabulary(a: &Attrs<'_>) -> Result<Vocab> {
+fn vocabulary(a: &Attrs<'_>, try_pairs: bool) -> Result<Vocab> {
     let v = a.get("vocabulary_")?;
     let Value::Dict(items) = v else {
         return Err(a.err("vocabulary_", "a dict of term → column", v));
@@ -128,5 +158,5 @@ fn vocabulary(a: &Attrs<'_>) -> Result<Vocab> {
             }
         }
     }
-    Vocab::new(pairs)
+    Vocab::new(pairs, try_pairs)
 }

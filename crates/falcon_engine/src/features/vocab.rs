@@ -2,12 +2,21 @@
 //!
 //! A demo-sized model has a few hundred thousand terms. A
 //! `HashMap<String, u32>` would spend a heap allocation and ~50 bytes of
-//! overhead per term, so the terms live back to back in one byte arena,
-//! ordered by column, and a `hashbrown::HashTable` stores only the column
-//! numbers. The same arena answers the reverse question (column → term) that
-//! `--explain` needs, at no extra cost.
+//! overhead per term, so terms live back to back in one byte arena and a
+//! `hashbrown::HashTable` stores only column numbers.
+//!
+//! Word n-gram vocabularies get a second, faster representation when it is
+//! exact ("pair mode"): an n-gram column is keyed by the pair (column of its
+//! first n-1 tokens, column of its last token), so the hot path looks up two
+//! integers instead of building, hashing and comparing the joined string.
+//! It is only used when every n-gram term decomposes that way (checked here)
+//! and the token pattern cannot produce tokens containing a space (checked
+//! by the caller) — then a document's n-gram string equals a term exactly
+//! when their token columns do. It also saves the n-gram strings' memory.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::OnceLock;
 
 use hashbrown::HashTable;
 
@@ -16,76 +25,152 @@ use crate::error::{EngineError, Result};
 type Hasher = foldhash::fast::FixedState;
 
 pub(crate) struct Vocab {
-    /// All terms' UTF-8 bytes, in column order.
+    /// UTF-8 bytes of every term stored as a string, in column order.
     arena: Vec<u8>,
-    /// `offsets[i]..offsets[i + 1]` is column `i`'s term in `arena`.
+    /// `offsets[i]..offsets[i + 1]` is column `i`'s term in `arena` (an
+    /// empty range for n-gram columns held in `ngrams`).
     offsets: Vec<u32>,
-    /// Column numbers, hashed and compared by their term's bytes.
+    /// Columns stored as strings, hashed and compared by their bytes.
     table: HashTable<u32>,
     hasher: Hasher,
+    /// Pair-mode n-grams, when the vocabulary allows it.
+    ngrams: Option<Ngrams>,
+}
+
+struct Ngrams {
+    /// `(prefix column, last-token column, n-gram column)`.
+    table: HashTable<(u32, u32, u32)>,
+    /// Column → (prefix, last), built on first use by `term` (explanations
+    /// and inspection only), so serving never pays for it.
+    reverse: OnceLock<HashMap<u32, (u32, u32)>>,
+}
+
+fn pair_hash(h: &Hasher, prefix: u32, last: u32) -> u64 {
+    h.hash_one(((prefix as u64) << 32) | last as u64)
 }
 
 impl Vocab {
     /// Builds the map from `(term, column)` pairs, which must cover the
     /// columns `0..n` exactly once, as scikit-learn's `vocabulary_` does.
-    pub(crate) fn new(mut pairs: Vec<(&str, i64)>) -> Result<Self> {
+    /// With `try_pairs`, n-gram terms are stored in pair mode if every one
+    /// of them decomposes into known columns.
+    pub(crate) fn new(mut pairs: Vec<(&str, i64)>, try_pairs: bool) -> Result<Self> {
         let n = pairs.len();
         if n > u32::MAX as usize / 2 {
             return Err(EngineError::unsupported("vocabulary_ is too large"));
         }
         pairs.sort_unstable_by_key(|&(_, col)| col);
-        let total: usize = pairs.iter().map(|(t, _)| t.len()).sum();
-        if total > u32::MAX as usize {
-            return Err(EngineError::unsupported("vocabulary_ terms exceed 4 GiB"));
-        }
-        let mut arena = Vec::with_capacity(total);
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0u32);
         for (i, (term, col)) in pairs.iter().enumerate() {
             if *col != i as i64 {
                 return Err(EngineError::unsupported(format!(
                     "vocabulary_ columns must be 0..{n} each used once; column {col} for {term:?} breaks that"
                 )));
             }
-            arena.extend_from_slice(term.as_bytes());
+        }
+        let terms: Vec<&str> = pairs.into_iter().map(|(t, _)| t).collect();
+        if try_pairs && let Some(v) = Self::build(&terms, true)? {
+            return Ok(v);
+        }
+        Ok(Self::build(&terms, false)?.expect("string mode always builds"))
+    }
+
+    /// Builds in string mode, or in pair mode (`None` if some n-gram term
+    /// does not decompose).
+    fn build(terms: &[&str], pair_mode: bool) -> Result<Option<Self>> {
+        let n = terms.len();
+        let is_ngram = |t: &str| pair_mode && t.contains(' ');
+        let total: usize = terms.iter().filter(|t| !is_ngram(t)).map(|t| t.len()).sum();
+        if total > u32::MAX as usize {
+            return Err(EngineError::unsupported("vocabulary_ terms exceed 4 GiB"));
+        }
+        let mut arena = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0u32);
+        for t in terms {
+            if !is_ngram(t) {
+                arena.extend_from_slice(t.as_bytes());
+            }
             offsets.push(arena.len() as u32);
+        }
+        let hasher = Hasher::default();
+        let bytes_of =
+            |c: u32| &arena[offsets[c as usize] as usize..offsets[c as usize + 1] as usize];
+        let string_cols = (0..n as u32).filter(|&c| !is_ngram(terms[c as usize]));
+        let mut table = HashTable::with_capacity(string_cols.clone().count());
+        for col in string_cols {
+            let hash = hasher.hash_one(bytes_of(col));
+            table.insert_unique(hash, col, |&c| hasher.hash_one(bytes_of(c)));
         }
         let mut vocab = Vocab {
             arena,
             offsets,
-            table: HashTable::with_capacity(n),
-            hasher: Hasher::default(),
+            table,
+            hasher,
+            ngrams: None,
         };
-        for col in 0..n as u32 {
-            let term = vocab.term_bytes(col);
-            let hash = vocab.hasher.hash_one(term);
-            let (arena, offsets) = (&vocab.arena, &vocab.offsets);
-            let bytes_of =
-                |c: u32| &arena[offsets[c as usize] as usize..offsets[c as usize + 1] as usize];
-            vocab
-                .table
-                .insert_unique(hash, col, |&c| Hasher::default().hash_one(bytes_of(c)));
+        if !pair_mode {
+            return Ok(Some(vocab));
         }
-        Ok(vocab)
+        // N-grams by token count, so every prefix is registered before the
+        // longer n-grams that extend it.
+        let mut grams: Vec<(usize, u32)> = (0..n as u32)
+            .filter(|&c| is_ngram(terms[c as usize]))
+            .map(|c| (terms[c as usize].matches(' ').count(), c))
+            .collect();
+        grams.sort_unstable();
+        let mut ng = Ngrams {
+            table: HashTable::with_capacity(grams.len()),
+            reverse: OnceLock::new(),
+        };
+        for (_, col) in grams {
+            let term = terms[col as usize];
+            let split = term.rfind(' ').expect("n-gram terms contain a space");
+            let (prefix, last) = (&term[..split], &term[split + 1..]);
+            let Some(last_col) = vocab.get_string(last) else {
+                return Ok(None);
+            };
+            let prefix_col = if prefix.contains(' ') {
+                lookup_ngram_str(&vocab, &ng, prefix)
+            } else {
+                vocab.get_string(prefix)
+            };
+            let Some(prefix_col) = prefix_col else {
+                return Ok(None);
+            };
+            let h = &vocab.hasher;
+            let hash = pair_hash(h, prefix_col, last_col);
+            if ng
+                .table
+                .find(hash, |&(p, l, _)| p == prefix_col && l == last_col)
+                .is_some()
+            {
+                return Ok(None); // two terms for one token sequence: not decomposable
+            }
+            ng.table
+                .insert_unique(hash, (prefix_col, last_col, col), |&(p, l, _)| {
+                    pair_hash(h, p, l)
+                });
+        }
+        vocab.ngrams = Some(ng);
+        Ok(Some(vocab))
     }
 
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }
 
+    /// Whether n-grams are stored as column pairs (see the module docs).
+    pub(crate) fn pair_mode(&self) -> bool {
+        self.ngrams.is_some()
+    }
+
     fn term_bytes(&self, col: u32) -> &[u8] {
         &self.arena[self.offsets[col as usize] as usize..self.offsets[col as usize + 1] as usize]
     }
 
-    /// The term of column `col` (for explanations and inspection).
-    pub(crate) fn term(&self, col: u32) -> &str {
-        // The arena only ever receives whole `&str`s, cut at their bounds.
-        std::str::from_utf8(self.term_bytes(col)).unwrap_or("")
-    }
-
-    /// The column of `term`, if it is in the vocabulary.
+    /// Looks `term` up among the string-stored columns.
     #[inline]
-    pub(crate) fn get(&self, term: &str) -> Option<u32> {
+    fn get_string(&self, term: &str) -> Option<u32> {
         let bytes = term.as_bytes();
         let hash = self.hasher.hash_one(bytes);
         self.table
@@ -93,31 +178,114 @@ impl Vocab {
             .copied()
     }
 
+    /// The column of `term`, if it is in the vocabulary.
+    #[inline]
+    pub(crate) fn get(&self, term: &str) -> Option<u32> {
+        match &self.ngrams {
+            Some(ng) if term.contains(' ') => lookup_ngram_str(self, ng, term),
+            _ => self.get_string(term),
+        }
+    }
+
+    /// Pair mode: the column of the n-gram made of the n-gram or token at
+    /// column `prefix` followed by the token at column `last`.
+    #[inline]
+    pub(crate) fn get_pair(&self, prefix: u32, last: u32) -> Option<u32> {
+        let ng = self.ngrams.as_ref()?;
+        ng.table
+            .find(pair_hash(&self.hasher, prefix, last), |&(p, l, _)| {
+                p == prefix && l == last
+            })
+            .map(|&(_, _, c)| c)
+    }
+
+    /// The term of column `col` (for explanations and inspection).
+    pub(crate) fn term(&self, col: u32) -> String {
+        if let Some(ng) = &self.ngrams {
+            let reverse = ng
+                .reverse
+                .get_or_init(|| ng.table.iter().map(|&(p, l, c)| (c, (p, l))).collect());
+            if let Some(&(p, l)) = reverse.get(&col) {
+                return format!("{} {}", self.term(p), self.term(l));
+            }
+        }
+        // The arena only ever receives whole `&str`s, cut at their bounds.
+        String::from_utf8_lossy(self.term_bytes(col)).into_owned()
+    }
+
     /// Heap bytes held, for `model inspect`.
     pub(crate) fn heap_bytes(&self) -> usize {
+        let ctrl = |cap: usize, entry: usize| cap * (entry + 1);
         self.arena.capacity()
             + self.offsets.capacity() * 4
-            + self.table.capacity() * (std::mem::size_of::<u32>() + 1)
+            + ctrl(self.table.capacity(), 4)
+            + self
+                .ngrams
+                .as_ref()
+                .map_or(0, |ng| ctrl(ng.table.capacity(), 12))
     }
+}
+
+/// Resolves an n-gram string in pair mode by splitting at its last space.
+fn lookup_ngram_str(v: &Vocab, ng: &Ngrams, term: &str) -> Option<u32> {
+    let split = term.rfind(' ')?;
+    let (prefix, last) = (&term[..split], &term[split + 1..]);
+    let last_col = v.get_string(last)?;
+    let prefix_col = if prefix.contains(' ') {
+        lookup_ngram_str(v, ng, prefix)?
+    } else {
+        v.get_string(prefix)?
+    };
+    ng.table
+        .find(pair_hash(&v.hasher, prefix_col, last_col), |&(p, l, _)| {
+            p == prefix_col && l == last_col
+        })
+        .map(|&(_, _, c)| c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn terms() -> Vec<(&'static str, i64)> {
+        vec![("b", 1), ("a", 0), ("a b", 2), ("a b a", 3), ("b b", 4)]
+    }
+
     #[test]
-    fn maps_both_ways() {
-        let v = Vocab::new(vec![("b", 1), ("a", 0), ("free money", 2)]).unwrap();
+    fn string_mode_maps_both_ways() {
+        let v = Vocab::new(terms(), false).unwrap();
+        assert!(!v.pair_mode());
         assert_eq!(v.get("a"), Some(0));
-        assert_eq!(v.get("free money"), Some(2));
+        assert_eq!(v.get("a b a"), Some(3));
         assert_eq!(v.get("c"), None);
-        assert_eq!(v.term(2), "free money");
-        assert_eq!(v.len(), 3);
+        assert_eq!(v.term(2), "a b");
+        assert_eq!(v.len(), 5);
+    }
+
+    #[test]
+    fn pair_mode_agrees_with_string_mode() {
+        let v = Vocab::new(terms(), true).unwrap();
+        assert!(v.pair_mode());
+        assert_eq!(v.get_pair(0, 1), Some(2));
+        assert_eq!(v.get_pair(2, 0), Some(3));
+        assert_eq!(v.get_pair(1, 1), Some(4));
+        assert_eq!(v.get_pair(1, 0), None);
+        assert_eq!(v.get("a b a"), Some(3));
+        assert_eq!(v.term(3), "a b a");
+        assert_eq!(v.term(1), "b");
+    }
+
+    #[test]
+    fn undecomposable_ngrams_fall_back_to_strings() {
+        // "c" is not a term, so "a c" cannot be a pair.
+        let v = Vocab::new(vec![("a", 0), ("a c", 1)], true).unwrap();
+        assert!(!v.pair_mode());
+        assert_eq!(v.get("a c"), Some(1));
     }
 
     #[test]
     fn refuses_gaps_and_duplicates() {
-        assert!(Vocab::new(vec![("a", 0), ("b", 2)]).is_err());
-        assert!(Vocab::new(vec![("a", 0), ("b", 0)]).is_err());
+        assert!(Vocab::new(vec![("a", 0), ("b", 2)], false).is_err());
+        assert!(Vocab::new(vec![("a", 0), ("b", 0)], false).is_err());
     }
 }
