@@ -737,3 +737,48 @@ fn duplicate_dict_keys_keep_the_last_value() {
         Value::Dict(vec![(s("a"), int(3)), (s("b"), int(2))])
     );
 }
+
+#[test]
+fn reusing_a_big_memo_entry_is_bounded() {
+    // L = [None] * 1000; then set(L) ten thousand times through the memo:
+    // 60 kB of pickle asking for 10 million copied elements.
+    let mut p = b"\x80\x02c__builtin__\nset\nq\x01]q\x00(".to_vec();
+    p.extend(std::iter::repeat_n(b'N', 1000));
+    p.extend_from_slice(b"e(");
+    for _ in 0..10_000 {
+        p.extend_from_slice(b"h\x01h\x00\x85R");
+    }
+    p.extend_from_slice(b"l.");
+    let e = err(&p);
+    assert!(e.contains("re-uses its data too often"), "{e}");
+
+    // The same bytes decoded into an array again and again.
+    let mut p = cat(&[
+        b"\x80\x05cnumpy._core.numeric\n_frombuffer\nq\x01",
+        &dtype_pickle("u1", "|"),
+        b"q\x02\x8e\x00\x00\x01\x00\x00\x00\x00\x00",
+    ]);
+    p.extend(std::iter::repeat_n(0u8, 65536));
+    p.extend_from_slice(b"q\x03(");
+    for _ in 0..1000 {
+        p.extend_from_slice(b"h\x01(h\x03h\x02J\x00\x00\x01\x00\x85X\x01\x00\x00\x00CtR");
+    }
+    p.extend_from_slice(b"l.");
+    let e = err(&p);
+    assert!(e.contains("re-uses its data too often"), "{e}");
+}
+
+#[test]
+fn sparse_memo_keys_do_not_allocate_per_key() {
+    // LONG_BINPUT with keys 0, 1000, 2000, ...: each lands in the sparse
+    // part once past the (input-sized) dense limit.
+    let mut p = b"\x80\x02N".to_vec();
+    for i in 0..20_000u32 {
+        p.push(b'r');
+        p.extend_from_slice(&(i * 1000).to_le_bytes());
+    }
+    p.extend_from_slice(b"0j");
+    p.extend_from_slice(&19_999_000u32.to_le_bytes());
+    p.push(b'.');
+    assert_eq!(ok(&p), Value::None);
+}

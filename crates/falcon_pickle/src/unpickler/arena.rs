@@ -177,6 +177,9 @@ pub(crate) struct Memo {
     dense: Vec<Id>,
     sparse: HashMap<u64, Id>,
     len: usize,
+    /// The dense part never grows past this (the input size): one 5-byte
+    /// `LONG_BINPUT` must not be able to allocate kilobytes.
+    dense_limit: u64,
 }
 
 const EMPTY: Id = Id::MAX;
@@ -184,6 +187,14 @@ const EMPTY: Id = Id::MAX;
 const DENSE_SLACK: u64 = 1024;
 
 impl Memo {
+    /// A memo for a pickle of `input_len` bytes.
+    pub fn new(input_len: usize) -> Self {
+        Memo {
+            dense_limit: (input_len as u64).max(DENSE_SLACK),
+            ..Memo::default()
+        }
+    }
+
     /// Number of entries, what `MEMOIZE` uses as the next key.
     pub fn len(&self) -> usize {
         self.len
@@ -197,7 +208,7 @@ impl Memo {
                 self.len += 1;
             }
             *slot = id;
-        } else if key <= dense_len + DENSE_SLACK {
+        } else if key <= dense_len + DENSE_SLACK && key < self.dense_limit {
             let new_len = key as usize + 1;
             let old_len = self.dense.len();
             self.dense.resize(new_len, EMPTY);
@@ -238,7 +249,7 @@ mod tests {
 
     #[test]
     fn memo_dense_and_sparse() {
-        let mut m = Memo::default();
+        let mut m = Memo::new(1 << 20);
         m.put(0, 10);
         m.put(5, 11);
         m.put(1 << 40, 12);

@@ -18,6 +18,8 @@ mod text;
 use arena::{
     Arena, Builtin, FALSE, GlobalRef, Id, Memo, NONE, Node, ObjectArray, ObjectNode, TRUE,
 };
+use std::cell::Cell;
+
 use text::Int;
 
 use crate::error::PickleError;
@@ -52,6 +54,10 @@ struct Vm<'a> {
     nested: bool,
     /// Scratch space for call arguments.
     arg_buf: Vec<Id>,
+    /// Elements and bytes copied out of existing nodes so far (see
+    /// [`Vm::charge`]).
+    copied: Cell<u64>,
+    copy_budget: u64,
 }
 
 /// How a callable is being invoked.
@@ -97,9 +103,11 @@ impl<'a> Vm<'a> {
             arena: Arena::new(),
             stack: Vec::new(),
             marks: Vec::new(),
-            memo: Memo::default(),
+            memo: Memo::new(data.len()),
             nested: false,
             arg_buf: Vec::new(),
+            copied: Cell::new(0),
+            copy_budget: 4 * data.len() as u64 + (1 << 20),
         }
     }
 
@@ -118,6 +126,26 @@ impl<'a> Vm<'a> {
             offset: self.op_pos,
             what: what.to_owned(),
         }
+    }
+
+    /// Accounts for work or memory proportional to an *existing* node:
+    /// copying a memoized list into `set(...)`, decoding memoized bytes into
+    /// an array, and so on. Each opcode is at least one byte of input, but a
+    /// memo `GET` can hand the same big node to a million such opcodes, so
+    /// without this budget a small file could demand quadratic time and
+    /// memory. Real pickles consume each node about once: the budget is four
+    /// times the input size (plus 1 MiB).
+    fn charge(&self, units: usize) -> Result<(), PickleError> {
+        let total = self.copied.get().saturating_add(units as u64);
+        self.copied.set(total);
+        if total > self.copy_budget {
+            return Err(PickleError::Limit(format!(
+                "pickle re-uses its data too often (at byte {}): more than {} \
+                 elements copied out of shared objects",
+                self.op_pos, self.copy_budget
+            )));
+        }
+        Ok(())
     }
 
     // ----- reading the stream --------------------------------------------
@@ -293,7 +321,10 @@ impl<'a> Vm<'a> {
 
     fn tuple_of(&self, id: Id) -> Result<Vec<Id>, PickleError> {
         match self.node(id) {
-            Node::Tuple(v) => Ok(v.clone()),
+            Node::Tuple(v) => {
+                self.charge(v.len())?;
+                Ok(v.clone())
+            }
             other => Err(self.err(format!(
                 "expected an argument tuple, found {}",
                 describe(other)
@@ -328,24 +359,33 @@ impl<'a> Vm<'a> {
     /// holding Latin-1 code points (Python 3 reading Python 2 data).
     fn raw_bytes_of(&self, id: Id) -> Result<std::borrow::Cow<'_, [u8]>, PickleError> {
         match self.node(id) {
-            Node::Bytes(b) | Node::Py2Str(b) => Ok(std::borrow::Cow::Borrowed(b)),
-            Node::Str(s) => latin1_encode(s)
-                .map(std::borrow::Cow::Owned)
-                .ok_or_else(|| self.np_err("array data str is not Latin-1")),
+            Node::Bytes(b) | Node::Py2Str(b) => {
+                self.charge(b.len())?;
+                Ok(std::borrow::Cow::Borrowed(b))
+            }
+            Node::Str(s) => self
+                .charge(s.len())
+                .and_then(|()| {
+                    latin1_encode(s).ok_or_else(|| self.np_err("array data str is not Latin-1"))
+                })
+                .map(std::borrow::Cow::Owned),
             other => Err(self.np_err(format!("expected array bytes, found {}", describe(other)))),
         }
     }
 
     /// Looks `key` up in a dict node with string keys.
-    fn dict_get(&self, dict: Id, key: &str) -> Option<Id> {
-        match self.node(dict) {
-            Node::Dict(pairs) => pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| self.str_of(*k) == Some(key))
-                .map(|&(_, v)| v),
+    fn dict_get(&self, dict: Id, key: &str) -> Result<Option<Id>, PickleError> {
+        Ok(match self.node(dict) {
+            Node::Dict(pairs) => {
+                self.charge(pairs.len())?;
+                pairs
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| self.str_of(*k) == Some(key))
+                    .map(|&(_, v)| v)
+            }
             _ => None,
-        }
+        })
     }
 
     // ----- the interpreter -------------------------------------------------
@@ -603,6 +643,7 @@ impl<'a> Vm<'a> {
                     else {
                         return Err(self.err("STACK_GLOBAL requires str module and name"));
                     };
+                    self.charge(module.len() + name.len())?;
                     let (module, name) = (module.to_owned(), name.to_owned());
                     let id = self.global(&module, &name)?;
                     self.stack.push(id);
@@ -810,10 +851,13 @@ impl<'a> Vm<'a> {
         let mut buf = std::mem::take(&mut self.arg_buf);
         buf.clear();
         let result = match self.node(args) {
-            Node::Tuple(items) => {
-                buf.extend_from_slice(items);
-                self.call(callee, &buf, how)
-            }
+            Node::Tuple(items) => match self.charge(items.len()) {
+                Ok(()) => {
+                    buf.extend_from_slice(items);
+                    self.call(callee, &buf, how)
+                }
+                Err(e) => Err(e),
+            },
             other => Err(self.err(format!(
                 "expected an argument tuple, found {}",
                 describe(other)
@@ -835,7 +879,11 @@ impl<'a> Vm<'a> {
         };
         let node = match kind {
             Builtin::Allowed | Builtin::JoblibWrapper => Node::Object(Box::new(ObjectNode {
-                class: self.global_of(callee),
+                class: {
+                    let class = self.global_of(callee);
+                    self.charge(args.len() + class.module.len() + class.name.len())?;
+                    class
+                },
                 args: args.to_vec(),
                 state: None,
                 wrapper: kind == Builtin::JoblibWrapper,
@@ -957,7 +1005,10 @@ impl<'a> Vm<'a> {
     /// Elements of an iterable argument (list, tuple, set, frozenset).
     fn items_of(&self, id: Id) -> Result<Vec<Id>, PickleError> {
         match self.node(id) {
-            Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => Ok(v.clone()),
+            Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
+                self.charge(v.len())?;
+                Ok(v.clone())
+            }
             other => Err(self.err(format!("cannot iterate over a {}", describe(other)))),
         }
     }
@@ -965,6 +1016,7 @@ impl<'a> Vm<'a> {
     /// Key/value pairs of a dict argument or an iterable of pairs.
     fn pairs_of(&self, id: Id) -> Result<Vec<(Id, Id)>, PickleError> {
         if let Node::Dict(pairs) = self.node(id) {
+            self.charge(pairs.len())?;
             return Ok(pairs.clone());
         }
         self.items_of(id)?
@@ -983,21 +1035,27 @@ impl<'a> Vm<'a> {
         match args {
             [] => Ok(Vec::new()),
             [b] => match self.node(*b) {
-                Node::Bytes(b) | Node::Py2Str(b) => Ok(b.clone()),
-                Node::List(items) | Node::Tuple(items) => items
-                    .iter()
-                    .map(|&i| {
-                        self.int_of(i)
-                            .and_then(|i| u8::try_from(i).ok())
-                            .ok_or_else(|| self.err("bytes must be in range(0, 256)"))
-                    })
-                    .collect(),
+                Node::Bytes(b) | Node::Py2Str(b) => {
+                    self.charge(b.len())?;
+                    Ok(b.clone())
+                }
+                Node::List(items) | Node::Tuple(items) => self.charge(items.len()).and_then(|()| {
+                    items
+                        .iter()
+                        .map(|&i| {
+                            self.int_of(i)
+                                .and_then(|i| u8::try_from(i).ok())
+                                .ok_or_else(|| self.err("bytes must be in range(0, 256)"))
+                        })
+                        .collect()
+                }),
                 other => Err(self.err(format!("{global}() of a {}", describe(other)))),
             },
             [text, encoding] => {
                 let text = self
                     .str_of(*text)
                     .ok_or_else(|| self.err(format!("{global}() expects a str to encode")))?;
+                self.charge(text.len())?;
                 let encoding = self
                     .str_of(*encoding)
                     .unwrap_or_default()
@@ -1175,6 +1233,7 @@ impl<'a> Vm<'a> {
             (Node::None, _) => Ok(b),
             (_, Node::None) => Ok(a),
             (Node::Dict(x), Node::Dict(y)) => {
+                self.charge(x.len() + y.len())?;
                 let merged = x.iter().chain(y).copied().collect();
                 self.new_node(Node::Dict(merged))
             }
@@ -1198,7 +1257,10 @@ impl<'a> Vm<'a> {
         let node = if dtype.kind == 'O' {
             let count = numpy::element_count(&shape, self.policy.limits(), self.op_pos)?;
             let items = match self.node(raw) {
-                Node::List(items) => items.clone(),
+                Node::List(items) => {
+                    self.charge(items.len())?;
+                    items.clone()
+                }
                 other => {
                     let what = describe(other);
                     return Err(self.np_err(format!("object array data is a {what}, not a list")));
@@ -1263,7 +1325,7 @@ impl<'a> Vm<'a> {
             return Err(self.err("NumpyArrayWrapper state is not a dict"));
         }
         let field = |vm: &Self, key: &str| {
-            vm.dict_get(state, key)
+            vm.dict_get(state, key)?
                 .ok_or_else(|| vm.np_err(format!("NumpyArrayWrapper state lacks {key:?}")))
         };
         let shape = self.shape_of(field(self, "shape")?)?;
@@ -1275,7 +1337,7 @@ impl<'a> Vm<'a> {
         };
         // joblib <= 1.1 wrote no alignment field (and no padding byte).
         let aligned = self
-            .dict_get(state, "numpy_array_alignment_bytes")
+            .dict_get(state, "numpy_array_alignment_bytes")?
             .is_some_and(|a| !matches!(self.node(a), Node::None));
         let count = self.checked_count(&dtype, &shape)?;
         let node = if dtype.kind == 'O' {
