@@ -390,6 +390,12 @@ def cases():
         lambda: Pipeline([("features", Pipeline([("count", count()), ("tfidf", TfidfTransformer(norm="l1"))])),
                           ("clf", LogisticRegression(C=1000.0, max_iter=5000, random_state=0))]))
 
+    # --- n-gram vocabularies closed under prefixes (the engine's pair mode) -------
+    add("pairs_tfidf_trigram_stop_lr", "tri", "TfidfVectorizer ngram_range=(1,3) stop_words='english' min_df=3, no max_features (every n-gram's prefix is in the vocabulary) + LogisticRegression, 3-class",
+        lambda: pipe(tfidf(ngram_range=(1, 3), stop_words="english", min_df=3, max_features=None), LogisticRegression(max_iter=1000, random_state=0)))
+    add("pairs_count_S_bigram_mnb", "bin", "CountVectorizer token_pattern \\S+ ngram_range=(1,2) min_df=3, no max_features + MultinomialNB, binary",
+        lambda: pipe(count(token_pattern=r"\S+", ngram_range=(1, 2), min_df=3, max_features=None), MultinomialNB()))
+
     # --- remaining vectorizer parameters ------------------------------------------
     add("tfidf_ascii_nolower_S_lr", "tri", "TfidfVectorizer strip_accents='ascii' lowercase=False token_pattern \\S+ + LogisticRegression, 3-class",
         lambda: pipe(tfidf(strip_accents="ascii", lowercase=False, token_pattern=r"\S+"), LogisticRegression(max_iter=1000, random_state=0)))
