@@ -22,6 +22,8 @@ enum Command {
     Model(cli::model::ModelCommand),
     /// Run the inference server.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Drive load at a server and summarize latency, throughput, errors.
+    Bench(Box<cli::bench::BenchArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +32,7 @@ fn main() -> std::process::ExitCode {
         Command::Predict(args) => cli::predict::run(args),
         Command::Model(cmd) => cli::model::run(cmd),
         Command::Serve(args) => cli::serve::run(*args),
+        Command::Bench(args) => cli::bench::run(*args),
     };
     match result {
         Ok(code) => code,
