@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod model;
 pub mod predict;
+pub mod report;
 pub mod serve;

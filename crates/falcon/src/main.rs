@@ -5,6 +5,13 @@ mod cli;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc returns freed pages to the OS promptly. Loading a model builds a
+/// large temporary tree of pickled values; with glibc's allocator that
+/// memory stays resident after it is freed, so a served model would cost
+/// several times its real footprint.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve scikit-learn text models natively: exact, fast, observable.
 #[derive(Parser)]
 #[command(name = "falcon", version, about)]
@@ -24,6 +31,8 @@ enum Command {
     Serve(Box<cli::serve::ServeArgs>),
     /// Drive load at a server and summarize latency, throughput, errors.
     Bench(Box<cli::bench::BenchArgs>),
+    /// Write a performance report (Markdown, SVG/PNG charts) from bench runs.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Model(cmd) => cli::model::run(cmd),
         Command::Serve(args) => cli::serve::run(*args),
         Command::Bench(args) => cli::bench::run(*args),
+        Command::Report(args) => cli::report::run(args),
     };
     match result {
         Ok(code) => code,
