@@ -156,6 +156,9 @@ impl LogStats {
     }
 }
 
+// Nearly every message is a row: boxing it would cost an allocation per
+// prediction to shrink the rare control messages.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Row(PredictionRecord),
     Flush(oneshot::Sender<()>),

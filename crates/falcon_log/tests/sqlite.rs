@@ -1,0 +1,126 @@
+//! The prediction log on SQLite (the default backend: no services needed).
+
+mod common;
+
+use std::time::Duration;
+
+use common::record;
+use falcon_log::store::{self, Filter};
+use falcon_log::{Database, DbOptions, LogConfig, LogWriter, default_sqlite_path};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roundtrip_stats_export_and_text_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", default_sqlite_path(dir.path()).display());
+    let db = Database::connect(&url, &DbOptions::default())
+        .await
+        .unwrap();
+    let mut cfg = LogConfig::new(dir.path());
+    cfg.log_text = true;
+    let writer = LogWriter::start(db.clone(), cfg).await.unwrap();
+    let log = writer.handle();
+    let sent: Vec<_> = (0..1000).map(record).collect();
+    for r in &sent {
+        assert!(log.log(r.clone()));
+    }
+    // Logging the same rows again (a replay) stores nothing new.
+    for r in &sent[..10] {
+        assert!(log.log(r.clone()));
+    }
+    let stats = writer.shutdown().await.unwrap();
+    assert_eq!(stats.written, 1010);
+    assert_eq!(store::count(&db).await.unwrap(), 1000);
+
+    let (page, next) = store::export_page(&db, &Filter::default(), None, 10_000)
+        .await
+        .unwrap();
+    assert!(next.is_none());
+    assert_eq!(page, sent, "text kept with log_text");
+
+    let s = store::summary(&db, &Filter::default()).await.unwrap();
+    assert_eq!(
+        (s.total, s.cache_miss, s.cache_memory, s.cache_redis),
+        (1000, 250, 500, 250)
+    );
+    assert!((s.cache_hit_rate() - 0.75).abs() < 1e-12);
+    let lat = s.latency_us.unwrap();
+    assert_eq!((lat.p50, lat.p95, lat.max), (599, 1049, 1099));
+    let f = Filter {
+        since: Some(sent[500].timestamp()),
+        until: Some(sent[600].timestamp()),
+        model: Some("spam".into()),
+    };
+    assert_eq!(store::summary(&db, &f).await.unwrap().total, 100);
+    let (page, _) = store::export_page(&db, &f, None, 10_000).await.unwrap();
+    assert_eq!(page, sent[500..600]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_not_stored_by_default_and_export_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    let writer = LogWriter::start(db.clone(), LogConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let log = writer.handle();
+    for i in 0..250 {
+        log.log(record(i));
+    }
+    log.flush().await.unwrap();
+    let mut all = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let (page, next) = store::export_page(&db, &Filter::default(), cursor.as_ref(), 100)
+            .await
+            .unwrap();
+        pages += 1;
+        all.extend(page);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(all.len(), 250);
+    assert!(all.iter().all(|r| r.text.is_none() && r.text_len > 0));
+    writer.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_log_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    db.migrate(store::MIGRATIONS).await.unwrap();
+    let s = store::summary(&db, &Filter::default()).await.unwrap();
+    assert_eq!(s.total, 0);
+    assert!(s.latency_us.is_none());
+    assert_eq!(s.cache_hit_rate(), 0.0);
+}
+
+/// A full channel refuses rows without blocking, and counts them.
+#[tokio::test(flavor = "current_thread")]
+async fn full_channel_refuses_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    let mut cfg = LogConfig::new(dir.path());
+    cfg.channel_capacity = 8;
+    let writer = LogWriter::start(db.clone(), cfg).await.unwrap();
+    let log = writer.handle();
+    // On a current-thread runtime the writer cannot run between these calls.
+    let accepted = (0..20).filter(|i| log.log(record(*i))).count();
+    assert_eq!(accepted, 8);
+    assert_eq!(log.stats().dropped_queue_full, 12);
+    let stats = tokio::time::timeout(Duration::from_secs(10), writer.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stats.written, 8);
+    assert_eq!(store::count(&db).await.unwrap(), 8);
+}
