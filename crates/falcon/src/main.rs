@@ -5,12 +5,6 @@ mod cli;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc returns freed pages to the OS promptly. Loading a model builds a
-/// large temporary tree of pickled values; with glibc's allocator that
-/// memory stays resident after it is freed, so a served model would cost
-/// several times its real footprint.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Serve scikit-learn text models natively: exact, fast, observable.
 #[derive(Parser)]
