@@ -27,6 +27,9 @@ enum Command {
     Bench(Box<cli::bench::BenchArgs>),
     /// Write a performance report (Markdown, SVG/PNG charts) from bench runs.
     Report(cli::report::ReportArgs),
+    /// Query the prediction log: statistics, export for retraining.
+    #[command(subcommand)]
+    Log(cli::log::LogCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cli::serve::run(*args),
         Command::Bench(args) => cli::bench::run(*args),
         Command::Report(args) => cli::report::run(args),
+        Command::Log(cmd) => cli::log::run(cmd),
     };
     match result {
         Ok(code) => code,

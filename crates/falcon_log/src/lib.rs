@@ -41,6 +41,8 @@ mod writer;
 
 pub use db::{Database, DbOptions, Migration, default_sqlite_path, redact_url};
 pub use error::{LogError, Result};
-pub use record::{CacheTier, PredictionRecord, Score, hex, now_micros, text_sha256};
+pub use record::{
+    CacheTier, PredictionRecord, Score, format_rfc3339, hex, now_micros, text_sha256,
+};
 pub use store::{Filter, LogSummary, PgInsertMode};
 pub use writer::{LogConfig, LogHandle, LogStats, LogWriter};

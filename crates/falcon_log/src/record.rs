@@ -195,6 +195,31 @@ pub(crate) fn micros_to_system_time(us: i64) -> SystemTime {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC) for a Unix-epoch microsecond
+/// timestamp — the format exports use.
+pub fn format_rfc3339(ts_micros: i64) -> String {
+    let secs = ts_micros.div_euclid(1_000_000);
+    let micros = ts_micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
 /// Hex encoding of a hash, for export.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -288,6 +313,14 @@ mod tests {
         ];
         let back = PredictionRecord::scores_from_json(&r.scores_json());
         assert_eq!(back, r.scores);
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_rfc3339(951_782_400_000_001), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(format_rfc3339(1_764_288_000_500_000), "2025-11-28T00:00:00.500000Z");
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
     }
 
     #[test]
