@@ -17,10 +17,20 @@ use falcon_log::{Database, DbOptions, PredictionRecord, format_rfc3339, hex, red
 pub struct DbArgs {
     /// Postgres URL (`postgres://user:pass@host/db`); default: the SQLite
     /// file `<data-dir>/falcon.db`. A `sqlite:PATH` URL is accepted too.
-    #[arg(long, env = "FALCON_DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "FALCON_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
     /// Directory for the SQLite database and the log spool.
-    #[arg(long, env = "FALCON_DATA_DIR", default_value = "data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "FALCON_DATA_DIR",
+        default_value = "data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
     /// Postgres connection pool size.
     #[arg(long, env = "FALCON_DATABASE_POOL", default_value_t = 20)]
@@ -28,6 +38,17 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
+    /// The database, for messages: URL with the password redacted, or the
+    /// SQLite path.
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(url) => redact_url(url),
+            None => falcon_log::default_sqlite_path(&self.data_dir)
+                .display()
+                .to_string(),
+        }
+    }
+
     /// Connects (the URL is redacted in any error).
     pub async fn connect(&self) -> Result<Database> {
         let opts = DbOptions {
@@ -62,13 +83,13 @@ pub struct StatsArgs {
     db: DbArgs,
     /// Only predictions from this long ago until now (`30m`, `1h`, `7d`);
     /// default: all.
-    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    #[arg(long, env = "FALCON_STATS_SINCE", value_parser = parse_age, value_name = "AGE")]
     since: Option<Duration>,
     /// Only this model.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "FALCON_STATS_MODEL", value_name = "NAME")]
     model: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, env = "FALCON_STATS_FORMAT", value_enum, default_value = "text")]
     format: StatsFormat,
 }
 
@@ -84,16 +105,21 @@ pub struct ExportArgs {
     db: DbArgs,
     /// Only predictions from this long ago until now (`30m`, `1h`, `7d`);
     /// default: all.
-    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    #[arg(long, env = "FALCON_EXPORT_SINCE", value_parser = parse_age, value_name = "AGE")]
     since: Option<Duration>,
     /// Only this model.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "FALCON_EXPORT_MODEL", value_name = "NAME")]
     model: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "jsonl")]
+    #[arg(
+        long,
+        env = "FALCON_EXPORT_FORMAT",
+        value_enum,
+        default_value = "jsonl"
+    )]
     format: ExportFormat,
     /// Write here instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, env = "FALCON_EXPORT_OUTPUT", value_name = "FILE")]
     output: Option<PathBuf>,
 }
 
@@ -139,19 +165,20 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         match cmd {
-            LogCommand::Stats(a) => stats(a).await,
+            LogCommand::Stats(a) => stats(a, &mut std::io::stdout().lock()).await,
             LogCommand::Export(a) => export(a).await,
         }
     })
 }
 
-async fn stats(a: StatsArgs) -> Result<ExitCode> {
+async fn stats(a: StatsArgs, out: &mut impl Write) -> Result<ExitCode> {
     let db = a.db.connect().await?;
-    db.migrate(store::MIGRATIONS).await.context("preparing the log schema")?;
+    db.migrate(store::MIGRATIONS)
+        .await
+        .with_context(|| format!("preparing the log schema in {}", a.db.describe()))?;
     let s = store::summary(&db, &filter(a.since, a.model))
         .await
         .context("querying the prediction log")?;
-    let mut out = std::io::stdout().lock();
     match a.format {
         StatsFormat::Json => {
             let mut v = serde_json::to_value(&s)?;
@@ -187,7 +214,11 @@ async fn stats(a: StatsArgs) -> Result<ExitCode> {
                 w(|c| c.label.chars().count(), 5),
             );
             writeln!(out)?;
-            writeln!(out, "{:wm$}  {:wv$}  {:wl$}  {:>10}  {:>6}", "model", "version", "label", "count", "share")?;
+            writeln!(
+                out,
+                "{:wm$}  {:wv$}  {:wl$}  {:>10}  {:>6}",
+                "model", "version", "label", "count", "share"
+            )?;
             for c in &s.by_label {
                 writeln!(
                     out,
@@ -206,12 +237,14 @@ async fn stats(a: StatsArgs) -> Result<ExitCode> {
 
 async fn export(a: ExportArgs) -> Result<ExitCode> {
     let db = a.db.connect().await?;
-    db.migrate(store::MIGRATIONS).await.context("preparing the log schema")?;
+    db.migrate(store::MIGRATIONS)
+        .await
+        .with_context(|| format!("preparing the log schema in {}", a.db.describe()))?;
     let f = filter(a.since, a.model);
     let sink: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        ),
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::new(sink);
@@ -226,7 +259,9 @@ async fn export(a: ExportArgs) -> Result<ExitCode> {
             .context("reading the prediction log")?;
         for r in &page {
             match a.format {
-                ExportFormat::Jsonl => writeln!(out, "{}", serde_json::to_string(&export_json(r))?)?,
+                ExportFormat::Jsonl => {
+                    writeln!(out, "{}", serde_json::to_string(&export_json(r))?)?
+                }
                 ExportFormat::Csv => writeln!(out, "{}", csv_row(r))?,
             }
         }
@@ -307,6 +342,118 @@ fn csv_row(r: &PredictionRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn db_args(dir: &std::path::Path) -> DbArgs {
+        DbArgs {
+            database_url: None,
+            data_dir: dir.to_owned(),
+            database_pool: 2,
+        }
+    }
+
+    async fn seed(dir: &std::path::Path) {
+        let db = db_args(dir).connect().await.unwrap();
+        let mut cfg = falcon_log::LogConfig::new(dir);
+        cfg.log_text = true;
+        let w = falcon_log::LogWriter::start(db, cfg).await.unwrap();
+        let log = w.handle();
+        for i in 0..10u32 {
+            log.log(PredictionRecord::new(
+                format!("r{i}"),
+                0,
+                if i < 7 { "spam" } else { "news" },
+                "1",
+                if i % 2 == 0 { "ham" } else { "spam" },
+                vec![falcon_log::Score {
+                    class: "ham".into(),
+                    score: 0.5,
+                }],
+                Duration::from_micros(u64::from(i) * 10),
+                falcon_log::CacheTier::Memory,
+                None,
+                if i == 3 {
+                    "a \"quoted\", text\nwith newline"
+                } else {
+                    "plain"
+                },
+            ));
+        }
+        assert_eq!(w.shutdown().await.unwrap().written, 10);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stats_and_export_from_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        seed(dir.path()).await;
+
+        let mut out = Vec::new();
+        let a = StatsArgs {
+            db: db_args(dir.path()),
+            since: Some(Duration::from_secs(3600)),
+            model: Some("spam".into()),
+            format: StatsFormat::Json,
+        };
+        stats(a, &mut out).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["total"], 7);
+        assert_eq!(v["cache_hit_rate"], 1.0);
+        assert_eq!(v["latency_us"]["max"], 60);
+
+        let mut out = Vec::new();
+        let a = StatsArgs {
+            db: db_args(dir.path()),
+            since: None,
+            model: None,
+            format: StatsFormat::Text,
+        };
+        stats(a, &mut out).await.unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("predictions: 10\n"), "{text}");
+        assert!(text.contains("cache hit rate: 100.0%"), "{text}");
+
+        for format in [ExportFormat::Jsonl, ExportFormat::Csv] {
+            let file = dir.path().join("out");
+            let a = ExportArgs {
+                db: db_args(dir.path()),
+                since: Some(Duration::from_secs(3600)),
+                model: None,
+                format,
+                output: Some(file.clone()),
+            };
+            export(a).await.unwrap();
+            let body = std::fs::read_to_string(&file).unwrap();
+            match format {
+                ExportFormat::Jsonl => {
+                    let rows: Vec<serde_json::Value> = body
+                        .lines()
+                        .map(|l| serde_json::from_str(l).unwrap())
+                        .collect();
+                    assert_eq!(rows.len(), 10);
+                    assert_eq!(rows[3]["text"], "a \"quoted\", text\nwith newline");
+                    assert_eq!(rows[3]["scores"]["ham"], 0.5);
+                    assert_eq!(rows[0]["text_sha256"].as_str().unwrap().len(), 64);
+                }
+                ExportFormat::Csv => {
+                    assert!(body.starts_with("request_id,item,timestamp,"));
+                    assert!(
+                        body.contains(",\"a \"\"quoted\"\", text\nwith newline\"\n"),
+                        "{body}"
+                    );
+                    assert!(body.contains(",\"{\"\"ham\"\":0.5}\","), "{body}");
+                }
+            }
+        }
+        // A window that excludes everything.
+        let mut out = Vec::new();
+        let a = StatsArgs {
+            db: db_args(dir.path()),
+            since: None,
+            model: Some("nope".into()),
+            format: StatsFormat::Text,
+        };
+        stats(a, &mut out).await.unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "predictions: 0\n");
+    }
 
     #[test]
     fn ages() {
