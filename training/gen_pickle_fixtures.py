@@ -265,6 +265,8 @@ def main():
             pickle.dump(arrays, f, protocol=proto)
     joblib.dump(arrays, out("arrays.joblib"))
     joblib.dump(arrays, out("arrays_p2.joblib"), protocol=2)
+    # Protocols 0/1 build the wrapper through copyreg._reconstructor.
+    joblib.dump(arrays, out("arrays_p1.joblib"), protocol=1)
     compressors = [
         ("zlib", ("zlib", 3)),
         ("gzip", ("gzip", 3)),
@@ -292,7 +294,42 @@ def main():
 
     total = sum(os.path.getsize(out(n)) for n in os.listdir(OUT))
     print("wrote %d files, %d bytes, to %s" % (len(os.listdir(OUT)), total, OUT))
+    write_fuzz_seeds()
+
+
+SEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "seeds", "unpickle")
+
+
+def write_fuzz_seeds():
+    """Small seeds for the cargo-fuzz target: every protocol, numpy, joblib."""
+    import shutil
+
+    os.makedirs(SEEDS, exist_ok=True)
+    for name in sorted(os.listdir(OUT)):
+        path = os.path.join(OUT, name)
+        if name != "expected.json" and os.path.getsize(path) <= 4096:
+            shutil.copy(path, os.path.join(SEEDS, name))
+    mini = {
+        "a": [1, 2.5, None, True, "s", b"b", (1,), {1, 2}, frozenset([3])],
+        "big": 2**70,
+        "od": collections.OrderedDict(x=1),
+        "c": 1j,
+        "sl": slice(1, 2),
+        "np": np.arange(3, dtype="<i2"),
+        "o": np.array(["a", None], dtype=object),
+        "sc": np.float32(1.5),
+    }
+    for proto in range(6):
+        with open(os.path.join(SEEDS, "mini_p%d.pkl" % proto), "wb") as f:
+            pickle.dump(mini, f, protocol=proto)
+    joblib.dump(mini, os.path.join(SEEDS, "mini.joblib"))
+    print("wrote fuzz seeds to %s" % SEEDS)
 
 
 if __name__ == "__main__":
+    # Fixed str hashing, so set iteration order (and so the files) are
+    # reproducible from run to run.
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     main()

@@ -191,6 +191,7 @@ fn numpy_arrays_pickle_and_joblib() {
         .collect();
     names.push("arrays.joblib".into());
     names.push("arrays_p2.joblib".into());
+    names.push("arrays_p1.joblib".into());
     for codec in ["zlib", "gzip", "bz2", "lzma", "xz", "lz4"] {
         names.push(format!("arrays_{codec}.joblib"));
     }
