@@ -5,7 +5,6 @@ mod cli;
 
 use clap::{Parser, Subcommand};
 
-
 /// Serve scikit-learn text models natively: exact, fast, observable.
 #[derive(Parser)]
 #[command(name = "falcon", version, about)]
@@ -30,6 +29,9 @@ enum Command {
     /// Query the prediction log: statistics, export for retraining.
     #[command(subcommand)]
     Log(cli::log::LogCommand),
+    /// Manage API keys: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Keys(cli::keys::KeysCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => cli::bench::run(*args),
         Command::Report(args) => cli::report::run(args),
         Command::Log(cmd) => cli::log::run(cmd),
+        Command::Keys(cmd) => cli::keys::run(cmd),
     };
     match result {
         Ok(code) => code,
