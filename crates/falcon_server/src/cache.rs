@@ -23,19 +23,20 @@ use crate::error::ServerError;
 pub struct CacheKey {
     /// [`crate::repository::LoadedModel::uid`].
     pub model_uid: u64,
-    pub text: Arc<str>,
+    /// The request's own `String`, moved (not copied) behind an `Arc`.
+    pub text: Arc<String>,
 }
 
 impl PartialEq for CacheKey {
     fn eq(&self, other: &Self) -> bool {
-        self.model_uid == other.model_uid && *self.text == *other.text
+        self.model_uid == other.model_uid && self.text.as_str() == other.text.as_str()
     }
 }
 impl Eq for CacheKey {}
 impl Hash for CacheKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.model_uid.hash(state);
-        self.text.hash(state);
+        self.text.as_str().hash(state);
     }
 }
 
@@ -178,7 +179,7 @@ mod tests {
     fn key(uid: u64, text: &str) -> CacheKey {
         CacheKey {
             model_uid: uid,
-            text: Arc::from(text),
+            text: Arc::new(text.to_string()),
         }
     }
 

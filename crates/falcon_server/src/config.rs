@@ -38,8 +38,10 @@ pub struct ServerConfig {
     /// override it).
     pub cache_ttl: Duration,
     /// Texts up to this many bytes are predicted inline on the async worker
-    /// (tens of µs); longer ones go to the blocking pool so one huge text
-    /// cannot stall the other connections of its worker.
+    /// (a few tens of µs: cheaper than a thread hop); longer ones go to the
+    /// blocking pool, so a long e-mail (the demo model's p99 is ~5 ms) never
+    /// stalls the cache hits and probes multiplexed on the same worker. See
+    /// docs/ARCHITECTURE.md, "Server", for the measurements.
     pub inline_max_bytes: usize,
     /// Largest `explain=K`.
     pub max_explain: usize,
@@ -60,7 +62,7 @@ impl Default for ServerConfig {
             retry_after: Duration::from_secs(1),
             cache_bytes: 16 << 20,
             cache_ttl: Duration::from_secs(300),
-            inline_max_bytes: 64 << 10,
+            inline_max_bytes: 2 << 10,
             max_explain: 1000,
         }
     }

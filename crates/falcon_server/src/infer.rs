@@ -54,7 +54,7 @@ pub fn check_batch(
 async fn run_engine(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    text: &Arc<str>,
+    text: &Arc<String>,
 ) -> Result<Prediction, ServerError> {
     let started = Instant::now();
     let result = if text.len() <= state.config().inline_max_bytes {
@@ -100,7 +100,7 @@ pub async fn predict(
     let mut result = Ok(());
     let mut last_yield = begin;
     for text in texts {
-        let text: Arc<str> = Arc::from(text);
+        let text = Arc::new(text);
         let key = CacheKey {
             model_uid: model.uid,
             text: text.clone(),
@@ -208,10 +208,15 @@ fn record(model: &LoadedModel, queue: Duration, total: Duration, n: u64, ok: boo
 
 /// `Server-Timing: queue;dur=…, inference;dur=…` (milliseconds).
 pub fn server_timing(queue: Duration, inference: Duration) -> http::HeaderValue {
+    // Integer formatting: float formatting showed up in profiles of the
+    // cache-hit path.
+    let (q, i) = (queue.as_micros(), inference.as_micros());
     let v = format!(
-        "queue;dur={:.3}, inference;dur={:.3}",
-        queue.as_secs_f64() * 1e3,
-        inference.as_secs_f64() * 1e3
+        "queue;dur={}.{:03}, inference;dur={}.{:03}",
+        q / 1000,
+        q % 1000,
+        i / 1000,
+        i % 1000
     );
     http::HeaderValue::from_str(&v).expect("ASCII header")
 }

@@ -58,11 +58,15 @@ pub struct ServeArgs {
     pub cache_ttl: Duration,
     /// Texts up to this size are predicted inline on the async workers;
     /// longer ones on the blocking pool.
-    #[arg(long, env = "FALCON_INLINE_MAX_BYTES", default_value = "64KiB", value_parser = parse_bytes)]
+    #[arg(long, env = "FALCON_INLINE_MAX_BYTES", default_value = "2KiB", value_parser = parse_bytes)]
     pub inline_max_bytes: u64,
     /// Async worker threads (default: one per core).
     #[arg(long, env = "FALCON_WORKERS")]
     pub workers: Option<usize>,
+    /// Threads of the blocking pool that runs long texts and model loads
+    /// (default: two per core; its queue is bounded by --max-concurrency).
+    #[arg(long, env = "FALCON_BLOCKING_THREADS")]
+    pub blocking_threads: Option<usize>,
     /// Log format.
     #[arg(long, env = "FALCON_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -123,8 +127,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers.max(1))
-        // Long texts and model loads; bounded further by --max-concurrency.
-        .max_blocking_threads(64)
+        // Long texts and model loads. A few threads per core: enough to keep
+        // the cores busy while one waits, few enough not to thrash them.
+        .max_blocking_threads(args.blocking_threads.unwrap_or(2 * workers).max(1))
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;

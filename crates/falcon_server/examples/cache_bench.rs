@@ -1,0 +1,65 @@
+//! Micro-benchmark of the prediction cache's miss path (insert of unique
+//! texts) and hit path: `cargo run --release -p falcon_server --example cache_bench`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use falcon_engine::Prediction;
+use falcon_server::{CacheKey, MokaCache, PredictionCache};
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cache = MokaCache::new(16 << 20);
+        let filler = "lorem ipsum dolor sit amet ".repeat(210);
+        let n = 50_000;
+        let keys: Vec<Arc<String>> = (0..n).map(|i| Arc::new(format!("{i} {filler}"))).collect();
+        let pred = || Prediction {
+            label: 1,
+            probabilities: Some(vec![0.5, 0.5]),
+            decision: Some(vec![0.1]),
+        };
+        let t = Instant::now();
+        for k in &keys {
+            let key = CacheKey {
+                model_uid: 1,
+                text: k.clone(),
+            };
+            cache
+                .get_or_compute(
+                    key,
+                    Duration::from_secs(300),
+                    Box::pin(async move { Ok(pred()) }),
+                )
+                .await
+                .unwrap();
+        }
+        println!(
+            "miss+insert: {:.2} µs/op",
+            t.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
+        let t = Instant::now();
+        for k in keys.iter().rev().take(1000).cycle().take(n) {
+            let key = CacheKey {
+                model_uid: 1,
+                text: k.clone(),
+            };
+            cache
+                .get_or_compute(
+                    key,
+                    Duration::from_secs(300),
+                    Box::pin(async move { Ok(pred()) }),
+                )
+                .await
+                .unwrap();
+        }
+        println!(
+            "mixed lookups: {:.2} µs/op, usage {:?}",
+            t.elapsed().as_secs_f64() * 1e6 / n as f64,
+            cache.usage()
+        );
+    });
+}
