@@ -67,6 +67,10 @@ pub struct LoadConfig {
     /// Make every text unique (measures uncached inference).
     pub unique: bool,
     pub seed: u64,
+    /// Tag every text with a suffix unique to this run so that a server
+    /// still warm from an earlier run shows the intended hit rate (`None`:
+    /// send texts verbatim).
+    pub run_nonce: Option<u64>,
     /// Runs with the same label are repeats of one configuration.
     pub label: String,
     /// Where the texts came from (recorded in the report).
@@ -97,6 +101,7 @@ impl LoadConfig {
             repeat_dist: RepeatDist::Uniform,
             unique: false,
             seed: 1,
+            run_nonce: None,
             label: "run".into(),
             data_file: None,
             pids: Vec::new(),

@@ -6,6 +6,10 @@
 //! the rest send a text never sent before (a miss). Once the file's texts
 //! are used up, "new" texts are the file's texts with a unique suffix, so
 //! the hit rate stays put on long runs instead of creeping to 100 %.
+//!
+//! With a run nonce (the default of `falcon bench`), every text carries a
+//! suffix unique to the run, so a server still warm from the previous run
+//! does not turn this run's "new" texts into hits.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,13 +118,16 @@ impl Corpus {
         self.bodies.is_empty()
     }
 
-    /// Body of text `i` with a suffix that makes it unique.
-    fn suffixed(&self, i: usize, tag: u64) -> Bytes {
+    /// Body of text `i` with a suffix (inside the JSON string) that makes
+    /// it unique.
+    fn suffixed(&self, i: usize, tag: &str) -> Bytes {
         let open = &self.open_literals[i];
-        let mut body = BytesMut::with_capacity(open.len() + 32);
+        let mut body = BytesMut::with_capacity(open.len() + 48);
         body.put_slice(b"{\"text\":");
         body.put_slice(open);
-        body.put_slice(format!(" #falcon-bench-{tag}\"}}").as_bytes());
+        body.put_slice(b" #falcon-bench-");
+        body.put_slice(tag.as_bytes());
+        body.put_slice(b"\"}");
         body.freeze()
     }
 }
@@ -133,24 +140,39 @@ pub struct Picker {
     repeat: f64,
     dist: RepeatDist,
     unique: bool,
+    /// Suffix part unique to the run (`None`: texts verbatim).
+    nonce: Option<u64>,
+    /// Bodies of the first pass over the corpus (verbatim, or with the run
+    /// nonce); repeats re-send these.
+    first_pass: Vec<Bytes>,
     /// How many never-sent texts have been handed out so far.
     fresh: AtomicU64,
 }
 
 impl Picker {
     /// `repeat` is the fraction of requests that re-send an earlier text;
-    /// `unique` makes every request's text unique (no cache hit possible).
+    /// `unique` makes every request's text unique (no cache hit possible);
+    /// `nonce` tags every text with a suffix unique to this run.
     pub fn new(
         corpus: std::sync::Arc<Corpus>,
         repeat: f64,
         dist: RepeatDist,
         unique: bool,
+        nonce: Option<u64>,
     ) -> Self {
+        let first_pass = match nonce {
+            Some(nonce) => (0..corpus.len())
+                .map(|i| corpus.suffixed(i, &format!("{nonce:x}-{i}")))
+                .collect(),
+            None => corpus.bodies.clone(),
+        };
         Self {
             corpus,
             repeat: repeat.clamp(0.0, 1.0),
             dist,
             unique,
+            nonce,
+            first_pass,
             fresh: AtomicU64::new(0),
         }
     }
@@ -169,15 +191,19 @@ impl Picker {
                         (x as u64).saturating_sub(1).min(sent - 1)
                     }
                 };
-                return self.corpus.bodies[k as usize].clone();
+                return self.first_pass[k as usize].clone();
             }
         }
         let n = self.fresh.fetch_add(1, Ordering::Relaxed);
         let i = (n % len) as usize;
         if n < len && !self.unique {
-            self.corpus.bodies[i].clone()
+            self.first_pass[i].clone()
         } else {
-            self.corpus.suffixed(i, n)
+            let tag = match self.nonce {
+                Some(nonce) => format!("{nonce:x}-u{n}"),
+                None => format!("u{n}"),
+            };
+            self.corpus.suffixed(i, &tag)
         }
     }
 }
@@ -195,7 +221,7 @@ mod tests {
     #[test]
     fn bodies_are_valid_json_with_the_text() {
         let c = corpus();
-        let p = Picker::new(c, 0.0, RepeatDist::Uniform, false);
+        let p = Picker::new(c, 0.0, RepeatDist::Uniform, false, None);
         let mut rng = fastrand::Rng::with_seed(1);
         for i in 0..120 {
             let body = p.next(&mut rng);
@@ -213,7 +239,7 @@ mod tests {
     #[test]
     fn repeat_fraction_sets_the_share_of_already_sent_texts() {
         for dist in [RepeatDist::Uniform, RepeatDist::Zipf] {
-            let p = Picker::new(corpus(), 0.65, dist, false);
+            let p = Picker::new(corpus(), 0.65, dist, false, Some(9));
             let mut rng = fastrand::Rng::with_seed(7);
             let mut seen = HashSet::new();
             let mut repeats = 0;
@@ -229,8 +255,23 @@ mod tests {
     }
 
     #[test]
+    fn a_run_nonce_makes_every_text_new_to_a_warm_server() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let a = Picker::new(corpus(), 0.0, RepeatDist::Uniform, false, Some(1));
+        let b = Picker::new(corpus(), 0.0, RepeatDist::Uniform, false, Some(2));
+        let first: HashSet<Bytes> = (0..100).map(|_| a.next(&mut rng)).collect();
+        assert!((0..100).all(|_| !first.contains(&b.next(&mut rng))));
+        // Without a nonce, the first pass is the file verbatim.
+        let plain = Picker::new(corpus(), 0.0, RepeatDist::Uniform, false, None);
+        assert_eq!(
+            plain.next(&mut rng),
+            Bytes::from_static(b"{\"text\":\"text \\\"0\\\"\\n\"}")
+        );
+    }
+
+    #[test]
     fn unique_mode_never_repeats() {
-        let p = Picker::new(corpus(), 0.9, RepeatDist::Uniform, true);
+        let p = Picker::new(corpus(), 0.9, RepeatDist::Uniform, true, None);
         let mut rng = fastrand::Rng::with_seed(3);
         let mut seen = HashSet::new();
         for _ in 0..500 {

@@ -53,6 +53,9 @@ pub struct RunConfigRecord {
     pub repeat: f64,
     pub repeat_dist: String,
     pub unique: bool,
+    /// Texts carried a suffix unique to the run (see `LoadConfig::run_nonce`).
+    #[serde(default)]
+    pub run_nonce: bool,
     pub data_file: Option<String>,
     pub corpus_texts: usize,
     pub seed: u64,

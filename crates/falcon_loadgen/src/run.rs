@@ -187,6 +187,7 @@ pub async fn run(cfg: &LoadConfig, corpus: Arc<Corpus>) -> Result<RunReport, Loa
         cfg.repeat,
         cfg.repeat_dist,
         cfg.unique,
+        cfg.run_nonce,
     ));
 
     // Give the runtime a moment so every task starts on time.
@@ -369,6 +370,7 @@ fn record(cfg: &LoadConfig, target: &str, corpus_texts: usize) -> RunConfigRecor
         repeat: if cfg.unique { 0.0 } else { cfg.repeat },
         repeat_dist: format!("{:?}", cfg.repeat_dist).to_lowercase(),
         unique: cfg.unique,
+        run_nonce: cfg.run_nonce.is_some(),
         data_file: cfg.data_file.clone(),
         corpus_texts,
         seed: cfg.seed,

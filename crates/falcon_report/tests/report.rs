@@ -34,6 +34,7 @@ fn run(label: &str, rps: f64, p95: f64, error_rate: f64, cpu: &[f64]) -> RunRepo
             repeat: 0.65,
             repeat_dist: "uniform".into(),
             unique: false,
+            run_nonce: true,
             data_file: Some("bench/data/heldout.jsonl".into()),
             corpus_texts: 600,
             seed: 1,

@@ -63,6 +63,11 @@ pub struct BenchArgs {
     /// Make every text unique (measures uncached inference).
     #[arg(long, env = "FALCON_BENCH_UNIQUE")]
     pub unique: bool,
+    /// Send texts verbatim instead of tagging each with a suffix unique to
+    /// the run (with this, a server still warm from an earlier run answers
+    /// this run's "new" texts from its cache).
+    #[arg(long, env = "FALCON_BENCH_PRISTINE")]
+    pub pristine: bool,
     /// Random seed of the text picks.
     #[arg(long, env = "FALCON_BENCH_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -115,6 +120,13 @@ impl BenchArgs {
             repeat_dist: self.repeat_dist,
             unique: self.unique,
             seed: self.seed,
+            run_nonce: (!self.pristine).then(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0)
+                    ^ u64::from(std::process::id())
+            }),
             label: self.label.clone(),
             data_file: Some(self.data.display().to_string()),
             pids: self.pids.clone(),
