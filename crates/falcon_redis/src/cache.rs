@@ -1,0 +1,260 @@
+//! The L2 prediction cache: shared by every worker, behind the in-process
+//! tier (memory → Redis → model).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::AsyncCommands;
+use sha2::{Digest, Sha256};
+
+use crate::codec::{decode_entry, encode_entry};
+use crate::conn::{RedisConn, RedisOptions};
+use crate::error::RedisTierError;
+
+/// Upper bounds (µs) of the latency histogram buckets; a last implicit
+/// bucket counts the rest.
+pub const LATENCY_BUCKETS_US: [u64; 10] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000,
+];
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    collisions: AtomicU64,
+    corrupt: AtomicU64,
+    get_errors: AtomicU64,
+    sets: AtomicU64,
+    set_errors: AtomicU64,
+    latency_sum_us: AtomicU64,
+    latency_count: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+}
+
+/// Counters of the Redis tier, for `/metrics`. `errors` is every operation
+/// that did not reach a result (timeouts, failures, short-circuits).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedisCacheStats {
+    pub hits: u64,
+    /// Lookups that found nothing (errors and collisions included).
+    pub misses: u64,
+    /// A key whose stored text differed from the request's.
+    pub collisions: u64,
+    /// Values that did not decode (treated as misses).
+    pub corrupt: u64,
+    /// Lookups that failed (timeout, error, unavailable).
+    pub get_errors: u64,
+    pub sets: u64,
+    pub set_errors: u64,
+    /// Of all operations on the pool: over the time budget,
+    pub timeouts: u64,
+    /// failed with an error,
+    pub failures: u64,
+    /// failed fast without I/O (no connection, breaker open).
+    pub unavailable: u64,
+    pub reconnects: u64,
+    /// Connections currently up.
+    pub connected: u64,
+    /// Lookup latency: sum (µs), count, and per-bucket counts
+    /// ([`LATENCY_BUCKETS_US`], then `+Inf`), non-cumulative.
+    pub latency_sum_us: u64,
+    pub latency_count: u64,
+    pub latency_buckets: Vec<u64>,
+}
+
+impl RedisCacheStats {
+    pub fn errors(&self) -> u64 {
+        self.timeouts + self.failures + self.unavailable
+    }
+}
+
+/// Cache tier settings.
+#[derive(Clone, Debug)]
+pub struct RedisCacheConfig {
+    pub redis: RedisOptions,
+    /// Namespace of every key (`--redis-prefix`), so several deployments
+    /// can share one Redis.
+    pub prefix: String,
+    /// Entry lifetime (the server passes each model's cache TTL).
+    pub ttl: Duration,
+}
+
+impl RedisCacheConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisCacheConfig {
+            redis: RedisOptions::new(url),
+            prefix: "falcon".into(),
+            ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The Redis cache tier. Cheap to clone.
+///
+/// Keys: `{prefix}:p:{model}:{version}:{sha256(text), hex}`; the value
+/// carries the exact text (see [`crate::codec`]), so two texts never share
+/// an answer. Lookups and stores never fail: a slow or unreachable Redis is
+/// a miss (or a skipped store) and an error in the stats.
+#[derive(Clone)]
+pub struct RedisCache {
+    conn: RedisConn,
+    prefix: Arc<str>,
+    ttl: Duration,
+    counters: Arc<Counters>,
+}
+
+impl RedisCache {
+    /// Connects (see [`RedisConn::connect`]: only an invalid URL fails).
+    pub async fn connect(config: RedisCacheConfig) -> Result<RedisCache, RedisTierError> {
+        let conn = RedisConn::connect(config.redis).await?;
+        Ok(Self::with_conn(conn, &config.prefix, config.ttl))
+    }
+
+    /// A cache over an existing pool (shared with the rate limiter).
+    pub fn with_conn(conn: RedisConn, prefix: &str, ttl: Duration) -> RedisCache {
+        RedisCache {
+            conn,
+            prefix: prefix.into(),
+            ttl,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The pool, to share with [`crate::RedisRateLimiter`].
+    pub fn conn(&self) -> &RedisConn {
+        &self.conn
+    }
+
+    /// The Redis key of (model, version, text). `version` should change
+    /// whenever the model does (pass e.g. `"3"` or `"3@<file hash>"`).
+    pub fn key(&self, model: &str, version: &str, text: &str) -> String {
+        let digest = Sha256::digest(text.as_bytes());
+        let mut k = String::with_capacity(self.prefix.len() + model.len() + version.len() + 72);
+        k.push_str(&self.prefix);
+        k.push_str(":p:");
+        k.push_str(model);
+        k.push(':');
+        k.push_str(version);
+        k.push(':');
+        for b in digest {
+            k.push_str(&format!("{b:02x}"));
+        }
+        k
+    }
+
+    /// The payload stored for exactly `text`, or `None` (miss, collision,
+    /// or any Redis problem — counted).
+    pub async fn get(&self, model: &str, version: &str, text: &str) -> Option<Bytes> {
+        let key = self.key(model, version, text);
+        let t = Instant::now();
+        let res = self.get_raw(&key).await;
+        self.observe(t.elapsed());
+        let c = &self.counters;
+        match res {
+            Ok(Some(entry)) => match decode_entry(&entry, text) {
+                Ok(Some(payload)) => {
+                    c.hits.fetch_add(1, Relaxed);
+                    return Some(payload);
+                }
+                Ok(None) => {
+                    c.collisions.fetch_add(1, Relaxed);
+                }
+                Err(e) => {
+                    c.corrupt.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, key, "corrupt redis cache entry");
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                c.get_errors.fetch_add(1, Relaxed);
+                tracing::debug!(error = %e, "redis cache lookup failed; treating as a miss");
+            }
+        }
+        c.misses.fetch_add(1, Relaxed);
+        None
+    }
+
+    /// Stores `payload` for `text` with the tier's TTL (or `ttl`). Errors
+    /// are counted, never returned: call it after answering (e.g. in a
+    /// spawned task) so the response never waits for Redis.
+    pub async fn set(
+        &self,
+        model: &str,
+        version: &str,
+        text: &str,
+        payload: &[u8],
+        ttl: Option<Duration>,
+    ) {
+        let key = self.key(model, version, text);
+        let value = encode_entry(text, payload);
+        match self.set_raw(&key, &value, ttl.unwrap_or(self.ttl)).await {
+            Ok(()) => self.counters.sets.fetch_add(1, Relaxed),
+            Err(e) => {
+                tracing::debug!(error = %e, "redis cache store failed");
+                self.counters.set_errors.fetch_add(1, Relaxed)
+            }
+        };
+    }
+
+    /// `GET key` under the time budget.
+    pub async fn get_raw(&self, key: &str) -> Result<Option<Bytes>, RedisTierError> {
+        self.conn
+            .run(|mut c| async move {
+                let v: Option<Vec<u8>> = c.get(key).await?;
+                Ok(v.map(Bytes::from))
+            })
+            .await
+    }
+
+    /// `SET key value PX ttl` under the time budget.
+    pub async fn set_raw(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), RedisTierError> {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.conn
+            .run(|mut c| async move {
+                let () = c.pset_ex(key, value, ms).await?;
+                Ok(())
+            })
+            .await
+    }
+
+    fn observe(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let c = &self.counters;
+        c.latency_sum_us.fetch_add(us, Relaxed);
+        c.latency_count.fetch_add(1, Relaxed);
+        let i = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        c.latency_buckets[i].fetch_add(1, Relaxed);
+    }
+
+    pub fn stats(&self) -> RedisCacheStats {
+        let c = &self.counters;
+        let p = &self.conn.inner.counters;
+        RedisCacheStats {
+            hits: c.hits.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            collisions: c.collisions.load(Relaxed),
+            corrupt: c.corrupt.load(Relaxed),
+            get_errors: c.get_errors.load(Relaxed),
+            sets: c.sets.load(Relaxed),
+            set_errors: c.set_errors.load(Relaxed),
+            timeouts: p.timeouts.load(Relaxed),
+            failures: p.failures.load(Relaxed),
+            unavailable: p.unavailable.load(Relaxed),
+            reconnects: p.reconnects.load(Relaxed),
+            connected: self.conn.connected() as u64,
+            latency_sum_us: c.latency_sum_us.load(Relaxed),
+            latency_count: c.latency_count.load(Relaxed),
+            latency_buckets: c.latency_buckets.iter().map(|b| b.load(Relaxed)).collect(),
+        }
+    }
+}
