@@ -81,8 +81,10 @@ pub struct PredictionRecord {
 }
 
 impl PredictionRecord {
-    /// A record for `text`, stamped now, with its hash and length filled in
-    /// and the text attached (the writer strips it unless `log_text`).
+    /// A record for `text`, stamped now, with its hash and length filled in.
+    /// The text itself is not attached (privacy by default, and no copy of
+    /// it on the request path): add it with [`Self::with_text`] when
+    /// [`crate::LogHandle::log_text`] says so.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         request_id: impl Into<String>,
@@ -109,8 +111,14 @@ impl PredictionRecord {
             api_key_id,
             text_sha256: text_sha256(text),
             text_len: u32::try_from(text.len()).unwrap_or(u32::MAX),
-            text: Some(text.to_owned()),
+            text: None,
         }
+    }
+
+    /// Attaches the text (stored only with `--log-text`).
+    pub fn with_text(mut self, text: &str) -> Self {
+        self.text = Some(text.to_owned());
+        self
     }
 
     /// The timestamp as a [`SystemTime`].
@@ -251,6 +259,8 @@ mod tests {
         );
         assert_eq!(r.text_len, 6);
         assert_eq!(r.text_sha256, text_sha256("héllo"));
+        assert_eq!(r.text, None);
+        assert_eq!(r.clone().with_text("héllo").text.as_deref(), Some("héllo"));
         assert_eq!(r.latency_us, 42);
         assert!(r.ts_micros > 1_600_000_000_000_000);
     }
@@ -279,7 +289,8 @@ mod tests {
             CacheTier::Redis,
             None,
             "t\0",
-        );
+        )
+        .with_text("t\0");
         r.sanitize();
         assert_eq!(r.request_id, "a\u{FFFD}b");
         assert_eq!(r.label, "x\u{FFFD}");

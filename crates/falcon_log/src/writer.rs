@@ -146,6 +146,79 @@ pub struct LogStats {
 }
 
 impl LogStats {
+    /// Appends the counters in the Prometheus text format (to concatenate
+    /// with the server's `/metrics` body).
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP falcon_log_rows_total Prediction-log rows by outcome."
+        );
+        let _ = writeln!(out, "# TYPE falcon_log_rows_total counter");
+        for (outcome, v) in [
+            ("accepted", self.accepted),
+            ("written", self.written),
+            ("spooled", self.spooled),
+            ("replayed", self.replayed),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_spool_full", self.dropped_spool_full),
+            ("dropped_spool_error", self.dropped_spool_error),
+            ("dropped_closed", self.dropped_closed),
+            ("rejected", self.rejected),
+        ] {
+            let _ = writeln!(out, "falcon_log_rows_total{{outcome=\"{outcome}\"}} {v}");
+        }
+        for (name, kind, help, v) in [
+            (
+                "falcon_log_dropped_rows_total",
+                "counter",
+                "Prediction-log rows lost, all reasons.",
+                self.dropped(),
+            ),
+            (
+                "falcon_log_db_errors_total",
+                "counter",
+                "Failed prediction-log database operations.",
+                self.db_errors,
+            ),
+            (
+                "falcon_log_batches_total",
+                "counter",
+                "Batches written to the database.",
+                self.batches,
+            ),
+            (
+                "falcon_log_queue_rows",
+                "gauge",
+                "Rows waiting in the log channel.",
+                self.queue_len,
+            ),
+            (
+                "falcon_log_spool_bytes",
+                "gauge",
+                "Spool bytes not yet replayed.",
+                self.spool_bytes,
+            ),
+            (
+                "falcon_log_spool_corrupt_bytes_total",
+                "counter",
+                "Spool bytes discarded as torn or corrupt.",
+                self.spool_corrupt_bytes,
+            ),
+            (
+                "falcon_log_db_up",
+                "gauge",
+                "1 when the last database operation succeeded.",
+                u64::from(self.db_up),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        }
+    }
+
     /// Every row lost, whatever the reason.
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full
@@ -195,6 +268,12 @@ impl LogHandle {
                 false
             }
         }
+    }
+
+    /// Whether texts are kept (`--log-text`): attach them with
+    /// [`PredictionRecord::with_text`] only then.
+    pub fn log_text(&self) -> bool {
+        self.log_text
     }
 
     /// Waits until every row logged before this call is in the database or
@@ -543,5 +622,39 @@ impl State {
                 tracing::info!("prediction-log spool replayed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_every_counter_once() {
+        let s = LogStats {
+            accepted: 10,
+            written: 7,
+            spooled: 3,
+            dropped_spool_full: 2,
+            rejected: 1,
+            db_up: true,
+            spool_bytes: 99,
+            ..LogStats::default()
+        };
+        let mut out = String::new();
+        s.write_prometheus(&mut out);
+        let value = |series: &str| -> u64 {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+                .unwrap_or_else(|| panic!("{series} missing in\n{out}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert_eq!(value("falcon_log_rows_total{outcome=\"accepted\"}"), 10);
+        assert_eq!(value("falcon_log_rows_total{outcome=\"spooled\"}"), 3);
+        assert_eq!(value("falcon_log_dropped_rows_total"), 3);
+        assert_eq!(value("falcon_log_spool_bytes"), 99);
+        assert_eq!(value("falcon_log_db_up"), 1);
+        assert_eq!(out.matches("# TYPE falcon_log_rows_total").count(), 1);
     }
 }

@@ -68,6 +68,85 @@ impl RedisCacheStats {
     pub fn errors(&self) -> u64 {
         self.timeouts + self.failures + self.unavailable
     }
+
+    /// Appends the stats in the Prometheus text format (to concatenate with
+    /// the server's `/metrics` body); the lookup latency is a histogram in
+    /// seconds.
+    pub fn write_prometheus(&self, out: &mut String) {
+        use std::fmt::Write;
+        for (name, help, v) in [
+            (
+                "redis_cache_hits_total",
+                "Redis tier lookups answered.",
+                self.hits,
+            ),
+            (
+                "redis_cache_misses_total",
+                "Redis tier lookups not answered (errors included).",
+                self.misses,
+            ),
+            (
+                "redis_cache_collisions_total",
+                "Keys whose stored text differed (served as misses).",
+                self.collisions,
+            ),
+            (
+                "redis_cache_corrupt_total",
+                "Undecodable values (served as misses).",
+                self.corrupt,
+            ),
+            ("redis_cache_sets_total", "Entries written back.", self.sets),
+            (
+                "redis_cache_set_errors_total",
+                "Write-backs that failed.",
+                self.set_errors,
+            ),
+            (
+                "redis_cache_reconnects_total",
+                "Connections re-established.",
+                self.reconnects,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP redis_cache_errors_total Redis operations that failed, by kind."
+        );
+        let _ = writeln!(out, "# TYPE redis_cache_errors_total counter");
+        for (kind, v) in [
+            ("timeout", self.timeouts),
+            ("failure", self.failures),
+            ("unavailable", self.unavailable),
+        ] {
+            let _ = writeln!(out, "redis_cache_errors_total{{kind=\"{kind}\"}} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP redis_cache_connections Redis connections up.\n# TYPE redis_cache_connections gauge\nredis_cache_connections {}",
+            self.connected
+        );
+        let name = "redis_cache_lookup_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Redis tier lookup latency.\n# TYPE {name} histogram"
+        );
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS_US.iter().enumerate() {
+            cumulative += self.latency_buckets.get(i).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *le as f64 / 1e6
+            );
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.latency_count);
+        let _ = writeln!(out, "{name}_sum {}", self.latency_sum_us as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {}", self.latency_count);
+    }
 }
 
 /// Cache tier settings.
@@ -255,6 +334,40 @@ impl RedisCache {
             latency_sum_us: c.latency_sum_us.load(Relaxed),
             latency_count: c.latency_count.load(Relaxed),
             latency_buckets: c.latency_buckets.iter().map(|b| b.load(Relaxed)).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_histogram_is_cumulative() {
+        let mut buckets = vec![0; LATENCY_BUCKETS_US.len() + 1];
+        buckets[0] = 2; // <= 50 us
+        buckets[3] = 1; // <= 500 us
+        buckets[LATENCY_BUCKETS_US.len()] = 1; // > 100 ms
+        let s = RedisCacheStats {
+            hits: 3,
+            timeouts: 4,
+            latency_count: 4,
+            latency_sum_us: 1_000_000,
+            latency_buckets: buckets,
+            ..RedisCacheStats::default()
+        };
+        let mut out = String::new();
+        s.write_prometheus(&mut out);
+        for line in [
+            "redis_cache_hits_total 3",
+            "redis_cache_errors_total{kind=\"timeout\"} 4",
+            "redis_cache_lookup_duration_seconds_bucket{le=\"0.00005\"} 2",
+            "redis_cache_lookup_duration_seconds_bucket{le=\"0.0005\"} 3",
+            "redis_cache_lookup_duration_seconds_bucket{le=\"0.1\"} 3",
+            "redis_cache_lookup_duration_seconds_bucket{le=\"+Inf\"} 4",
+            "redis_cache_lookup_duration_seconds_sum 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} missing in\n{out}");
         }
     }
 }

@@ -358,25 +358,29 @@ mod tests {
         let w = falcon_log::LogWriter::start(db, cfg).await.unwrap();
         let log = w.handle();
         for i in 0..10u32 {
-            log.log(PredictionRecord::new(
-                format!("r{i}"),
-                0,
-                if i < 7 { "spam" } else { "news" },
-                "1",
-                if i % 2 == 0 { "ham" } else { "spam" },
-                vec![falcon_log::Score {
-                    class: "ham".into(),
-                    score: 0.5,
-                }],
-                Duration::from_micros(u64::from(i) * 10),
-                falcon_log::CacheTier::Memory,
-                None,
-                if i == 3 {
-                    "a \"quoted\", text\nwith newline"
-                } else {
-                    "plain"
-                },
-            ));
+            let text = if i == 3 {
+                "a \"quoted\", text\nwith newline"
+            } else {
+                "plain"
+            };
+            log.log(
+                PredictionRecord::new(
+                    format!("r{i}"),
+                    0,
+                    if i < 7 { "spam" } else { "news" },
+                    "1",
+                    if i % 2 == 0 { "ham" } else { "spam" },
+                    vec![falcon_log::Score {
+                        class: "ham".into(),
+                        score: 0.5,
+                    }],
+                    Duration::from_micros(u64::from(i) * 10),
+                    falcon_log::CacheTier::Memory,
+                    None,
+                    text,
+                )
+                .with_text(text),
+            );
         }
         assert_eq!(w.shutdown().await.unwrap().written, 10);
     }

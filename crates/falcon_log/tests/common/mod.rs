@@ -175,7 +175,8 @@ pub fn record(i: u64) -> PredictionRecord {
         },
         Some("key_1".into()),
         &text,
-    );
+    )
+    .with_text(&text);
     r.ts_micros = 1_760_000_000_000_000 + i as i64;
     r
 }
