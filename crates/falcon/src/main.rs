@@ -26,6 +26,11 @@ enum Command {
     Bench(Box<cli::bench::BenchArgs>),
     /// Write a performance report (Markdown, SVG/PNG charts) from bench runs.
     Report(cli::report::ReportArgs),
+    /// Run N workers on local ports, optionally behind nginx.
+    #[command(subcommand)]
+    Cluster(cli::cluster::ClusterCommand),
+    /// Sweep worker counts under load and recommend one (writes a report).
+    Tune(Box<cli::tune::TuneArgs>),
     /// Query the prediction log: statistics, export for retraining.
     #[command(subcommand)]
     Log(cli::log::LogCommand),
@@ -42,6 +47,8 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cli::serve::run(*args),
         Command::Bench(args) => cli::bench::run(*args),
         Command::Report(args) => cli::report::run(args),
+        Command::Cluster(cmd) => cli::cluster::run(cmd),
+        Command::Tune(args) => cli::tune::run(*args),
         Command::Log(cmd) => cli::log::run(cmd),
         Command::Keys(cmd) => cli::keys::run(cmd),
     };

@@ -17,7 +17,7 @@ tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
 for r in $(seq "$rounds"); do
   "$falcon" bench --url "$url" --vus "$vus" --think 0 --duration "${secs}s" --warmup 2s \
-    --repeat 1 --data "$data" --quiet --json "$tmp" >/dev/null
+    --repeat-fraction 1 --data "$data" --quiet --json "$tmp" >/dev/null
   echo "round $r falcon bench: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print("%.0f req/s  p95 %.2f ms  failed %d" % (s["rps"], s["latency_ms"]["p95"], s["failed"]))' "$tmp")"
   k6o=$(cd "$here" && BASE_URL="$url" VUS="$vus" DURATION="${secs}s" HELDOUT="$data" k6 run -q k6_minimal.js 2>/dev/null | tail -1)
   echo "round $r k6 1.1.0:    $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("%.0f req/s  p95 %.2f ms  failed %.4f" % (r["rps"], r["p95_ms"], r["failed_rate"]))' "$k6o")"

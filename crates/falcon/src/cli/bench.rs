@@ -55,8 +55,8 @@ pub struct BenchArgs {
     pub data: PathBuf,
     /// Fraction of requests that re-send an earlier text (the seed saw a
     /// ~65 % cache hit rate).
-    #[arg(long, env = "FALCON_BENCH_REPEAT", default_value_t = 0.65)]
-    pub repeat: f64,
+    #[arg(long, env = "FALCON_BENCH_REPEAT_FRACTION", default_value_t = 0.65)]
+    pub repeat_fraction: f64,
     /// Which earlier text a repeat picks: uniform or zipf.
     #[arg(long, env = "FALCON_BENCH_REPEAT_DIST", default_value = "uniform")]
     pub repeat_dist: RepeatDist,
@@ -116,7 +116,7 @@ impl BenchArgs {
             duration: self.duration,
             warmup: self.warmup,
             timeout: self.timeout,
-            repeat: self.repeat,
+            repeat: self.repeat_fraction,
             repeat_dist: self.repeat_dist,
             unique: self.unique,
             seed: self.seed,

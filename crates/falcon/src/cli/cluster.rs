@@ -1,0 +1,555 @@
+//! `falcon cluster up|down|status`: N `falcon serve` workers on local ports,
+//! optionally behind a real nginx, for benchmarks and `falcon tune`.
+//!
+//! Everything the cluster is lives in its run directory: `cluster.json`
+//! (PIDs, ports, URL), one log per worker, the generated `nginx.conf`, and a
+//! Prometheus file-discovery target list. `down` reads that state, so it
+//! works from another shell and leaves no process behind.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use falcon_server::parse_duration;
+use serde::{Deserialize, Serialize};
+
+/// `falcon cluster` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Start N workers (and nginx in front with --nginx).
+    Up(UpArgs),
+    /// Stop everything `up` started.
+    Down(DirArgs),
+    /// Show workers, ports and health.
+    Status(DirArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DirArgs {
+    /// Run directory holding the cluster's state, logs and configs.
+    #[arg(long, env = "FALCON_CLUSTER_DIR", default_value = ".falcon/cluster")]
+    pub run_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Number of `falcon serve` workers.
+    #[arg(long, env = "FALCON_CLUSTER_WORKERS", default_value_t = 3)]
+    pub workers: usize,
+    /// Put a real nginx (Debian package) in front: least_conn, keepalive 32,
+    /// HTTP/1.1 upstream keep-alive, retries on a dead worker.
+    #[arg(long, env = "FALCON_CLUSTER_NGINX")]
+    pub nginx: bool,
+    /// nginx executable.
+    #[arg(long, env = "FALCON_CLUSTER_NGINX_BIN", default_value = "nginx")]
+    pub nginx_bin: PathBuf,
+    /// nginx listen port (0: a free port).
+    #[arg(long, env = "FALCON_CLUSTER_NGINX_PORT", default_value_t = 0)]
+    pub nginx_port: u16,
+    /// nginx worker processes (on a 2-core machine one leaves the cores to Falcon).
+    #[arg(long, env = "FALCON_CLUSTER_NGINX_PROCESSES", default_value_t = 1)]
+    pub nginx_processes: usize,
+    /// First worker port; workers use consecutive ports (0: free ports).
+    #[arg(long, env = "FALCON_CLUSTER_BASE_PORT", default_value_t = 0)]
+    pub base_port: u16,
+    /// Model repository passed to each worker (`falcon serve --models`).
+    #[arg(long, env = "FALCON_CLUSTER_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Async threads per worker (`FALCON_WORKERS` of each `falcon serve`;
+    /// default: serve's own, one per core).
+    #[arg(long, env = "FALCON_CLUSTER_THREADS")]
+    pub threads_per_worker: Option<usize>,
+    /// Redis URL handed to every worker as FALCON_REDIS_URL (shared cache tier).
+    #[arg(long, env = "FALCON_CLUSTER_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Database URL handed to every worker as FALCON_DATABASE_URL (prediction log).
+    #[arg(long, env = "FALCON_CLUSTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Extra argument for every `falcon serve` (repeat: --serve-arg=--cache-bytes=0).
+    #[arg(
+        long = "serve-arg",
+        env = "FALCON_CLUSTER_SERVE_ARGS",
+        value_delimiter = ' ',
+        allow_hyphen_values = true
+    )]
+    pub serve_args: Vec<String>,
+    /// Also write the Prometheus target list here (e.g.
+    /// deploy/prometheus/targets/falcon.json).
+    #[arg(long, env = "FALCON_CLUSTER_PROMETHEUS_TARGETS")]
+    pub prometheus_targets: Option<PathBuf>,
+    /// How long to wait for every worker to be ready.
+    #[arg(long, env = "FALCON_CLUSTER_READY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub ready_timeout: Duration,
+}
+
+/// One started process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Proc {
+    pub name: String,
+    pub pid: i32,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+/// The state file `cluster.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// Where clients send requests: nginx, or the only/first worker.
+    pub url: String,
+    pub workers: Vec<Proc>,
+    pub nginx: Option<Proc>,
+    pub run_dir: PathBuf,
+}
+
+impl State {
+    fn path(run_dir: &Path) -> PathBuf {
+        run_dir.join("cluster.json")
+    }
+
+    pub fn load(run_dir: &Path) -> anyhow::Result<Option<State>> {
+        match fs::read(Self::path(run_dir)) {
+            Ok(data) => Ok(Some(serde_json::from_slice(&data).context("cluster.json")?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).context("reading cluster.json"),
+        }
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        fs::write(Self::path(&self.run_dir), serde_json::to_vec_pretty(self)?)
+            .context("writing cluster.json")
+    }
+
+    /// Every process, nginx first (stop the front before the back).
+    pub fn procs(&self) -> impl Iterator<Item = &Proc> {
+        self.nginx.iter().chain(self.workers.iter())
+    }
+}
+
+/// A cluster started by this process: the state plus the child handles, so
+/// that stopping it also reaps the children (no zombies in `falcon tune`).
+pub struct Cluster {
+    pub state: State,
+    children: Vec<Child>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A live process: exists and is not a zombie.
+fn alive(pid: i32) -> bool {
+    match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
+        Ok(stat) => stat.state != 'Z' && stat.state != 'X',
+        Err(_) => false,
+    }
+}
+
+/// Whether `pid` is still the process we started (PIDs get reused).
+fn is_ours(p: &Proc) -> bool {
+    let Ok(cmd) = procfs::process::Process::new(p.pid).and_then(|x| x.cmdline()) else {
+        return false;
+    };
+    let cmd = cmd.join(" ");
+    cmd.contains(&format!(":{}", p.port)) || (p.name == "nginx" && cmd.contains("nginx"))
+}
+
+fn signal(pid: i32, sig: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+async fn http_ok(client: &falcon_loadgen::http::HttpClient, url: &str) -> bool {
+    match falcon_loadgen::http::target_uri(url, "") {
+        Ok(uri) => falcon_loadgen::http::get(client, uri, Duration::from_secs(2))
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn nginx_conf(args: &UpArgs, run_dir: &Path, port: u16, workers: &[Proc]) -> String {
+    let dir = run_dir.display();
+    let servers: String = workers
+        .iter()
+        .map(|w| {
+            format!(
+                "        server 127.0.0.1:{} max_fails=1 fail_timeout=2s;\n",
+                w.port
+            )
+        })
+        .collect();
+    format!(
+        r#"# Generated by `falcon cluster up --nginx`: the seed's nginx in front of
+# the workers, plus retries so that a dead worker costs retries, not errors.
+worker_processes {procs};
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-tmp/body;
+    proxy_temp_path {dir}/nginx-tmp/proxy;
+    fastcgi_temp_path {dir}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {dir}/nginx-tmp/uwsgi;
+    scgi_temp_path {dir}/nginx-tmp/scgi;
+    # Request bodies (e-mails) stay in memory.
+    client_body_buffer_size 2m;
+    client_max_body_size 2m;
+
+    upstream falcon {{
+        least_conn;
+{servers}        keepalive 32;
+    }}
+
+    server {{
+        listen 127.0.0.1:{port};
+
+        # For prometheus-nginx-exporter.
+        location = /nginx_status {{
+            stub_status;
+            allow 127.0.0.1;
+            deny all;
+        }}
+
+        location / {{
+            proxy_pass http://falcon;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Request-Id $request_id;
+            # A refused connection, a reset or a 502/503 from one worker is
+            # retried on another (POST /predict is safe to repeat).
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 30s;
+        }}
+    }}
+}}
+"#,
+        procs = args.nginx_processes.max(1),
+    )
+}
+
+/// Starts the cluster and waits until it serves.
+pub async fn up(args: &UpArgs) -> anyhow::Result<Cluster> {
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    let run_dir = &args.dir.run_dir;
+    if let Some(old) = State::load(run_dir)?
+        && old.procs().any(|p| alive(p.pid) && is_ours(p))
+    {
+        bail!(
+            "a cluster is already running from {} (falcon cluster down --run-dir {0})",
+            run_dir.display()
+        );
+    }
+    fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    let run_dir = fs::canonicalize(run_dir)?;
+    let exe = std::env::current_exe().context("locating the falcon executable")?;
+    let mut cluster = Cluster {
+        state: State {
+            url: String::new(),
+            workers: Vec::new(),
+            nginx: None,
+            run_dir: run_dir.clone(),
+        },
+        children: Vec::new(),
+    };
+    let result = start_all(args, &run_dir, &exe, &mut cluster).await;
+    if let Err(e) = result {
+        stop(&mut cluster, Duration::from_secs(5));
+        return Err(e);
+    }
+    cluster.state.save()?;
+    Ok(cluster)
+}
+
+async fn start_all(
+    args: &UpArgs,
+    run_dir: &Path,
+    exe: &Path,
+    cluster: &mut Cluster,
+) -> anyhow::Result<()> {
+    for i in 1..=args.workers {
+        let port = if args.base_port == 0 {
+            free_port()?
+        } else {
+            args.base_port + (i as u16 - 1)
+        };
+        let log = run_dir.join(format!("worker-{i}.log"));
+        let out = fs::File::create(&log)?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve")
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"));
+        if let Some(m) = &args.models {
+            cmd.arg("--models").arg(m);
+        }
+        cmd.args(args.serve_args.iter().filter(|a| !a.is_empty()));
+        if let Some(t) = args.threads_per_worker {
+            cmd.env("FALCON_WORKERS", t.to_string());
+        }
+        if let Some(u) = &args.redis_url {
+            cmd.env("FALCON_REDIS_URL", u);
+        }
+        if let Some(u) = &args.database_url {
+            cmd.env("FALCON_DATABASE_URL", u);
+        }
+        // Our FALCON_ADDR etc. must not leak into the workers.
+        cmd.env_remove("FALCON_ADDR");
+        let child = std::os::unix::process::CommandExt::process_group(&mut cmd, 0)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting falcon serve")?;
+        cluster.state.workers.push(Proc {
+            name: format!("worker-{i}"),
+            pid: child.id() as i32,
+            port,
+            log,
+        });
+        cluster.children.push(child);
+    }
+    cluster.state.url = format!("http://127.0.0.1:{}", cluster.state.workers[0].port);
+    // Save early so that `down` can clean up even if readiness fails.
+    cluster.state.save()?;
+    let client = falcon_loadgen::http::client(4);
+    let deadline = Instant::now() + args.ready_timeout;
+    for w in &cluster.state.workers {
+        loop {
+            if http_ok(&client, &format!("http://127.0.0.1:{}/readyz", w.port)).await {
+                break;
+            }
+            if !alive(w.pid) {
+                bail!("{} exited:\n{}", w.name, tail(&w.log, 20));
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{} not ready after {:?}:\n{}",
+                    w.name,
+                    args.ready_timeout,
+                    tail(&w.log, 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let targets = serde_json::json!([{
+        "targets": cluster.state.workers.iter().map(|w| format!("127.0.0.1:{}", w.port)).collect::<Vec<_>>(),
+        "labels": {"cluster": run_dir.display().to_string()},
+    }]);
+    let targets = serde_json::to_vec_pretty(&targets)?;
+    fs::write(run_dir.join("prometheus-targets.json"), &targets)?;
+    if let Some(p) = &args.prometheus_targets {
+        fs::write(p, &targets).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if args.nginx {
+        let port = if args.nginx_port == 0 {
+            free_port()?
+        } else {
+            args.nginx_port
+        };
+        fs::create_dir_all(run_dir.join("nginx-tmp"))?;
+        let conf = run_dir.join("nginx.conf");
+        fs::write(
+            &conf,
+            nginx_conf(args, run_dir, port, &cluster.state.workers),
+        )?;
+        let check = Command::new(&args.nginx_bin)
+            .arg("-t")
+            .arg("-q")
+            .arg("-p")
+            .arg(run_dir)
+            .arg("-c")
+            .arg(&conf)
+            .output()
+            .with_context(|| {
+                format!(
+                    "running {} (apt-get install nginx)",
+                    args.nginx_bin.display()
+                )
+            })?;
+        if !check.status.success() {
+            bail!(
+                "nginx -t rejected {}:\n{}",
+                conf.display(),
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        let log = run_dir.join("nginx.log");
+        let out = fs::File::create(&log)?;
+        let mut cmd = Command::new(&args.nginx_bin);
+        cmd.arg("-p")
+            .arg(run_dir)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-g")
+            .arg("daemon off;");
+        let child = std::os::unix::process::CommandExt::process_group(&mut cmd, 0)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("starting nginx")?;
+        let proc = Proc {
+            name: "nginx".into(),
+            pid: child.id() as i32,
+            port,
+            log,
+        };
+        cluster.children.push(child);
+        cluster.state.url = format!("http://127.0.0.1:{port}");
+        cluster.state.nginx = Some(proc.clone());
+        cluster.state.save()?;
+        loop {
+            if http_ok(&client, &format!("http://127.0.0.1:{port}/readyz")).await {
+                break;
+            }
+            if !alive(proc.pid) || Instant::now() > deadline {
+                bail!(
+                    "nginx did not come up:\n{}",
+                    tail(&run_dir.join("nginx-error.log"), 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM to every process (nginx first), SIGKILL to whatever is left
+/// after `grace`, then reap our own children.
+fn stop(cluster: &mut Cluster, grace: Duration) -> Vec<String> {
+    let report = stop_state(&cluster.state, grace);
+    for child in &mut cluster.children {
+        let _ = child.wait();
+    }
+    cluster.children.clear();
+    report
+}
+
+fn stop_state(state: &State, grace: Duration) -> Vec<String> {
+    let mut report = Vec::new();
+    let ours: Vec<&Proc> = state
+        .procs()
+        .filter(|p| alive(p.pid) && is_ours(p))
+        .collect();
+    for p in &ours {
+        signal(p.pid, rustix::process::Signal::TERM);
+    }
+    let deadline = Instant::now() + grace;
+    for p in &ours {
+        while alive(p.pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(p.pid) {
+            signal(p.pid, rustix::process::Signal::KILL);
+            report.push(format!("{} (pid {}) killed after {grace:?}", p.name, p.pid));
+        } else {
+            report.push(format!("{} (pid {}) stopped", p.name, p.pid));
+        }
+    }
+    report
+}
+
+/// Stops a cluster this process started and removes its state file.
+pub fn down(mut cluster: Cluster) -> anyhow::Result<Vec<String>> {
+    let report = stop(&mut cluster, Duration::from_secs(30));
+    let _ = fs::remove_file(State::path(&cluster.state.run_dir));
+    Ok(report)
+}
+
+async fn status(dir: &DirArgs) -> anyhow::Result<ExitCode> {
+    let Some(state) = State::load(&dir.run_dir)? else {
+        println!("no cluster in {}", dir.run_dir.display());
+        return Ok(ExitCode::from(3));
+    };
+    let client = falcon_loadgen::http::client(4);
+    println!("url: {}", state.url);
+    println!(
+        "{:<10} {:>8} {:>6}  {:<6} {:<6}",
+        "name", "pid", "port", "alive", "ready"
+    );
+    let mut healthy = true;
+    for p in state.procs() {
+        let live = alive(p.pid) && is_ours(p);
+        let ready = live && http_ok(&client, &format!("http://127.0.0.1:{}/readyz", p.port)).await;
+        healthy &= ready;
+        println!(
+            "{:<10} {:>8} {:>6}  {:<6} {:<6}",
+            p.name,
+            p.pid,
+            p.port,
+            if live { "yes" } else { "no" },
+            if ready { "yes" } else { "no" }
+        );
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+}
+
+pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ClusterCommand::Up(args) => {
+            let cluster = runtime()?.block_on(up(&args))?;
+            // The workers outlive this command; `down` stops them.
+            let state = cluster.state.clone();
+            drop(cluster);
+            println!("cluster up: {}", state.url);
+            for p in state.procs() {
+                println!(
+                    "  {:<10} pid {:<8} 127.0.0.1:{:<6} log {}",
+                    p.name,
+                    p.pid,
+                    p.port,
+                    p.log.display()
+                );
+            }
+            println!("state: {}", State::path(&state.run_dir).display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ClusterCommand::Down(dir) => {
+            let Some(state) = State::load(&dir.run_dir)? else {
+                println!("no cluster in {}", dir.run_dir.display());
+                return Ok(ExitCode::SUCCESS);
+            };
+            for line in stop_state(&state, Duration::from_secs(30)) {
+                println!("{line}");
+            }
+            if state.procs().any(|p| alive(p.pid) && is_ours(p)) {
+                bail!("some processes survived SIGKILL");
+            }
+            fs::remove_file(State::path(&state.run_dir)).context("removing cluster.json")?;
+            println!("cluster down");
+            Ok(ExitCode::SUCCESS)
+        }
+        ClusterCommand::Status(dir) => runtime()?.block_on(status(&dir)),
+    }
+}

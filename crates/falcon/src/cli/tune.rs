@@ -1,0 +1,363 @@
+//! `falcon tune`: the seed's study in one command. For each worker count
+//! (and each repeat): cluster up, warm up, run the load, collect client and
+//! per-worker numbers, cluster down. Then the report, with a recommendation
+//! (the smallest worker count meeting the p95 SLO with CPU below the limit)
+//! and the capacity formula from the measured per-worker throughput.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use falcon_loadgen::{RunReport, WorkerPid};
+use falcon_server::parse_duration;
+
+use super::bench::{BenchArgs, bench, write_json};
+use super::cluster::{self, DirArgs, UpArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct TuneArgs {
+    /// Worker counts to try, e.g. 1,2,3,5.
+    #[arg(
+        long = "workers",
+        env = "FALCON_TUNE_WORKERS",
+        value_delimiter = ',',
+        default_value = "1,2,3"
+    )]
+    pub worker_counts: Vec<usize>,
+    /// Runs per worker count (repeatability).
+    #[arg(long, env = "FALCON_TUNE_REPEAT", default_value_t = 1)]
+    pub repeat: usize,
+    /// Latency objective: p95 at or below this.
+    #[arg(long, env = "FALCON_TUNE_SLO_P95", default_value = "10ms", value_parser = parse_duration)]
+    pub slo_p95: Duration,
+    /// CPU ceiling, percent of the whole machine (the seed: keep CPU < 70 %).
+    #[arg(long, env = "FALCON_TUNE_CPU_LIMIT", default_value_t = 70.0)]
+    pub cpu_limit: f64,
+    /// Output directory: run files in runs/, report.md and charts.
+    #[arg(long, env = "FALCON_TUNE_OUT", default_value = "tune")]
+    pub out: PathBuf,
+    /// Workers straight on their ports, no nginx (only meaningful for 1 worker).
+    #[arg(long, env = "FALCON_TUNE_NO_NGINX")]
+    pub no_nginx: bool,
+    /// Model repository for the workers.
+    #[arg(long, env = "FALCON_TUNE_MODELS", value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Async threads per worker (default: serve's own, one per core).
+    #[arg(long, env = "FALCON_TUNE_THREADS_PER_WORKER")]
+    pub threads_per_worker: Option<usize>,
+    /// Extra argument for every `falcon serve`.
+    #[arg(
+        long = "serve-arg",
+        env = "FALCON_TUNE_SERVE_ARGS",
+        value_delimiter = ' ',
+        allow_hyphen_values = true
+    )]
+    pub serve_args: Vec<String>,
+    /// Where the clusters keep their state and logs.
+    #[arg(long, env = "FALCON_TUNE_RUN_DIR", default_value = ".falcon/tune")]
+    pub run_dir: PathBuf,
+    /// The load of each run (`falcon bench` flags; --url, --label, --json and
+    /// --pid are set by tune).
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+/// Aggregate of the runs of one worker count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub workers: usize,
+    pub runs: usize,
+    pub rps: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Sum over the cluster's processes (workers and nginx), percent of the
+    /// whole machine.
+    pub cpu_machine_pct: Option<f64>,
+    pub meets_slo: bool,
+    pub meets_cpu: bool,
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = v.collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// One row per worker count, in the order tried.
+pub fn rows(runs: &[(usize, RunReport)], slo_ms: f64, cpu_limit: f64, cores: usize) -> Vec<Row> {
+    let mut counts: Vec<usize> = Vec::new();
+    for (w, _) in runs {
+        if !counts.contains(w) {
+            counts.push(*w);
+        }
+    }
+    counts
+        .into_iter()
+        .map(|w| {
+            let group: Vec<&RunReport> = runs
+                .iter()
+                .filter(|(c, _)| *c == w)
+                .map(|(_, r)| r)
+                .collect();
+            let p95 = mean(group.iter().map(|r| r.summary.latency_ms.p95)).unwrap_or(f64::NAN);
+            let cpu = mean(group.iter().filter_map(|r| {
+                let cpus: Vec<f64> = r.workers.iter().filter_map(|x| x.cpu_percent).collect();
+                (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cores as f64)
+            }));
+            Row {
+                workers: w,
+                runs: group.len(),
+                rps: mean(group.iter().map(|r| r.summary.rps)).unwrap_or(0.0),
+                p95_ms: p95,
+                p99_ms: mean(group.iter().map(|r| r.summary.latency_ms.p99)).unwrap_or(f64::NAN),
+                cpu_machine_pct: cpu,
+                meets_slo: p95 <= slo_ms,
+                meets_cpu: cpu.is_some_and(|c| c < cpu_limit),
+            }
+        })
+        .collect()
+}
+
+/// The Markdown section: table, recommendation, capacity formula.
+pub fn recommendation(rows: &[Row], slo_ms: f64, cpu_limit: f64, cores: usize) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n## Recommendation\n");
+    let _ = writeln!(
+        md,
+        "SLO: p95 ≤ {slo_ms} ms; CPU of the whole cluster (workers + nginx) below {cpu_limit} % of this machine's {cores} cores.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| workers | runs | req/s | p95 ms | p99 ms | CPU % of machine | p95 SLO | CPU limit |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} | {:.2} | {:.2} | {} | {} | {} |",
+            r.workers,
+            r.runs,
+            r.rps,
+            r.p95_ms,
+            r.p99_ms,
+            r.cpu_machine_pct
+                .map(|c| format!("{c:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            if r.meets_slo { "met" } else { "missed" },
+            if r.meets_cpu { "met" } else { "missed" },
+        );
+    }
+    let chosen = rows.iter().find(|r| r.meets_slo && r.meets_cpu);
+    let _ = writeln!(md);
+    match chosen {
+        Some(r) => {
+            let _ = writeln!(
+                md,
+                "**Recommendation: {} worker(s)** — the smallest count that meets the p95 SLO ({:.2} ms) with CPU at {:.1} % of the machine.\n",
+                r.workers,
+                r.p95_ms,
+                r.cpu_machine_pct.unwrap_or(0.0)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "**No worker count met both the SLO and the CPU limit** at this load: add cores/machines, relax the SLO, or reduce the load per machine.\n"
+            );
+        }
+    }
+    let basis = chosen.or_else(|| rows.iter().min_by(|a, b| a.p95_ms.total_cmp(&b.p95_ms)));
+    if let Some(r) = basis {
+        let per_worker = r.rps / r.workers as f64;
+        let _ = writeln!(
+            md,
+            "Capacity formula (the seed's): **workers ≈ ⌈target req/s ÷ per-worker req/s × 1.5⌉**, keeping CPU < {cpu_limit} %. \
+             Measured here: {:.1} req/s per worker at {} workers.",
+            per_worker, r.workers
+        );
+        if let Some(cpu) = r.cpu_machine_pct.filter(|c| *c > 0.0) {
+            let per_core = r.rps / (cpu / 100.0 * cores as f64);
+            let _ = writeln!(
+                md,
+                " One busy core served {:.0} req/s of this traffic, so at {cpu_limit} % CPU this {cores}-core machine sustains ≈ {:.0} req/s \
+                 — more workers than cores add no capacity, only headroom against a dead worker.",
+                per_core,
+                per_core * cores as f64 * cpu_limit / 100.0
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nExample: for 1,000 req/s, ⌈1000 ÷ {:.1} × 1.5⌉ = {} workers.",
+            per_worker,
+            (1000.0 / per_worker * 1.5).ceil()
+        );
+    }
+    md
+}
+
+pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let runs_dir = args.out.join("runs");
+    std::fs::create_dir_all(&runs_dir)
+        .with_context(|| format!("creating {}", runs_dir.display()))?;
+    let mut runs: Vec<(usize, RunReport)> = Vec::new();
+    let mut files = Vec::new();
+    for &w in &args.worker_counts {
+        for rep in 1..=args.repeat.max(1) {
+            let nginx = !args.no_nginx;
+            eprintln!(
+                "tune: {w} worker(s){}, run {rep}/{}",
+                if nginx { " behind nginx" } else { "" },
+                args.repeat.max(1)
+            );
+            let up = UpArgs {
+                dir: DirArgs {
+                    run_dir: args.run_dir.join(format!("w{w}-r{rep}")),
+                },
+                workers: w,
+                nginx,
+                nginx_bin: "nginx".into(),
+                nginx_port: 0,
+                nginx_processes: 1,
+                base_port: 0,
+                models: args.models.clone(),
+                threads_per_worker: args.threads_per_worker,
+                redis_url: None,
+                database_url: None,
+                serve_args: args.serve_args.clone(),
+                prometheus_targets: None,
+                ready_timeout: Duration::from_secs(60),
+            };
+            let cluster = runtime.block_on(cluster::up(&up))?;
+            let mut bench_args = args.bench.clone();
+            bench_args.url = cluster.state.url.clone();
+            bench_args.label = format!("{w} worker{}", if w == 1 { "" } else { "s" });
+            bench_args.pids = cluster
+                .state
+                .workers
+                .iter()
+                .chain(cluster.state.nginx.iter())
+                .map(|p| WorkerPid {
+                    name: p.name.clone(),
+                    pid: p.pid,
+                })
+                .collect();
+            bench_args.notes.push(format!("workers={w}"));
+            bench_args
+                .notes
+                .push(format!("nginx={}", if nginx { "yes" } else { "no" }));
+            bench_args.notes.push(format!("repeat={rep}"));
+            let result = runtime.block_on(bench(&bench_args));
+            for line in cluster::down(cluster)? {
+                eprintln!("  {line}");
+            }
+            let report = result?;
+            let file = runs_dir.join(format!("w{w}-r{rep}.json"));
+            write_json(&file, &report)?;
+            eprintln!(
+                "  {:.1} req/s, p95 {:.2} ms, errors {}",
+                report.summary.rps, report.summary.latency_ms.p95, report.summary.failed
+            );
+            files.push(file);
+            runs.push((w, report));
+        }
+    }
+    let loaded = files
+        .iter()
+        .map(|f| falcon_report::load_run(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let written = falcon_report::write(&loaded, None, &args.out)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let slo_ms = args.slo_p95.as_secs_f64() * 1000.0;
+    let rows = rows(&runs, slo_ms, args.cpu_limit, cores);
+    let section = recommendation(&rows, slo_ms, args.cpu_limit, cores);
+    let mut md = std::fs::read_to_string(&written.markdown)?;
+    // The recommendation goes right after the title paragraph's tables: append
+    // before "## How to read this" so the reading guide stays last.
+    match md.find("## How to read this") {
+        Some(i) => md.insert_str(i, &format!("{}\n", section.trim_start())),
+        None => md.push_str(&section),
+    }
+    std::fs::write(&written.markdown, md)?;
+    print!("{section}");
+    println!("\nreport: {}", written.markdown.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use falcon_loadgen::report::WorkerStats;
+
+    fn report(rps: f64, p95: f64, cpus: &[f64]) -> RunReport {
+        let mut r: RunReport = serde_json::from_value(serde_json::json!({
+            "schema": "falcon-bench/1", "label": "x", "started_unix": 0.0,
+            "config": {"target": "t", "mode": "closed", "vus": 50, "think_ms": 250.0, "rate": null,
+                       "max_in_flight": null, "duration_s": 60.0, "warmup_s": 5.0, "timeout_s": 10.0,
+                       "repeat": 0.65, "repeat_dist": "uniform", "unique": false, "data_file": null,
+                       "corpus_texts": 600, "seed": 1},
+            "summary": {"requests": 1, "ok": 1, "failed": 0, "error_rate": 0.0, "duration_s": 60.0,
+                        "rps": rps, "latency_ms": {"avg": 1.0, "min": 1.0, "p50": 1.0, "p90": 1.0,
+                        "p95": p95, "p99": p95 * 2.0, "max": 9.0}, "status": {}, "cache_hits": 0,
+                        "cache_misses": 0, "cache_hit_rate": null, "warmup_requests": 0},
+            "timeseries": []
+        }))
+        .unwrap();
+        r.workers = cpus
+            .iter()
+            .map(|c| WorkerStats {
+                name: "w".into(),
+                source: "proc".into(),
+                cpu_percent: Some(*c),
+                rss_avg_bytes: None,
+                rss_max_bytes: None,
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn recommends_the_smallest_count_meeting_slo_and_cpu() {
+        // 2 cores. 1 worker: p95 misses. 2 workers: p95 ok but CPU 160/200 = 80 %.
+        // 3 workers: p95 ok (mean of 9 and 11), CPU 120/200 = 60 %.
+        let runs = vec![
+            (1, report(150.0, 25.0, &[95.0])),
+            (2, report(170.0, 9.0, &[80.0, 80.0])),
+            (3, report(180.0, 9.0, &[40.0, 40.0, 40.0])),
+            (3, report(180.0, 11.0, &[40.0, 40.0, 40.0])),
+        ];
+        let rows = rows(&runs, 10.0, 70.0, 2);
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].meets_slo, rows[0].meets_cpu), (false, true));
+        assert_eq!((rows[1].meets_slo, rows[1].meets_cpu), (true, false));
+        assert_eq!(rows[1].cpu_machine_pct, Some(80.0));
+        assert_eq!(rows[2].runs, 2);
+        assert_eq!(rows[2].p95_ms, 10.0);
+        assert!(rows[2].meets_slo && rows[2].meets_cpu);
+        let md = recommendation(&rows, 10.0, 70.0, 2);
+        assert!(md.contains("**Recommendation: 3 worker(s)**"), "{md}");
+        // 180 req/s over 3 workers = 60 per worker; 1000 / 60 × 1.5 = 25.
+        assert!(md.contains("60.0 req/s per worker at 3 workers"), "{md}");
+        assert!(md.contains("= 25 workers"), "{md}");
+        // 180 req/s at 60 % of 2 cores = 1.2 cores → 150 req/s per core.
+        assert!(md.contains("One busy core served 150 req/s"), "{md}");
+    }
+
+    #[test]
+    fn says_so_when_nothing_meets_the_slo() {
+        let runs = vec![
+            (1, report(100.0, 50.0, &[50.0])),
+            (2, report(100.0, 40.0, &[])),
+        ];
+        let rows = rows(&runs, 10.0, 70.0, 2);
+        assert!(!rows[1].meets_cpu, "no CPU data cannot meet the CPU limit");
+        let md = recommendation(&rows, 10.0, 70.0, 2);
+        assert!(md.contains("No worker count met both"), "{md}");
+    }
+}
