@@ -124,3 +124,33 @@ async fn full_channel_refuses_and_counts() {
     assert_eq!(stats.written, 8);
     assert_eq!(store::count(&db).await.unwrap(), 8);
 }
+
+/// Writer throughput into SQLite:
+/// `cargo test --release -p falcon_log --test sqlite -- --ignored --nocapture bench`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly"]
+async fn bench_sqlite_rows_per_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    let mut cfg = LogConfig::new(dir.path());
+    cfg.channel_capacity = 1 << 20;
+    let writer = LogWriter::start(db.clone(), cfg).await.unwrap();
+    let log = writer.handle();
+    const N: u64 = 200_000;
+    let rows: Vec<_> = (0..N).map(record).collect();
+    let t = std::time::Instant::now();
+    for r in rows {
+        assert!(log.log(r));
+    }
+    log.flush().await.unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let stats = writer.shutdown().await.unwrap();
+    assert_eq!(store::count(&db).await.unwrap(), N);
+    println!(
+        "sqlite: {N} rows in {secs:.2} s = {:.0} rows/s ({} batches)",
+        N as f64 / secs,
+        stats.batches
+    );
+}

@@ -410,3 +410,76 @@ async fn limiter_falls_back_when_redis_is_down() {
     assert!((5..=6).contains(&allowed), "{allowed}");
     assert_eq!(l.fallbacks(), 20);
 }
+
+/// Lookup latency of the Redis tier under the seed's concurrency (50
+/// in-flight requests, ~65 % hits):
+/// `FALCON_TEST_REDIS_URL=redis://127.0.0.1:6379/ cargo test --release -p
+/// falcon_redis --test redis -- --ignored --nocapture bench`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run explicitly"]
+async fn bench_lookup_latency() {
+    let Some(url) = redis_url("bench_lookup_latency").await else {
+        return;
+    };
+    let p = prefix("bench");
+    let mut cfg = RedisCacheConfig::new(&url);
+    cfg.prefix = p;
+    let c = RedisCache::connect(cfg).await.unwrap();
+    let payload = falcon_redis::codec::encode_prediction(&falcon_engine::Prediction {
+        label: 1,
+        probabilities: Some(vec![0.1, 0.9]),
+        decision: Some(vec![2.0]),
+    });
+    let text = |i: u64| {
+        format!(
+            "Subject: offer {i}\n\nDear friend, {}",
+            "lorem ipsum ".repeat(60)
+        )
+    };
+    for i in 0..650 {
+        c.set("spam", "1", &text(i), &payload, None).await;
+    }
+    // Saturation (no think time), then a paced load (~2,000 lookups/s).
+    for (think, n) in [(Duration::ZERO, 2000u64), (Duration::from_millis(25), 100)] {
+        let before = c.stats();
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..50u64 {
+            let c = c.clone();
+            let text = text;
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    let t = Instant::now();
+                    let _ = c
+                        .get("spam", "1", &text((w * 7919 + i * 104_729) % 1000))
+                        .await;
+                    lat.push(t.elapsed());
+                    if !think.is_zero() {
+                        tokio::time::sleep(think).await;
+                    }
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let secs = start.elapsed().as_secs_f64();
+        lat.sort();
+        let q = |p: f64| lat[((p * lat.len() as f64).ceil() as usize).max(1) - 1];
+        let s = c.stats();
+        let (hits, misses) = (s.hits - before.hits, s.misses - before.misses);
+        println!(
+            "think {think:?}: {} lookups in {secs:.2} s ({:.0}/s), hit rate {:.1}%, errors {}: p50 {:?} p95 {:?} p99 {:?}",
+            lat.len(),
+            lat.len() as f64 / secs,
+            100.0 * hits as f64 / (hits + misses) as f64,
+            s.errors() - before.errors(),
+            q(0.5),
+            q(0.95),
+            q(0.99)
+        );
+    }
+}
