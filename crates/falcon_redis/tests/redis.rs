@@ -483,3 +483,34 @@ async fn bench_lookup_latency() {
         );
     }
 }
+
+/// Two worker *processes* share one key's bucket: over 2 s at 50/s (burst
+/// 50), together they get ~150 requests through, not ~300.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_holds_across_two_processes() {
+    let Some(url) = redis_url("limit_holds_across_two_processes").await else {
+        return;
+    };
+    let p = prefix("procs");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_falcon-ratelimit-probe"))
+            .args([url.as_str(), p.as_str(), "shared-key", "50/s", "300", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let parse = |c: Child| {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let s = String::from_utf8(out.stdout).unwrap();
+        let f: Vec<&str> = s.split_whitespace().collect();
+        assert_eq!(f[2], "fallbacks");
+        assert_eq!(f[3], "0", "{s}");
+        f[1].parse::<u32>().unwrap()
+    };
+    let total = parse(a) + parse(b);
+    // 50 burst + 50/s × ~2 s (plus process start skew); two independent
+    // buckets would allow ~300; the margin absorbs process start-up skew.
+    assert!((140..=200).contains(&total), "{total}");
+}
