@@ -2,6 +2,7 @@
 //! this file only parses arguments and dispatches.
 
 mod cli;
+mod memory;
 
 use clap::{Parser, Subcommand};
 

@@ -50,10 +50,13 @@ impl<'a> Attrs<'a> {
     }
 
     pub(crate) fn err(&self, name: &str, expected: &str, found: &Value) -> EngineError {
+        self.err_found(name, expected, &describe(found))
+    }
+
+    pub(crate) fn err_found(&self, name: &str, expected: &str, found: &str) -> EngineError {
         EngineError::unsupported(format!(
-            "{}.{name}: expected {expected}, found {}",
-            self.class,
-            describe(found)
+            "{}.{name}: expected {expected}, found {found}",
+            self.class
         ))
     }
 
@@ -130,7 +133,7 @@ impl<'a> Attrs<'a> {
             ArrayData::I64(v) => v.iter().map(|&x| x as f64).collect(),
             ArrayData::U64(v) => v.iter().map(|&x| x as f64).collect(),
             _ => {
-                return Err(self.err(name, "a numeric array", &Value::Array(a.clone())));
+                return Err(self.err_found(name, "a numeric array", &describe_array(a)));
             }
         };
         Ok((c_order(data, &a.shape, a.fortran_order), a.shape.clone()))
@@ -207,11 +210,15 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Dict(d) => format!("a dict of {}", d.len()),
         Value::Set(_) | Value::FrozenSet(_) => "a set".into(),
         Value::Slice(..) => "a slice".into(),
-        Value::Array(a) => format!("an array of shape {:?}", a.shape),
+        Value::Array(a) => describe_array(a),
         Value::Dtype(d) => format!("dtype {}{}", d.kind, d.itemsize),
         Value::Global(g) => format!("{g}"),
         Value::Object(o) => format!("a {} object", o.class),
     }
+}
+
+fn describe_array(a: &Array) -> String {
+    format!("an array of dtype {} and shape {:?}", a.dtype, a.shape)
 }
 
 /// The class labels of a classifier's `classes_` array.
@@ -239,7 +246,7 @@ pub(crate) fn labels(attrs: &Attrs<'_>, name: &str) -> Result<Vec<crate::Label>>
         ArrayData::F64(v) => v.iter().map(|&f| Label::Float(f)).collect(),
         ArrayData::F32(v) => v.iter().map(|&f| Label::Float(f as f64)).collect(),
         ArrayData::Bytes(_) => {
-            return Err(attrs.err(name, "string or integer labels", &Value::Array(a.clone())));
+            return Err(attrs.err_found(name, "string or integer labels", &describe_array(a)));
         }
     };
     if labels.is_empty() {

@@ -110,7 +110,7 @@ pub(crate) fn steps(obj: &Object) -> Result<Vec<(String, &Object)>> {
         match est {
             Value::None => {}
             Value::Str(s) if s == "passthrough" => {}
-            Value::Object(o) => out.push((name, o)),
+            Value::Object(o) => out.push((name, &**o)),
             other => {
                 return Err(EngineError::unsupported(format!(
                     "Pipeline step {name:?} is {}",

@@ -5,6 +5,10 @@
 //! and everything else is an ordinary Python builtin value.
 
 /// A Python value rebuilt from a pickle, restricted to plain data.
+///
+/// Large variants are boxed so a `Value` is 32 bytes: a fitted vectorizer's
+/// `vocabulary_` is a dict of hundreds of thousands of entries, and the
+/// tree's peak size is what loading a model costs in resident memory.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     None,
@@ -26,15 +30,15 @@ pub enum Value {
     /// `slice(start, stop, step)`.
     Slice(Box<Value>, Box<Value>, Box<Value>),
     /// A numpy `ndarray` (joblib-wrapped or pickled by numpy itself).
-    Array(Array),
+    Array(Box<Array>),
     /// A numpy `dtype` object (e.g. an estimator's `dtype` attribute).
     Dtype(Dtype),
     /// A reference to an allowlisted global that was not called, such as the
     /// type object `numpy.float64` stored as a `dtype=` parameter.
-    Global(Global),
+    Global(Box<Global>),
     /// An instance of an allowlisted class: what `NEWOBJ`/`REDUCE` created,
     /// with the state `BUILD` gave it.
-    Object(Object),
+    Object(Box<Object>),
 }
 
 /// `module.name` of a Python global.

@@ -101,6 +101,7 @@ struct BenchResult {
 fn bench(model: PathBuf, input: PathBuf, passes: usize, json: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let m = Model::load(&model).with_context(|| format!("loading {}", model.display()))?;
+    crate::memory::release_freed();
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let file =
         std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;

@@ -34,6 +34,7 @@ struct InputLine {
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
     let model =
         Model::load(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    crate::memory::release_freed();
     let reader: Box<dyn Read> = match &args.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
         None => Box::new(std::io::stdin().lock()),

@@ -306,15 +306,15 @@ fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
             let mut it = children.into_iter().map(Box::new);
             Value::Slice(it.next()?, it.next()?, it.next()?)
         }
-        Node::Array(a) => Value::Array(*a),
-        Node::ObjectArray(a) => Value::Array(Array {
+        Node::Array(a) => Value::Array(a),
+        Node::ObjectArray(a) => Value::Array(Box::new(Array {
             dtype: a.dtype,
             shape: a.shape,
             fortran_order: false,
             data: ArrayData::Object(children),
-        }),
+        })),
         Node::Dtype(d) => Value::Dtype(d),
-        Node::Global(g) => Value::Global(g.global),
+        Node::Global(g) => Value::Global(Box::new(g.global)),
         Node::Object(o) => {
             let mut args = children;
             let state = if o.state.is_some() {
@@ -322,15 +322,15 @@ fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
             } else {
                 None
             };
-            Value::Object(Object {
+            Value::Object(Box::new(Object {
                 class: o.class,
                 args,
                 state,
-            })
+            }))
         }
         // `_reconstruct(ndarray, (0,), b'b')` never given its state: numpy
         // would leave an empty int8 array.
-        Node::PendingArray => Value::Array(Array {
+        Node::PendingArray => Value::Array(Box::new(Array {
             dtype: Dtype {
                 kind: 'i',
                 itemsize: 1,
@@ -339,7 +339,7 @@ fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
             shape: vec![0],
             fortran_order: false,
             data: ArrayData::I64(Vec::new()),
-        }),
+        })),
         Node::Alias(_) => children.into_iter().next()?,
         Node::Taken => return None,
     })
