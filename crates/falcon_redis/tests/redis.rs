@@ -446,7 +446,6 @@ async fn bench_lookup_latency() {
         let mut tasks = Vec::new();
         for w in 0..50u64 {
             let c = c.clone();
-            let text = text;
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(n as usize);
                 for i in 0..n {
