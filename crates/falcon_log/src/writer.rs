@@ -420,12 +420,13 @@ impl State {
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut msgs = Vec::with_capacity(self.config.batch_size);
         let mut rows = Vec::with_capacity(self.config.batch_size);
+        let mut stopping: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
             let pending = self.spool_pending() > 0;
             tokio::select! {
                 n = rx.recv_many(&mut msgs, self.config.batch_size) => {
                     if n == 0 {
-                        // Every handle dropped: same as a shutdown.
+                        // Closed (shutdown below) or every handle dropped.
                         break;
                     }
                     for msg in msgs.drain(..) {
@@ -436,32 +437,24 @@ impl State {
                                 let _ = done.send(());
                             }
                             Msg::Shutdown(done) => {
-                                self.write(&mut rows).await;
+                                // Refuse new rows from now on, but keep
+                                // draining what was accepted before.
                                 rx.close();
-                                // Rows already queued behind the shutdown.
-                                while let Some(m) = rx.recv().await {
-                                    match m {
-                                        Msg::Row(r) => rows.push(r),
-                                        Msg::Flush(d) | Msg::Shutdown(d) => { let _ = d.send(()); }
-                                    }
-                                    if rows.len() >= self.config.batch_size {
-                                        self.write(&mut rows).await;
-                                    }
-                                }
-                                self.write(&mut rows).await;
-                                let _ = done.send(());
-                                return;
+                                stopping.push(done);
                             }
                         }
                     }
                     self.write(&mut rows).await;
                 }
-                () = tokio::time::sleep_until(self.next_attempt), if pending => {
+                () = tokio::time::sleep_until(self.next_attempt), if pending && stopping.is_empty() => {
                     self.replay_chunk().await;
                 }
             }
         }
         self.write(&mut rows).await;
+        for done in stopping {
+            let _ = done.send(());
+        }
     }
 
     fn spool_pending(&self) -> u64 {

@@ -154,3 +154,40 @@ async fn bench_sqlite_rows_per_second() {
         stats.batches
     );
 }
+
+/// Rows accepted after `shutdown` was requested but before the writer saw
+/// the request are still written, and later ones are refused (counted).
+#[tokio::test(flavor = "current_thread")]
+async fn rows_queued_behind_shutdown_are_written() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    let writer = LogWriter::start(db.clone(), LogConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let log = writer.handle();
+    for i in 0..5 {
+        assert!(log.log(record(i)));
+    }
+    // Enqueue the shutdown request without letting the writer run (current
+    // thread runtime, no await yet)...
+    let mut shutdown = std::pin::pin!(writer.shutdown());
+    assert!(
+        shutdown
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending()
+    );
+    // ...and more rows behind it.
+    for i in 5..10 {
+        assert!(log.log(record(i)));
+    }
+    let stats = shutdown.await.unwrap();
+    assert_eq!(stats.written, 10, "{stats:?}");
+    assert_eq!(store::count(&db).await.unwrap(), 10);
+    assert!(!log.log(record(10)));
+    assert_eq!(log.stats().dropped_closed, 1);
+}
