@@ -217,8 +217,10 @@ impl RedisCache {
         k.push(':');
         k.push_str(version);
         k.push(':');
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         for b in digest {
-            k.push_str(&format!("{b:02x}"));
+            k.push(char::from(HEX[usize::from(b >> 4)]));
+            k.push(char::from(HEX[usize::from(b & 15)]));
         }
         k
     }
@@ -341,6 +343,26 @@ impl RedisCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_layout() {
+        // The key needs no connection; build the cache over a pool that
+        // never connects (only the layout is under test).
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut o = RedisOptions::new("redis://127.0.0.1:1/");
+            o.connect_timeout = Duration::from_millis(1);
+            let conn = RedisConn::connect(o).await.unwrap();
+            let c = RedisCache::with_conn(conn, "pfx", Duration::from_secs(1));
+            assert_eq!(
+                c.key("spam", "2", "abc"),
+                "pfx:p:spam:2:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            );
+        });
+    }
 
     #[test]
     fn prometheus_histogram_is_cumulative() {
