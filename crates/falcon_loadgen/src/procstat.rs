@@ -4,13 +4,24 @@
 use crate::config::WorkerPid;
 use crate::report::{WorkerPoint, WorkerStats};
 
-/// CPU time (seconds) and RSS (bytes) of one process now.
+/// CPU time (seconds) and RSS (bytes) of one process now, its direct
+/// children included: an nginx master does no work itself, its worker
+/// processes do.
 pub fn sample(pid: i32) -> Option<(f64, u64)> {
     let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
     let tps = procfs::ticks_per_second() as f64;
-    let cpu = (stat.utime + stat.stime) as f64 / tps;
-    let rss = stat.rss * procfs::page_size();
-    Some((cpu, rss))
+    let page = procfs::page_size();
+    let mut ticks = stat.utime + stat.stime;
+    let mut rss = stat.rss * page;
+    if let Ok(all) = procfs::process::all_processes() {
+        for child in all.flatten().filter_map(|p| p.stat().ok()) {
+            if child.ppid == pid {
+                ticks += child.utime + child.stime;
+                rss += child.rss * page;
+            }
+        }
+    }
+    Some((ticks as f64 / tps, rss))
 }
 
 /// Accumulates per-second samples of several processes.

@@ -169,29 +169,37 @@ pub fn recommendation(rows: &[Row], slo_ms: f64, cpu_limit: f64, cores: usize) -
     }
     let basis = chosen.or_else(|| rows.iter().min_by(|a, b| a.p95_ms.total_cmp(&b.p95_ms)));
     if let Some(r) = basis {
-        let per_worker = r.rps / r.workers as f64;
         let _ = writeln!(
             md,
-            "Capacity formula (the seed's): **workers ≈ ⌈target req/s ÷ per-worker req/s × 1.5⌉**, keeping CPU < {cpu_limit} %. \
-             Measured here: {:.1} req/s per worker at {} workers.",
-            per_worker, r.workers
+            "At {} worker(s) the cluster served {:.1} req/s ({:.1} per worker) — the offered load, not the limit.",
+            r.workers,
+            r.rps,
+            r.rps / r.workers as f64
         );
-        if let Some(cpu) = r.cpu_machine_pct.filter(|c| *c > 0.0) {
-            let per_core = r.rps / (cpu / 100.0 * cores as f64);
-            let _ = writeln!(
-                md,
-                " One busy core served {:.0} req/s of this traffic, so at {cpu_limit} % CPU this {cores}-core machine sustains ≈ {:.0} req/s \
-                 — more workers than cores add no capacity, only headroom against a dead worker.",
-                per_core,
-                per_core * cores as f64 * cpu_limit / 100.0
-            );
+        match r.cpu_machine_pct.filter(|c| *c > 0.0) {
+            Some(cpu) => {
+                // req/s per fully busy core: what one single-core worker
+                // serves at 100 % CPU. The × 1.5 of the seed's formula is the
+                // headroom that keeps CPU near the limit (1 / 1.5 ≈ 67 %).
+                let per_core = r.rps / (cpu / 100.0 * cores as f64);
+                let _ = writeln!(
+                    md,
+                    "It used {cpu:.1} % of the machine, so one fully busy core serves ≈ {per_core:.0} req/s of this traffic.\n\n\
+                     Capacity formula (the seed's, with one core per worker): \
+                     **workers ≈ ⌈target req/s ÷ {per_core:.0} × 1.5⌉**, which keeps CPU near {cpu_limit} %. \
+                     For 1,000 req/s: ⌈1000 ÷ {per_core:.0} × 1.5⌉ = {} worker(s); this {cores}-core machine tops out near \
+                     {:.0} req/s at {cpu_limit} % CPU — beyond that, add machines, not workers.",
+                    (1000.0 / per_core * 1.5).ceil(),
+                    per_core * cores as f64 * cpu_limit / 100.0
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    md,
+                    "No CPU data: the capacity formula needs per-worker CPU (run on the workers' machine, or export process metrics)."
+                );
+            }
         }
-        let _ = writeln!(
-            md,
-            "\nExample: for 1,000 req/s, ⌈1000 ÷ {:.1} × 1.5⌉ = {} workers.",
-            per_worker,
-            (1000.0 / per_worker * 1.5).ceil()
-        );
     }
     md
 }
@@ -342,11 +350,15 @@ mod tests {
         assert!(rows[2].meets_slo && rows[2].meets_cpu);
         let md = recommendation(&rows, 10.0, 70.0, 2);
         assert!(md.contains("**Recommendation: 3 worker(s)**"), "{md}");
-        // 180 req/s over 3 workers = 60 per worker; 1000 / 60 × 1.5 = 25.
-        assert!(md.contains("60.0 req/s per worker at 3 workers"), "{md}");
-        assert!(md.contains("= 25 workers"), "{md}");
-        // 180 req/s at 60 % of 2 cores = 1.2 cores → 150 req/s per core.
-        assert!(md.contains("One busy core served 150 req/s"), "{md}");
+        assert!(md.contains("180.0 req/s (60.0 per worker)"), "{md}");
+        // 180 req/s at 60 % of 2 cores = 1.2 cores → 150 req/s per core;
+        // 1000 / 150 × 1.5 = 10; 150 × 2 × 0.7 = 210.
+        assert!(
+            md.contains("one fully busy core serves ≈ 150 req/s"),
+            "{md}"
+        );
+        assert!(md.contains("⌈1000 ÷ 150 × 1.5⌉ = 10 worker(s)"), "{md}");
+        assert!(md.contains("tops out near 210 req/s"), "{md}");
     }
 
     #[test]
