@@ -20,6 +20,10 @@ pub struct BenchArgs {
         default_value = "http://127.0.0.1:8000"
     )]
     pub url: String,
+    /// Target a cluster started by `falcon cluster up --run-dir DIR`: its URL,
+    /// and its workers (and nginx) sampled for CPU/RSS.
+    #[arg(long, env = "FALCON_BENCH_CLUSTER", value_name = "DIR")]
+    pub cluster: Option<PathBuf>,
     /// Path to POST `{"text": ...}` to, e.g. /v1/models/spam/predict.
     #[arg(long, env = "FALCON_BENCH_PATH", default_value = "/predict")]
     pub path: String,
@@ -139,6 +143,24 @@ impl BenchArgs {
 /// Runs one benchmark inside an existing runtime and returns its record
 /// (used by `falcon tune` too).
 pub async fn bench(args: &BenchArgs) -> anyhow::Result<falcon_loadgen::RunReport> {
+    let mut args = args.clone();
+    if let Some(dir) = &args.cluster {
+        let state = super::cluster::State::load(dir)?
+            .with_context(|| format!("no cluster in {} (falcon cluster up)", dir.display()))?;
+        args.url = state.url.clone();
+        if args.pids.is_empty() {
+            args.pids = state
+                .workers
+                .iter()
+                .chain(state.nginx.iter())
+                .map(|p| WorkerPid {
+                    name: p.name.clone(),
+                    pid: p.pid,
+                })
+                .collect();
+        }
+    }
+    let args = &args;
     let corpus = Arc::new(
         Corpus::from_jsonl(&args.data)
             .with_context(|| format!("loading texts from {}", args.data.display()))?,

@@ -242,6 +242,7 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
             };
             let cluster = runtime.block_on(cluster::up(&up))?;
             let mut bench_args = args.bench.clone();
+            bench_args.cluster = None;
             bench_args.url = cluster.state.url.clone();
             bench_args.label = format!("{w} worker{}", if w == 1 { "" } else { "s" });
             bench_args.pids = cluster
