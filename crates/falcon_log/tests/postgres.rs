@@ -135,23 +135,29 @@ async fn terminated_backends_mid_stream_lose_nothing() {
     let writer = LogWriter::start(schema.db().await, cfg).await.unwrap();
     let log = writer.handle();
     const N: u64 = 30_000;
-    let producer = tokio::spawn({
-        let log = log.clone();
-        async move {
-            for i in 0..N {
-                assert!(log.log(record(i)), "row {i} refused: {:?}", log.stats());
-                if i.is_multiple_of(500) {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+    const PRODUCERS: u64 = 4;
+    // Four concurrent producers (request handlers), each its own id range.
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in (p..N).step_by(PRODUCERS as usize) {
+                    assert!(log.log(record(i)), "row {i} refused: {:?}", log.stats());
+                    if i % 500 < PRODUCERS {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
                 }
-            }
-        }
-    });
+            })
+        })
+        .collect();
     let mut killed = 0;
-    while !producer.is_finished() {
+    while !producers.iter().all(|p| p.is_finished()) {
         killed += schema.kill_backends().await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    producer.await.unwrap();
+    for p in producers {
+        p.await.unwrap();
+    }
     log.flush().await.unwrap();
     let drained = wait_for(Duration::from_secs(30), async || {
         let s = log.stats();
@@ -185,17 +191,20 @@ async fn outage_and_restart_lose_nothing() {
     let writer = LogWriter::start(db, config(dir.path())).await.unwrap();
     let log = writer.handle();
     const N: u64 = 20_000;
-    let producer = tokio::spawn({
-        let log = log.clone();
-        async move {
-            for i in 0..N {
-                assert!(log.log(record(i)), "row {i} refused");
-                if i.is_multiple_of(200) {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+    const PRODUCERS: u64 = 4;
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in (p..N).step_by(PRODUCERS as usize) {
+                    assert!(log.log(record(i)), "row {i} refused");
+                    if i % 200 < PRODUCERS {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
                 }
-            }
-        }
-    });
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
     proxy.down().await;
     // While down, rows pile up in the spool.
@@ -209,7 +218,9 @@ async fn outage_and_restart_lose_nothing() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!log.stats().db_up);
     proxy.up();
-    producer.await.unwrap();
+    for p in producers {
+        p.await.unwrap();
+    }
     log.flush().await.unwrap();
     let drained = wait_for(Duration::from_secs(30), async || {
         let s = log.stats();
