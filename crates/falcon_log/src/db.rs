@@ -68,6 +68,9 @@ pub struct DbOptions {
     pub pool_size: usize,
     /// Time budget for establishing a Postgres connection.
     pub connect_timeout: Duration,
+    /// How long a SQLite statement waits for another process's lock
+    /// before failing (the writer then spools the batch).
+    pub sqlite_busy_timeout: Duration,
 }
 
 impl Default for DbOptions {
@@ -75,6 +78,7 @@ impl Default for DbOptions {
         DbOptions {
             pool_size: 20,
             connect_timeout: Duration::from_secs(2),
+            sqlite_busy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -137,7 +141,7 @@ impl Database {
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            Self::open_sqlite(Path::new(path)).await
+            Self::open_sqlite_with(Path::new(path), opts.sqlite_busy_timeout).await
         } else {
             Err(LogError::InvalidUrl(redact_url(url)))
         }
@@ -145,6 +149,11 @@ impl Database {
 
     /// Opens (creating) a SQLite database file.
     pub async fn open_sqlite(path: &Path) -> Result<Database> {
+        Self::open_sqlite_with(path, DbOptions::default().sqlite_busy_timeout).await
+    }
+
+    /// [`Database::open_sqlite`] with a given busy timeout.
+    pub async fn open_sqlite_with(path: &Path, busy_timeout: Duration) -> Result<Database> {
         let path = path.to_owned();
         let p = path.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<rusqlite::Connection> {
@@ -158,7 +167,7 @@ impl Database {
             // fsync per transaction.
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.busy_timeout(busy_timeout)?;
             Ok(conn)
         })
         .await

@@ -191,3 +191,44 @@ async fn rows_queued_behind_shutdown_are_written() {
     assert!(!log.log(record(10)));
     assert_eq!(log.stats().dropped_closed, 1);
 }
+
+/// Another process holding SQLite's write lock makes batches fail (busy):
+/// they are spooled, and replayed once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_sqlite_spools_then_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let db = Database::open_sqlite_with(&path, Duration::from_millis(50))
+        .await
+        .unwrap();
+    let mut cfg = LogConfig::new(dir.path());
+    cfg.retry_min = Duration::from_millis(20);
+    cfg.retry_max = Duration::from_millis(100);
+    let writer = LogWriter::start(db.clone(), cfg).await.unwrap();
+    let log = writer.handle();
+    for i in 0..100 {
+        assert!(log.log(record(i)));
+    }
+    log.flush().await.unwrap();
+    // A second connection (as another process would) takes the write lock.
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for i in 100..1100 {
+        assert!(log.log(record(i)));
+    }
+    log.flush().await.unwrap();
+    let s = log.stats();
+    assert!(s.spooled > 0 && s.db_errors > 0 && !s.db_up, "{s:?}");
+    locker.execute_batch("COMMIT").unwrap();
+    drop(locker);
+    let drained = common::wait_for(Duration::from_secs(10), async || {
+        let s = log.stats();
+        s.spool_bytes == 0 && s.written == 1100
+    })
+    .await;
+    let stats = writer.shutdown().await.unwrap();
+    assert!(drained, "{stats:?}");
+    assert_eq!(stats.replayed, stats.spooled);
+    assert_eq!(stats.dropped(), 0);
+    assert_eq!(store::count(&db).await.unwrap(), 1100);
+}
