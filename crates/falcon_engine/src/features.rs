@@ -29,8 +29,8 @@ pub(crate) type SeenNames = HashMap<u32, String>;
 pub(crate) enum Extractor {
     /// `CountVectorizer`, or `TfidfVectorizer` (a count step with its
     /// internal `TfidfTransformer`).
-    Count(CountVectorizer),
-    Hashing(HashingVectorizer),
+    Count(Box<CountVectorizer>),
+    Hashing(Box<HashingVectorizer>),
     Union(FeatureUnion),
     /// A vectorizer followed by `TfidfTransformer` steps, as a `Pipeline`
     /// lays them out.
@@ -41,10 +41,12 @@ impl Extractor {
     /// Builds the text step of a pipeline from its pickled estimator.
     pub(crate) fn from_object(obj: &Object) -> Result<Self> {
         match obj.class.name.as_str() {
-            "CountVectorizer" | "TfidfVectorizer" => {
-                Ok(Extractor::Count(CountVectorizer::from_object(obj)?))
-            }
-            "HashingVectorizer" => Ok(Extractor::Hashing(HashingVectorizer::from_object(obj)?)),
+            "CountVectorizer" | "TfidfVectorizer" => Ok(Extractor::Count(Box::new(
+                CountVectorizer::from_object(obj)?,
+            ))),
+            "HashingVectorizer" => Ok(Extractor::Hashing(Box::new(
+                HashingVectorizer::from_object(obj)?,
+            ))),
             "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(obj)?)),
             "Pipeline" => {
                 let steps = crate::pipeline::steps(obj)?;

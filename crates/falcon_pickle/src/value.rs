@@ -528,14 +528,14 @@ mod tests {
 
     #[test]
     fn accessors() {
-        let obj = Value::Object(Object {
+        let obj = Value::Object(Box::new(Object {
             class: Global::new("m", "C"),
             args: vec![],
             state: Some(Box::new(Value::Dict(vec![(
                 Value::Str("a".into()),
                 Value::Int(3),
             )]))),
-        });
+        }));
         assert_eq!(obj.get("a").and_then(Value::as_i64), Some(3));
         assert_eq!(obj.get("a").and_then(Value::as_f64), Some(3.0));
         assert!(obj.get("b").is_none());

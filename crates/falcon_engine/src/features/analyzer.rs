@@ -25,7 +25,8 @@ enum Accents {
 enum Kind {
     /// `analyzer="word"`: tokens from `token_pattern`, minus stop words.
     Word {
-        pattern: PyRegex,
+        /// Boxed: a compiled pattern is large and the other kinds are tiny.
+        pattern: Box<PyRegex>,
         stop_words: Option<HashSet<String>>,
     },
     /// `analyzer="char"`: n-grams over the whole collapsed text.
@@ -111,7 +112,7 @@ impl Analyzer {
                     )));
                 }
                 Kind::Word {
-                    pattern,
+                    pattern: Box::new(pattern),
                     stop_words: stop_words(a)?,
                 }
             }
