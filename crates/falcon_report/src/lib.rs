@@ -123,13 +123,17 @@ pub fn charts(runs: &[Run]) -> Vec<(String, String, Chart)> {
                 .collect(),
         },
     ));
-    // CPU per worker: workers are matched by position (worker 1, 2, ...).
-    let max_workers = runs
-        .iter()
-        .map(|r| r.report.workers.len())
-        .max()
-        .unwrap_or(0);
-    if max_workers > 0 {
+    // CPU per worker: workers are matched by name across runs (worker-1,
+    // worker-2, nginx, ...), in order of first appearance.
+    let mut worker_names: Vec<String> = Vec::new();
+    for r in runs {
+        for w in &r.report.workers {
+            if !worker_names.contains(&w.name) {
+                worker_names.push(w.name.clone());
+            }
+        }
+    }
+    if !worker_names.is_empty() {
         out.push((
             "cpu_per_worker".to_string(),
             "CPU per worker".to_string(),
@@ -137,12 +141,19 @@ pub fn charts(runs: &[Run]) -> Vec<(String, String, Chart)> {
                 title: "CPU per worker (100 % = one core)".into(),
                 y_desc: "CPU %".into(),
                 groups: names,
-                series: (0..max_workers)
-                    .map(|w| {
+                series: worker_names
+                    .iter()
+                    .map(|name| {
                         (
-                            format!("worker {}", w + 1),
+                            name.clone(),
                             runs.iter()
-                                .map(|r| r.report.workers.get(w).and_then(|x| x.cpu_percent))
+                                .map(|r| {
+                                    r.report
+                                        .workers
+                                        .iter()
+                                        .find(|w| &w.name == name)
+                                        .and_then(|w| w.cpu_percent)
+                                })
                                 .collect(),
                         )
                     })
