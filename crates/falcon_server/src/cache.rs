@@ -115,7 +115,9 @@ impl MokaCache {
                 let p = &v.prediction;
                 let floats = p.probabilities.as_ref().map_or(0, Vec::len)
                     + p.decision.as_ref().map_or(0, Vec::len);
-                let w = ENTRY_OVERHEAD + k.text.len() + floats * 8;
+                // Capacity, not length: a string parsed from JSON may hold
+                // more than it uses, and the bound is on memory.
+                let w = ENTRY_OVERHEAD + k.text.capacity() + floats * 8;
                 u32::try_from(w).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
