@@ -26,7 +26,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Deadline of a whole request (reading the body included) → 504.
     pub request_timeout: Duration,
-    /// Deadline for a client to send the request line and headers.
+    /// Deadline for a client to send the request line and headers; it also
+    /// closes keep-alive connections idle this long (hyper starts the timer
+    /// whenever it waits for a request head).
     pub header_timeout: Duration,
     /// How long shutdown waits for in-flight requests before giving up.
     pub drain_timeout: Duration,

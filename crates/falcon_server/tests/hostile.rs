@@ -233,6 +233,28 @@ async fn slow_clients_are_cut_off_and_do_not_stall_others() {
             "slowloris connection closed by the header timeout"
         );
     }
+    // A connection that never sends a byte, and one left idle after a
+    // request (keep-alive), are closed too: neither holds a slot forever.
+    let mut silent = Conn::open(addr).await.unwrap();
+    let mut idle = Conn::open(addr).await.unwrap();
+    let r = idle
+        .send(
+            "POST",
+            "/predict",
+            &[("content-type", "application/json")],
+            br#"{"text":"a"}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        silent.closed_within(Duration::from_secs(2)).await,
+        "silent connection closed"
+    );
+    assert!(
+        idle.closed_within(Duration::from_secs(2)).await,
+        "idle keep-alive connection closed"
+    );
     let (replies, _) = trickle.await.unwrap();
     for r in replies {
         assert_eq!(r.unwrap(), 504, "trickled body hits the request deadline");

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     /// Deadline of a whole request, body included (504 beyond).
     #[arg(long, env = "FALCON_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub request_timeout: Duration,
-    /// Deadline for a client to send its request headers.
+    /// Deadline for a client to send its request headers (also the idle
+    /// timeout of keep-alive connections).
     #[arg(long, env = "FALCON_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
