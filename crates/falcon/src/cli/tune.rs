@@ -373,7 +373,7 @@ fn k6_run(
     // http_req_failed is a rate metric: "passes" counts failed requests.
     let failed = m["http_req_failed"]["passes"].as_f64().unwrap_or(0.0) as u64;
     let mut status = std::collections::BTreeMap::new();
-    status.insert("ok".to_string(), requests - failed.min(requests));
+    status.insert("2xx".to_string(), requests - failed.min(requests));
     if failed > 0 {
         status.insert("failed".to_string(), failed);
     }
