@@ -115,21 +115,19 @@ fn read_line_bounded(
         if chunk.is_empty() {
             return Ok((total, truncated));
         }
-        let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
+        let (take, content, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, i, true),
+            None => (chunk.len(), chunk.len(), false),
         };
-        let keep = take.min(max.saturating_sub(buf.len()));
+        // The limit applies to the line's content, not its terminator.
+        let keep = content.min(max.saturating_sub(buf.len()));
         buf.extend_from_slice(&chunk[..keep]);
-        truncated |= keep < take;
+        truncated |= keep < content;
         total += take;
         r.consume(take);
         if done {
-            if buf.last() == Some(&b'\n') {
+            if !truncated && buf.last() == Some(&b'\r') {
                 buf.pop();
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
             }
             return Ok((total, truncated));
         }
