@@ -1,15 +1,14 @@
-//! The route table. Layers, outermost first: observe (request id, metrics,
-//! logs) → deadline (504; not on the repository routes) → the route.
+//! The route table. One layer: observe (request id, metrics, logs, and the
+//! request deadline — not on the repository routes).
 
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::middleware::{deadline, observe};
+use crate::middleware::observe;
 use crate::routes::{docs, fallback, health, metrics, oip, predict, repository};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    let timeout = state.config().request_timeout;
     Router::new()
         .route("/v1/models/{name}/predict", post(predict::model))
         .route(
@@ -46,20 +45,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(docs::openapi_json))
         .route("/docs", get(docs::docs_page))
-        .layer(axum::middleware::from_fn_with_state(
-            timeout,
-            deadline::deadline,
-        ))
-        // Repository changes take as long as loading a model takes (seconds
-        // for a large one) and are never cancelled half-way: no deadline.
-        .merge(
-            Router::new()
-                .route("/v2/repository/index", post(repository::index))
-                .route("/v2/repository/models/{name}/load", post(repository::load))
-                .route(
-                    "/v2/repository/models/{name}/unload",
-                    post(repository::unload),
-                ),
+        .route("/v2/repository/index", post(repository::index))
+        .route("/v2/repository/models/{name}/load", post(repository::load))
+        .route(
+            "/v2/repository/models/{name}/unload",
+            post(repository::unload),
         )
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)

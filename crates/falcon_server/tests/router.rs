@@ -80,7 +80,13 @@ async fn request_id_is_echoed() {
         .header("x-request-id")
         .unwrap()
         .to_string();
-    assert!(id.len() < 100 && !id.starts_with("xxx"));
+    assert!(!id.starts_with("xxx"));
+    let (prefix, counter) = id.split_once('-').unwrap();
+    assert_eq!((prefix.len(), counter.len()), (8, 12), "{id}");
+    assert!(
+        id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+        "{id}"
+    );
 }
 
 #[tokio::test]

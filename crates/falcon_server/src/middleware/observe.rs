@@ -13,6 +13,7 @@ use http::HeaderValue;
 
 use crate::error::ErrorKind;
 use crate::extract::Arrival;
+use crate::middleware::deadline;
 use crate::state::AppState;
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -28,7 +29,17 @@ fn new_request_id() -> HeaderValue {
         nanos ^ std::process::id().rotate_left(16)
     });
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).expect("ASCII")
+    // `{prefix:08x}-{n:012x}`, formatted by hand: this runs per request.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 21];
+    for (i, b) in buf[..8].iter_mut().enumerate() {
+        *b = HEX[((prefix >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    buf[8] = b'-';
+    for (i, b) in buf[9..].iter_mut().enumerate() {
+        *b = HEX[((n >> (44 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&buf).expect("ASCII")
 }
 
 /// Accepts a client id only if short and printable, so logs and headers
@@ -54,26 +65,25 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         Some(v) if sane(v) => v.clone(),
         _ => new_request_id(),
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_string();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
+    let timeout =
+        (!route.starts_with(deadline::EXEMPT_PREFIX)).then_some(state.config().request_timeout);
     let method = req.method().clone();
     let metrics = state.metrics();
     metrics.in_flight.inc();
     let guard = InFlight(&metrics.in_flight);
-    let mut resp = next.run(req).await;
+    let mut resp = deadline::within(timeout, next.run(req)).await;
     drop(guard);
     let elapsed = arrival.elapsed();
     let status = resp.status();
     metrics
         .http_requests
-        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .with_label_values(&[route, method.as_str(), status.as_str()])
         .inc();
     metrics
         .http_duration
-        .with_label_values(&[route.as_str()])
+        .with_label_values(&[route])
         .observe(elapsed.as_secs_f64());
     let error_type = resp.extensions().get::<ErrorKind>().map(|k| k.0);
     let rid = request_id.to_str().unwrap_or("");
