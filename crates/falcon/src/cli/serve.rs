@@ -177,12 +177,23 @@ async fn serve(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<ExitCod
         "falcon serve starting"
     );
     let state = AppState::new(config);
+    // Loading builds large temporary trees; once the repository is ready,
+    // give their freed pages back to the OS (see `crate::memory`).
+    let loading = state.clone();
+    tokio::spawn(async move {
+        while !loading.repo().is_ready() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+    });
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let reloader = state.clone();
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: rescanning the model repository");
-            match reloader.reload().await {
+            let result = reloader.reload().await;
+            let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+            match result {
                 Ok(0) => tracing::info!("rescan done"),
                 Ok(n) => tracing::error!(
                     failed = n,
