@@ -350,13 +350,22 @@ fn bad_flags_fail_fast() {
 
 /// The OIP conformance check with a real client: Python `tritonclient[http]`
 /// (`pip install 'tritonclient[http]'`; `FALCON_PYTHON` picks the
-/// interpreter). Not skipped when missing: CI must install it.
+/// interpreter). Under `CI=true` a missing client fails the test (`.ci/run`
+/// installs it); elsewhere it is skipped with a notice, so `cargo test` runs
+/// on a machine without Python packages.
 #[test]
 fn tritonclient_conformance() {
     let python = std::env::var("FALCON_PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
         .args(["-c", "import tritonclient.http, numpy"])
         .output();
+    let available = probe.as_ref().is_ok_and(|o| o.status.success());
+    if !available && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!(
+            "SKIP tritonclient_conformance: {python} cannot import tritonclient.http (pip install 'tritonclient[http]'); CI=true makes this a failure"
+        );
+        return;
+    }
     assert!(
         probe.as_ref().is_ok_and(|o| o.status.success()),
         "{python} cannot import tritonclient.http: run `pip install 'tritonclient[http]'` ({probe:?})"
