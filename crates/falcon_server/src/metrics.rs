@@ -126,6 +126,15 @@ impl Metrics {
         registry
             .register(Box::new(batch_size.clone()))
             .expect("unique metric");
+        // `process_cpu_seconds_total`, `process_resident_memory_bytes`, open
+        // fds, start time: the dashboards' CPU and memory per worker, read
+        // from /proc at scrape time (nothing to sample in between).
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("unique metric");
         // Both results exist from the start so rate() and alerts see zeros.
         model_loads.with_label_values(&["success"]);
         model_loads.with_label_values(&["failure"]);

@@ -860,6 +860,8 @@ async fn metrics_exposition() {
         "model_info{model=\"spam\",version=\"1\"} 1",
         "inference_cache_misses_total{model=\"spam\"} 1",
         "# TYPE inference_cache_hits_total counter",
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
     ] {
         assert!(m.contains(needle), "missing {needle} in\n{m}");
     }
