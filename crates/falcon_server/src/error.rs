@@ -56,6 +56,15 @@ pub enum ServerError {
     /// A repository load was refused; the previous model keeps serving.
     #[error("failed to load model {name:?}: {reason}")]
     LoadFailed { name: String, reason: String },
+    /// No, an invalid, or a revoked API key (`--auth required`).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// A valid key without the rights this route needs (admin routes).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The key's rate limit is exhausted.
+    #[error("rate limit exceeded: retry later")]
+    RateLimited { retry_after: Duration },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -79,6 +88,9 @@ impl ServerError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ServerError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServerError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,15 +112,18 @@ impl ServerError {
             ServerError::NotReady(..) => "not_ready",
             ServerError::Timeout(_) => "timeout",
             ServerError::LoadFailed { .. } => "model_load_failed",
+            ServerError::Unauthorized(_) => "unauthorized",
+            ServerError::Forbidden(_) => "forbidden",
+            ServerError::RateLimited { .. } => "rate_limited",
             ServerError::Internal(_) => "internal",
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            ServerError::Overloaded { retry_after } | ServerError::NotReady(_, retry_after) => {
-                Some(*retry_after)
-            }
+            ServerError::Overloaded { retry_after }
+            | ServerError::NotReady(_, retry_after)
+            | ServerError::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -137,6 +152,10 @@ impl IntoResponse for ServerError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if matches!(self, ServerError::Unauthorized(_)) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         // Lets the metrics middleware label errors without parsing bodies.
         resp.extensions_mut().insert(ErrorKind(self.error_type()));
         resp
@@ -153,6 +172,25 @@ impl From<falcon_engine::EngineError> for ServerError {
         match e {
             falcon_engine::EngineError::Text(_) => ServerError::Unprocessable(e.to_string()),
             other => ServerError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::ports::Denied> for ServerError {
+    fn from(d: crate::ports::Denied) -> Self {
+        use crate::ports::Denied;
+        match d {
+            Denied::Missing => ServerError::Unauthorized(
+                "missing API key: send `Authorization: Bearer <key>`".into(),
+            ),
+            Denied::Invalid => ServerError::Unauthorized("invalid API key".into()),
+            Denied::Revoked { key_id } => {
+                ServerError::Unauthorized(format!("API key {key_id} has been revoked"))
+            }
+            Denied::Forbidden => {
+                ServerError::Forbidden("this route requires an admin API key".into())
+            }
+            Denied::RateLimited { retry_after } => ServerError::RateLimited { retry_after },
         }
     }
 }

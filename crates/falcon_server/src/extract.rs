@@ -29,6 +29,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Arrival {
     }
 }
 
+/// The prediction log's request id (see [`crate::ports::RequestContext`]),
+/// set by the observe middleware when a sink is configured.
+#[derive(Clone, Debug)]
+pub struct LogRequestId(pub std::sync::Arc<str>);
+
+/// What the prediction log needs of a request; empty (and free) when no
+/// sink is configured.
+impl FromRequestParts<AppState> for crate::ports::RequestContext {
+    type Rejection = ServerError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
+        if !state.wants_context() {
+            return Ok(Self::default());
+        }
+        Ok(Self {
+            request_id: parts.extensions.get::<LogRequestId>().map(|r| r.0.clone()),
+            caller: parts.extensions.get::<crate::ports::Caller>().cloned(),
+        })
+    }
+}
+
 /// A JSON body: content type checked (absent is accepted, as from
 /// `tritonclient`), size bounded by `--max-body-bytes` before and while
 /// reading, nesting bounded by serde_json's recursion limit (128).

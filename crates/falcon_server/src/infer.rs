@@ -9,6 +9,7 @@ use falcon_engine::{Contribution, Prediction};
 
 use crate::cache::{CacheKey, CacheStatus};
 use crate::error::ServerError;
+use crate::ports::{PredictionEvent, RequestContext, SharedKey, Tier, plausible};
 use crate::repository::LoadedModel;
 use crate::state::AppState;
 
@@ -20,6 +21,9 @@ pub struct Outcome {
     pub predictions: Vec<Arc<Prediction>>,
     /// Every text was a cache hit.
     pub all_hits: bool,
+    /// Texts answered by the in-process tier and by the shared tier.
+    pub memory_hits: u32,
+    pub shared_hits: u32,
     /// Arrival → inference start (body read, parse, scheduling).
     pub queue: Duration,
     /// Cache lookups + engine time.
@@ -75,13 +79,49 @@ async fn run_engine(
     Ok(result?)
 }
 
-/// Predicts `texts` with `model` through the cache. Takes an inference
-/// slot first (503 when none is free).
+/// The prediction for one text through the tiers: memory → shared tier →
+/// engine. Runs as the in-process cache's computation, so concurrent
+/// identical misses ask the shared tier (and the engine) once. Sets
+/// `from_shared` when the shared tier answered.
+async fn lookup_or_run(
+    state: &AppState,
+    model: &Arc<LoadedModel>,
+    text: Arc<String>,
+    ttl: Duration,
+    from_shared: &mut bool,
+) -> Result<Prediction, ServerError> {
+    let Some(tier) = state.shared_tier().filter(|_| !ttl.is_zero()) else {
+        return run_engine(state, model, &text).await;
+    };
+    let key = SharedKey {
+        model: &model.name,
+        version: &model.cache_version,
+        text: &text,
+    };
+    if let Some(p) = tier.get(key).await {
+        if plausible(&p, model.model.classes()) {
+            *from_shared = true;
+            return Ok(p);
+        }
+        tracing::warn!(
+            model = &*model.name,
+            "implausible shared-tier entry; recomputing"
+        );
+    }
+    let p = run_engine(state, model, &text).await?;
+    tier.put(key, &p, ttl);
+    Ok(p)
+}
+
+/// Predicts `texts` with `model` through the cache tiers. Takes an
+/// inference slot first (503 when none is free). With a prediction sink,
+/// records every text of a successful request.
 pub async fn predict(
     state: &AppState,
     model: &Arc<LoadedModel>,
     texts: Vec<String>,
     arrival: Instant,
+    ctx: &RequestContext,
 ) -> Result<Outcome, ServerError> {
     let _permit = state.admit()?;
     let begin = Instant::now();
@@ -95,8 +135,14 @@ pub async fn predict(
             e.settings.cache_ttl.unwrap_or(state.config().cache_ttl)
         });
     let mut predictions = Vec::with_capacity(texts.len());
-    let mut hits = 0u64;
+    let (mut memory_hits, mut shared_hits) = (0u32, 0u32);
     let n = texts.len();
+    let sink = state.sink();
+    // Only with a sink: what the log needs once the request succeeded.
+    let mut logged: Vec<(Arc<String>, Tier, Duration)> = Vec::new();
+    if sink.is_some() {
+        logged.reserve_exact(n);
+    }
     let mut result = Ok(());
     let mut last_yield = begin;
     for text in texts {
@@ -106,19 +152,41 @@ pub async fn predict(
             text: text.clone(),
         };
         let t0 = Instant::now();
-        let compute = Box::pin(async move { run_engine(state, model, &text).await });
-        match state.cache().get_or_compute(key, ttl, compute).await {
+        let for_log = sink.is_some().then(|| text.clone());
+        let mut from_shared = false;
+        let flag = &mut from_shared;
+        let compute = Box::pin(lookup_or_run(state, model, text, ttl, flag));
+        let outcome = state.cache().get_or_compute(key, ttl, compute).await;
+        match outcome {
             Ok((p, status)) => {
-                let ns = t0.elapsed().as_nanos() as u64;
-                if status == CacheStatus::Hit {
-                    hits += 1;
-                    model.cache_hits.inc();
-                    model.stats.cache_hit_count.fetch_add(1, Relaxed);
-                    model.stats.cache_hit_ns.fetch_add(ns, Relaxed);
-                } else {
-                    model.cache_misses.inc();
-                    model.stats.cache_miss_count.fetch_add(1, Relaxed);
-                    model.stats.cache_miss_ns.fetch_add(ns, Relaxed);
+                let elapsed = t0.elapsed();
+                let ns = elapsed.as_nanos() as u64;
+                let tier = match status {
+                    CacheStatus::Hit => Tier::Memory,
+                    CacheStatus::Miss if from_shared => Tier::Shared,
+                    CacheStatus::Miss => Tier::Computed,
+                };
+                match tier {
+                    Tier::Memory | Tier::Shared => {
+                        if tier == Tier::Memory {
+                            memory_hits += 1;
+                            model.memory_hits.inc();
+                        } else {
+                            shared_hits += 1;
+                            model.shared_hits.inc();
+                        }
+                        model.cache_hits.inc();
+                        model.stats.cache_hit_count.fetch_add(1, Relaxed);
+                        model.stats.cache_hit_ns.fetch_add(ns, Relaxed);
+                    }
+                    Tier::Computed => {
+                        model.cache_misses.inc();
+                        model.stats.cache_miss_count.fetch_add(1, Relaxed);
+                        model.stats.cache_miss_ns.fetch_add(ns, Relaxed);
+                    }
+                }
+                if let Some(t) = for_log {
+                    logged.push((t, tier, elapsed));
                 }
                 predictions.push(p);
             }
@@ -139,12 +207,60 @@ pub async fn predict(
     record(model, queue, inference, n as u64, result.is_ok());
     result?;
     state.metrics().batch_size.observe(n as f64);
+    if let Some(sink) = sink {
+        for (i, ((text, tier, latency), p)) in logged.iter().zip(&predictions).enumerate() {
+            sink.record(event(model, ctx, i, p, *latency, *tier, text));
+        }
+    }
     Ok(Outcome {
         predictions,
-        all_hits: hits == n as u64,
+        all_hits: (memory_hits + shared_hits) as usize == n,
+        memory_hits,
+        shared_hits,
         queue,
         inference,
     })
+}
+
+fn event<'a>(
+    model: &'a LoadedModel,
+    ctx: &'a RequestContext,
+    item: usize,
+    prediction: &'a Prediction,
+    latency: Duration,
+    tier: Tier,
+    text: &'a str,
+) -> PredictionEvent<'a> {
+    PredictionEvent {
+        request_id: ctx.request_id.as_deref().unwrap_or(""),
+        item: u32::try_from(item).unwrap_or(u32::MAX),
+        model: &model.name,
+        version: &model.version_str,
+        classes: model.model.classes(),
+        prediction,
+        latency,
+        tier,
+        api_key_id: ctx.caller.as_ref().map(|c| &*c.key_id),
+        text,
+    }
+}
+
+/// `x-cache` (`hit` when every text was a hit) and, on hits,
+/// `x-cache-tier`: `memory`, the shared tier's name (e.g. `redis`), or
+/// `mixed` when a batch was answered by both.
+pub fn cache_headers(state: &AppState, out: &Outcome, headers: &mut http::HeaderMap) {
+    use http::HeaderValue;
+    if !out.all_hits {
+        headers.insert("x-cache", HeaderValue::from_static("miss"));
+        return;
+    }
+    headers.insert("x-cache", HeaderValue::from_static("hit"));
+    let tier = match (out.memory_hits, out.shared_hits) {
+        (_, 0) => "memory",
+        (0, _) => state.shared_tier().map_or("shared", |t| t.name()),
+        _ => "mixed",
+    };
+    headers.insert("x-cache-tier", HeaderValue::from_static(tier));
 }
 
 /// Predictions with explanations; never cached (they are larger and rarer).
@@ -154,6 +270,7 @@ pub async fn explain(
     texts: Vec<String>,
     k: usize,
     arrival: Instant,
+    ctx: &RequestContext,
 ) -> Result<(Vec<(Prediction, Vec<Contribution>)>, Duration, Duration), ServerError> {
     if k > state.config().max_explain {
         return Err(ServerError::Invalid(format!(
@@ -169,6 +286,8 @@ pub async fn explain(
         model.clone(),
         texts.iter().map(String::len).sum::<usize>() <= state.config().inline_max_bytes,
     );
+    let texts = Arc::new(texts);
+    let for_log = state.sink().map(|_| texts.clone());
     let work = move || -> Result<Vec<_>, ServerError> {
         texts
             .iter()
@@ -184,7 +303,15 @@ pub async fn explain(
     };
     let inference = begin.elapsed();
     record(model, queue, inference, n, result.is_ok());
-    Ok((result?, queue, inference))
+    let result = result?;
+    if let (Some(sink), Some(texts)) = (state.sink(), for_log) {
+        // One computation for the whole batch: each text gets its share.
+        let each = inference / u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        for (i, ((p, _), text)) in result.iter().zip(texts.iter()).enumerate() {
+            sink.record(event(model, ctx, i, p, each, Tier::Computed, text));
+        }
+    }
+    Ok((result, queue, inference))
 }
 
 fn record(model: &LoadedModel, queue: Duration, total: Duration, n: u64, ok: bool) {

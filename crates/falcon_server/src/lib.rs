@@ -5,7 +5,7 @@
 //!
 //! Layout: [`routes`] (thin handlers, one group per file), [`middleware`],
 //! [`infer`] (admission, cache, engine), [`repository`] (models and hot
-//! reload), [`cache`], [`metrics`], [`error`] (the one error type and its
+//! reload), [`cache`], [`ports`] (shared cache tier, prediction log, auth), [`metrics`], [`error`] (the one error type and its
 //! JSON envelope).
 
 pub mod cache;
@@ -15,6 +15,7 @@ pub mod extract;
 pub mod infer;
 pub mod metrics;
 pub mod middleware;
+pub mod ports;
 pub mod repository;
 pub mod router;
 pub mod routes;
@@ -24,6 +25,10 @@ pub mod state;
 pub use cache::{CacheKey, CacheStatus, MokaCache, NoCache, PredictionCache};
 pub use config::{ModelSettings, ServerConfig, parse_bytes, parse_duration};
 pub use error::ServerError;
+pub use ports::{
+    BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink, RequestContext,
+    SharedKey, SharedTier, Tier,
+};
 pub use router::router;
 pub use server::{Stopped, run};
 pub use state::AppState;

@@ -32,10 +32,24 @@ pub struct Metrics {
     pub cache_entries: IntGauge,
     pub cache_bytes: IntGauge,
     pub batch_size: Histogram,
+    /// `inference_cache_tier_hits_total{model,tier}`: hits per tier
+    /// (`memory`, or the shared tier's name such as `redis`).
+    pub cache_tier_hits: IntCounterVec,
+    /// `http_auth_failures_total{reason}`: 401/403 answers.
+    pub auth_failures: IntCounterVec,
+    /// `http_requests_rate_limited_total`: 429 answers.
+    pub rate_limited: IntCounter,
+    /// Label value of the shared tier in `cache_tier_hits`.
+    pub shared_tier_name: &'static str,
 }
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_shared_tier("shared")
+    }
+
+    /// Metrics whose shared cache tier is labelled `shared_tier_name`.
+    pub fn with_shared_tier(shared_tier_name: &'static str) -> Self {
         let registry = Registry::new();
         let hist = |name: &str, help: &str, labels: &[&str]| {
             let h = HistogramVec::new(
@@ -126,6 +140,27 @@ impl Metrics {
         registry
             .register(Box::new(batch_size.clone()))
             .expect("unique metric");
+        let cache_tier_hits = counter(
+            "inference_cache_tier_hits_total",
+            "Texts answered from the prediction cache, by tier (memory, or the shared tier).",
+            &["model", "tier"],
+        );
+        let auth_failures = counter(
+            "http_auth_failures_total",
+            "Requests refused by authentication (401) or authorization (403), by reason.",
+            &["reason"],
+        );
+        let rate_limited = IntCounter::new(
+            "http_requests_rate_limited_total",
+            "Requests refused with 429 because their API key's rate limit was exhausted.",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(rate_limited.clone()))
+            .expect("unique metric");
+        for reason in ["missing", "invalid", "revoked", "forbidden"] {
+            auth_failures.with_label_values(&[reason]);
+        }
         // `process_cpu_seconds_total`, `process_resident_memory_bytes`, open
         // fds, start time: the dashboards' CPU and memory per worker, read
         // from /proc at scrape time (nothing to sample in between).
@@ -152,6 +187,10 @@ impl Metrics {
             cache_entries,
             cache_bytes,
             batch_size,
+            cache_tier_hits,
+            auth_failures,
+            rate_limited,
+            shared_tier_name,
         }
     }
 

@@ -85,7 +85,38 @@ pub struct LoadedModel {
     pub inference_hist: Histogram,
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
+    /// `inference_cache_tier_hits_total{tier="memory"}` and the shared tier.
+    pub memory_hits: IntCounter,
+    pub shared_hits: IntCounter,
+    /// `<version>@<fingerprint of the file>`: the version as a shared cache
+    /// tier keys it, so a replaced model file never answers from entries
+    /// of its predecessor (in this worker or any other).
+    pub cache_version: Arc<str>,
     pub load_ms: f64,
+}
+
+impl FileStamp {
+    /// A cheap, deterministic fingerprint of the file: FNV-1a over its
+    /// length and modification time (what a rescan already compares).
+    /// Every worker reading the same file computes the same value.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(&self.len.to_le_bytes());
+        if let Some(d) = self
+            .modified
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        {
+            eat(&d.as_secs().to_le_bytes());
+            eat(&d.subsec_nanos().to_le_bytes());
+        }
+        h
+    }
 }
 
 /// Every served version of one model.
@@ -498,7 +529,15 @@ fn load_version(
         }
     }
     let version_str: Arc<str> = Arc::from(version.to_string());
+    let cache_version: Arc<str> = Arc::from(format!("{version}@{:016x}", source.fingerprint()));
     Ok(LoadedModel {
+        memory_hits: metrics
+            .cache_tier_hits
+            .with_label_values(&[name.as_ref(), "memory"]),
+        shared_hits: metrics
+            .cache_tier_hits
+            .with_label_values(&[name.as_ref(), metrics.shared_tier_name]),
+        cache_version,
         uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
         inference_hist: metrics
             .inference_duration

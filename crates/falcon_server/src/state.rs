@@ -10,6 +10,7 @@ use crate::cache::{MokaCache, NoCache, PredictionCache};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::metrics::Metrics;
+use crate::ports::{Gatekeeper, Ports, PredictionSink, SharedTier};
 use crate::repository::{LoadedModel, Repository};
 
 #[derive(Clone)]
@@ -26,6 +27,9 @@ pub struct Inner {
     /// is no queue whose latency could grow.
     limiter: Arc<Semaphore>,
     pub started: Instant,
+    /// Shared state (`falcon serve --redis-url`, the prediction log,
+    /// `--auth required`); all `None` in a plain server.
+    pub ports: Ports,
 }
 
 impl AppState {
@@ -33,17 +37,29 @@ impl AppState {
     /// model is loaded yet: call [`AppState::reload`] (the server's `run`
     /// does it in the background, so readiness starts false).
     pub fn new(config: ServerConfig) -> Self {
+        Self::with_config_and_ports(config, Ports::default())
+    }
+
+    /// Same, with a caller-supplied cache tier.
+    pub fn with_cache(config: ServerConfig, cache: Arc<dyn PredictionCache>) -> Self {
+        Self::with_ports(config, cache, Ports::default())
+    }
+
+    /// A server over `config` with the in-process cache it asks for and
+    /// the given shared-state ports.
+    pub fn with_config_and_ports(config: ServerConfig, ports: Ports) -> Self {
         let cache: Arc<dyn PredictionCache> = if config.cache_bytes == 0 {
             Arc::new(NoCache)
         } else {
             Arc::new(MokaCache::new(config.cache_bytes))
         };
-        Self::with_cache(config, cache)
+        Self::with_ports(config, cache, ports)
     }
 
-    /// Same, with a caller-supplied cache tier.
-    pub fn with_cache(config: ServerConfig, cache: Arc<dyn PredictionCache>) -> Self {
-        let metrics = Arc::new(Metrics::new());
+    /// Same, with a caller-supplied in-process cache.
+    pub fn with_ports(config: ServerConfig, cache: Arc<dyn PredictionCache>, ports: Ports) -> Self {
+        let tier_name = ports.shared_tier.as_ref().map_or("shared", |t| t.name());
+        let metrics = Arc::new(Metrics::with_shared_tier(tier_name));
         let repo = Repository::new(config.models_dir.clone(), metrics.clone());
         let limiter = Arc::new(Semaphore::new(config.max_concurrency.max(1)));
         AppState(Arc::new(Inner {
@@ -53,6 +69,7 @@ impl AppState {
             metrics,
             limiter,
             started: Instant::now(),
+            ports,
         }))
     }
 
@@ -70,6 +87,19 @@ impl AppState {
     }
     pub fn started(&self) -> Instant {
         self.0.started
+    }
+    pub fn shared_tier(&self) -> Option<&Arc<dyn SharedTier>> {
+        self.0.ports.shared_tier.as_ref()
+    }
+    pub fn sink(&self) -> Option<&Arc<dyn PredictionSink>> {
+        self.0.ports.sink.as_ref()
+    }
+    pub fn gatekeeper(&self) -> Option<&Arc<dyn Gatekeeper>> {
+        self.0.ports.gatekeeper.as_ref()
+    }
+    /// Whether handlers need a [`crate::ports::RequestContext`].
+    pub fn wants_context(&self) -> bool {
+        self.0.ports.sink.is_some()
     }
 
     /// Re-scans the model repository (startup, `SIGHUP`); returns how many
@@ -135,6 +165,23 @@ impl AppState {
                     .into(),
             )),
         }
+    }
+
+    /// The whole `/metrics` body: the registry, then the ports' own
+    /// metrics (shared tier, prediction log, gatekeeper).
+    pub fn render_metrics(&self) -> String {
+        let mut out = self.0.metrics.render();
+        let p = &self.0.ports;
+        if let Some(t) = &p.shared_tier {
+            t.write_prometheus(&mut out);
+        }
+        if let Some(s) = &p.sink {
+            s.write_prometheus(&mut out);
+        }
+        if let Some(g) = &p.gatekeeper {
+            g.write_prometheus(&mut out);
+        }
+        out
     }
 
     /// Refreshes gauges that are sampled rather than counted.

@@ -2,6 +2,11 @@
 //! sane one, generated otherwise), the in-flight gauge, `http_requests_total`
 //! and `http_request_duration_seconds` labelled with the route *template*,
 //! and one log line per request (debug; warn/error for failures).
+//!
+//! With a [`crate::ports::Gatekeeper`] (`--auth required`) it also
+//! authenticates and rate-limits every route but the open ones, before the
+//! body is read; with a [`crate::ports::PredictionSink`] it gives handlers a
+//! server-unique request id for the prediction log.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -11,9 +16,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
 
-use crate::error::ErrorKind;
-use crate::extract::Arrival;
+use crate::error::{ErrorKind, ServerError};
+use crate::extract::{Arrival, LogRequestId};
 use crate::middleware::deadline;
+use crate::ports::{Denied, is_admin_route, is_open_route};
 use crate::state::AppState;
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -58,12 +64,39 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The id the prediction log records: `generated` alone, or
+/// `<generated>/<client's>` when the client sent one (it may repeat).
+fn log_request_id(generated: &HeaderValue, client: Option<&HeaderValue>) -> std::sync::Arc<str> {
+    let g = generated.to_str().unwrap_or("");
+    match client.and_then(|c| c.to_str().ok()) {
+        Some(c) => format!("{g}/{c}").into(),
+        None => g.into(),
+    }
+}
+
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let arrival = Instant::now();
     req.extensions_mut().insert(Arrival(arrival));
-    let request_id = match req.headers().get("x-request-id") {
-        Some(v) if sane(v) => v.clone(),
-        _ => new_request_id(),
+    let client_id = match req.headers().get("x-request-id") {
+        Some(v) if sane(v) => Some(v.clone()),
+        _ => None,
+    };
+    let request_id = match &client_id {
+        Some(v) if !state.wants_context() => v.clone(),
+        Some(v) => {
+            let generated = new_request_id();
+            let id = log_request_id(&generated, Some(v));
+            req.extensions_mut().insert(LogRequestId(id));
+            v.clone()
+        }
+        None => {
+            let generated = new_request_id();
+            if state.wants_context() {
+                let id = log_request_id(&generated, None);
+                req.extensions_mut().insert(LogRequestId(id));
+            }
+            generated
+        }
     };
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
@@ -73,7 +106,33 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let metrics = state.metrics();
     metrics.in_flight.inc();
     let guard = InFlight(&metrics.in_flight);
-    let mut resp = deadline::within(timeout, next.run(req)).await;
+    let gate = state.gatekeeper().filter(|_| !is_open_route(route));
+    let handle = async {
+        if let Some(gate) = gate {
+            // A non-UTF-8 header is a present but invalid key.
+            let authz = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap_or(""));
+            match gate.admit(authz, is_admin_route(route)).await {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                }
+                Err(denied) => {
+                    match denied.reason() {
+                        Some(reason) => metrics.auth_failures.with_label_values(&[reason]).inc(),
+                        None => metrics.rate_limited.inc(),
+                    }
+                    if let Denied::Revoked { key_id } = &denied {
+                        tracing::debug!(key_id, route, "revoked API key refused");
+                    }
+                    return axum::response::IntoResponse::into_response(ServerError::from(denied));
+                }
+            }
+        }
+        next.run(req).await
+    };
+    let mut resp = deadline::within(timeout, handle).await;
     drop(guard);
     let elapsed = arrival.elapsed();
     let status = resp.status();

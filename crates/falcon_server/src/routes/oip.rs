@@ -22,6 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ServerError;
 use crate::extract::{Arrival, ModelPath, parse_json, read_body};
 use crate::infer;
+use crate::ports::RequestContext;
 use crate::repository::LoadedModel;
 use crate::routes::json;
 use crate::state::AppState;
@@ -198,6 +199,7 @@ pub async fn infer(
     State(state): State<AppState>,
     path: ModelPath,
     arrival: Arrival,
+    ctx: RequestContext,
     req: Request,
 ) -> Result<Response, ServerError> {
     let m = resolve(&state, &path)?;
@@ -232,13 +234,10 @@ pub async fn infer(
         .and_then(|e| e.settings.max_batch);
     infer::check_batch(&state, &m, texts.len(), settings_max)?;
     let plan = plan_outputs(&m, &request)?;
-    let out = infer::predict(&state, &m, texts, arrival.0).await?;
+    let out = infer::predict(&state, &m, texts, arrival.0, &ctx).await?;
     let mut resp = encode_response(&m, request.id, &plan, &out.predictions)?;
     let h = resp.headers_mut();
-    h.insert(
-        "x-cache",
-        HeaderValue::from_static(if out.all_hits { "hit" } else { "miss" }),
-    );
+    infer::cache_headers(&state, &out, h);
     h.insert(
         "server-timing",
         infer::server_timing(out.queue, out.inference),
@@ -255,9 +254,10 @@ pub async fn infer_version(
     state: State<AppState>,
     path: ModelPath,
     arrival: Arrival,
+    ctx: RequestContext,
     req: Request,
 ) -> Result<Response, ServerError> {
-    infer(state, path, arrival, req).await
+    infer(state, path, arrival, ctx, req).await
 }
 
 /// The texts of the `text` input, from JSON `data` or the binary section.

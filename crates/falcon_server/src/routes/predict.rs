@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ServerError;
 use crate::extract::{Arrival, JsonBody, ModelPath, PredictQuery};
 use crate::infer;
+use crate::ports::RequestContext;
 use crate::repository::LoadedModel;
 use crate::routes::json;
 use crate::state::AppState;
@@ -79,10 +80,11 @@ pub async fn model(
     path: ModelPath,
     query: PredictQuery,
     arrival: Arrival,
+    ctx: RequestContext,
     JsonBody(body): JsonBody<PredictRequest>,
 ) -> Result<Response, ServerError> {
     let m = state.resolve(&path.name, path.version.as_deref())?;
-    run(&state, &m, query, arrival, body).await
+    run(&state, &m, query, arrival, &ctx, body).await
 }
 
 /// Predict with a given version of a model.
@@ -96,9 +98,10 @@ pub async fn model_version(
     path: ModelPath,
     query: PredictQuery,
     arrival: Arrival,
+    ctx: RequestContext,
     body: JsonBody<PredictRequest>,
 ) -> Result<Response, ServerError> {
-    model(state, path, query, arrival, body).await
+    model(state, path, query, arrival, ctx, body).await
 }
 
 /// Predict with the default model (`--default-model`, or the only one).
@@ -110,10 +113,11 @@ pub async fn default(
     State(state): State<AppState>,
     query: PredictQuery,
     arrival: Arrival,
+    ctx: RequestContext,
     JsonBody(body): JsonBody<PredictRequest>,
 ) -> Result<Response, ServerError> {
     let m = state.resolve_default()?;
-    run(&state, &m, query, arrival, body).await
+    run(&state, &m, query, arrival, &ctx, body).await
 }
 
 async fn run(
@@ -121,6 +125,7 @@ async fn run(
     m: &Arc<LoadedModel>,
     query: PredictQuery,
     Arrival(arrival): Arrival,
+    ctx: &RequestContext,
     body: PredictRequest,
 ) -> Result<Response, ServerError> {
     let (texts, batch) = match (body.text, body.texts) {
@@ -142,7 +147,7 @@ async fn run(
     infer::check_batch(state, m, texts.len(), settings_max)?;
     let (name, version) = (&*m.name, &*m.version_str);
     if let Some(k) = query.explain {
-        let (results, queue, inference) = infer::explain(state, m, texts, k, arrival).await?;
+        let (results, queue, inference) = infer::explain(state, m, texts, k, arrival, ctx).await?;
         let views: Vec<_> = results
             .iter()
             .map(|(p, c)| m.model.view(p).with_explanation(c))
@@ -172,7 +177,7 @@ async fn run(
         h.insert("server-timing", infer::server_timing(queue, inference));
         return Ok(resp);
     }
-    let out = infer::predict(state, m, texts, arrival).await?;
+    let out = infer::predict(state, m, texts, arrival, ctx).await?;
     let mut resp = if batch {
         let predictions = out.predictions.iter().map(|p| m.model.view(p)).collect();
         json(
@@ -195,10 +200,7 @@ async fn run(
         )?
     };
     let h = resp.headers_mut();
-    h.insert(
-        "x-cache",
-        HeaderValue::from_static(if out.all_hits { "hit" } else { "miss" }),
-    );
+    infer::cache_headers(state, &out, h);
     h.insert(
         "server-timing",
         infer::server_timing(out.queue, out.inference),

@@ -1,0 +1,249 @@
+//! Ports: what the server needs from shared state, as small traits. The
+//! HTTP crate knows nothing of Redis or SQL; `falcon serve` plugs adapters
+//! over `falcon_redis`, `falcon_log` and `falcon_auth` into these (router
+//! tests plug in-memory fakes).
+//!
+//! * [`SharedTier`] — a second cache tier behind the in-process one
+//!   (memory → shared tier → model), shared by every worker.
+//! * [`PredictionSink`] — where every prediction is recorded (one event per
+//!   text, cache hits included). Must never block the request.
+//! * [`Gatekeeper`] — API-key authentication and per-key rate limits.
+//!
+//! Every port is optional ([`Ports::default`] has none): without them the
+//! request path is exactly the single-process one, with no extra
+//! allocation or lock.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use falcon_engine::{Label, Prediction};
+
+/// A boxed future, so ports can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which tier answered one text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The in-process cache (or a concurrent identical request computed it
+    /// and this one waited for that result).
+    Memory,
+    /// The [`SharedTier`].
+    Shared,
+    /// Nobody: the engine computed it.
+    Computed,
+}
+
+/// What identifies a prediction in a shared tier.
+#[derive(Clone, Copy, Debug)]
+pub struct SharedKey<'a> {
+    pub model: &'a str,
+    /// The version *and* a fingerprint of its model file
+    /// ([`crate::repository::LoadedModel::cache_version`]), so a replaced
+    /// file never answers from its predecessor's entries.
+    pub version: &'a str,
+    /// The exact text.
+    pub text: &'a str,
+}
+
+/// A shared cache tier. Implementations must never fail a request: a slow
+/// or unreachable backend is a miss (`None`) and counted in their own
+/// metrics, and they must never answer a text with another text's
+/// prediction (store the text, or enough of it to detect a collision).
+pub trait SharedTier: Send + Sync + 'static {
+    /// The tier's name in `x-cache-tier` and metric labels, e.g. `"redis"`.
+    fn name(&self) -> &'static str;
+    /// The stored prediction for `key`, if any. Must be bounded in time.
+    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>>;
+    /// Stores `prediction` for `key` for `ttl`, in the background: returns
+    /// at once, and may skip the store under pressure.
+    fn put(&self, key: SharedKey<'_>, prediction: &Prediction, ttl: Duration);
+    /// Appends the tier's metrics (Prometheus text format).
+    fn write_prometheus(&self, out: &mut String);
+}
+
+/// One prediction, as handed to a [`PredictionSink`].
+#[derive(Debug)]
+pub struct PredictionEvent<'a> {
+    /// Unique per request in this server (see [`RequestContext`]).
+    pub request_id: &'a str,
+    /// Position in the request's batch (0 for a single text).
+    pub item: u32,
+    pub model: &'a str,
+    pub version: &'a str,
+    /// The model's classes, to name `prediction.label` and the scores.
+    pub classes: &'a [Label],
+    pub prediction: &'a Prediction,
+    /// Time to produce this prediction (cache lookup or engine).
+    pub latency: Duration,
+    pub tier: Tier,
+    /// The API key's id (never the key), when auth is on.
+    pub api_key_id: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// Records predictions. `record` is called on the request path, once per
+/// text of a successful request: it must not block or wait on I/O (queue,
+/// and drop-and-count when the queue is full).
+pub trait PredictionSink: Send + Sync + 'static {
+    fn record(&self, event: PredictionEvent<'_>);
+    /// Appends the sink's metrics (Prometheus text format).
+    fn write_prometheus(&self, out: &mut String);
+}
+
+/// An authenticated caller, available to handlers as a request extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's id (log it; never the key itself).
+    pub key_id: Arc<str>,
+    pub admin: bool,
+}
+
+/// Why a request was refused by the [`Gatekeeper`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Denied {
+    /// No `Authorization: Bearer …` header.
+    Missing,
+    /// Malformed, unknown or wrong key (deliberately not distinguished).
+    Invalid,
+    /// A correct key that was revoked.
+    Revoked { key_id: String },
+    /// A valid key without admin rights on an admin route.
+    Forbidden,
+    /// The key's token bucket is empty.
+    RateLimited { retry_after: Duration },
+}
+
+impl Denied {
+    /// The metric label of a refusal (`http_auth_failures_total{reason}`);
+    /// `None` for rate limiting, which has its own counter.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Denied::Missing => Some("missing"),
+            Denied::Invalid => Some("invalid"),
+            Denied::Revoked { .. } => Some("revoked"),
+            Denied::Forbidden => Some("forbidden"),
+            Denied::RateLimited { .. } => None,
+        }
+    }
+}
+
+/// Authentication and rate limiting, done by the observe middleware before
+/// the body is read.
+pub trait Gatekeeper: Send + Sync + 'static {
+    /// Checks the `Authorization` header value (`None` when absent; a
+    /// non-UTF-8 value arrives as `Some("")`), then — for admin routes —
+    /// admin rights, then takes one token from the key's bucket.
+    fn admit<'a>(
+        &'a self,
+        authorization: Option<&'a str>,
+        admin_route: bool,
+    ) -> BoxFuture<'a, Result<Caller, Denied>>;
+    /// Appends the gatekeeper's own metrics (Prometheus text format).
+    fn write_prometheus(&self, _out: &mut String) {}
+}
+
+/// The optional ports of a server.
+#[derive(Clone, Default)]
+pub struct Ports {
+    pub shared_tier: Option<Arc<dyn SharedTier>>,
+    pub sink: Option<Arc<dyn PredictionSink>>,
+    pub gatekeeper: Option<Arc<dyn Gatekeeper>>,
+}
+
+/// Per-request facts the prediction log needs; set by the observe
+/// middleware only when a sink or a gatekeeper is configured.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    /// Server-unique id: the generated `x-request-id`, or — when the client
+    /// sent its own, which may repeat — `<generated>/<client's>`.
+    pub request_id: Option<Arc<str>>,
+    pub caller: Option<Caller>,
+}
+
+/// Routes that never need a key: probes, metrics and the API docs.
+pub fn is_open_route(route: &str) -> bool {
+    matches!(
+        route,
+        "/healthz"
+            | "/readyz"
+            | "/v2/health/live"
+            | "/v2/health/ready"
+            | "/metrics"
+            | "/docs"
+            | "/openapi.json"
+    )
+}
+
+/// Routes that need an admin key: the model-repository API.
+pub fn is_admin_route(route: &str) -> bool {
+    route.starts_with("/v2/repository/")
+}
+
+/// `true` when a prediction from outside the process (a shared tier) is
+/// consistent with `classes`: a label in range, one probability per class,
+/// one decision value (binary) or one per class. Anything else is treated
+/// as a miss, so a corrupt entry can never make a handler index out of
+/// range.
+pub fn plausible(p: &Prediction, classes: &[Label]) -> bool {
+    let n = classes.len();
+    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+    p.label < n
+        && p.probabilities
+            .as_deref()
+            .is_none_or(|v| v.len() == n && finite(v))
+        && p.decision
+            .as_deref()
+            .is_none_or(|v| (v.len() == n || (n == 2 && v.len() == 1)) && finite(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classes(n: usize) -> Vec<Label> {
+        (0..n).map(|i| Label::Int(i as i64)).collect()
+    }
+
+    #[test]
+    fn plausible_predictions() {
+        let ok = Prediction {
+            label: 1,
+            probabilities: Some(vec![0.25, 0.75]),
+            decision: Some(vec![1.0]),
+        };
+        assert!(plausible(&ok, &classes(2)));
+        assert!(!plausible(&ok, &classes(3)), "probability count");
+        let bad_label = Prediction {
+            label: 2,
+            ..ok.clone()
+        };
+        assert!(!plausible(&bad_label, &classes(2)));
+        let nan = Prediction {
+            probabilities: Some(vec![f64::NAN, 1.0]),
+            ..ok.clone()
+        };
+        assert!(!plausible(&nan, &classes(2)));
+        let multi = Prediction {
+            label: 2,
+            probabilities: None,
+            decision: Some(vec![0.1, 0.2, 0.3]),
+        };
+        assert!(plausible(&multi, &classes(3)));
+        let one_decision_multi = Prediction {
+            decision: Some(vec![0.1]),
+            ..multi
+        };
+        assert!(!plausible(&one_decision_multi, &classes(3)));
+    }
+
+    #[test]
+    fn route_classes() {
+        assert!(is_open_route("/metrics") && is_open_route("/v2/health/ready"));
+        assert!(!is_open_route("/predict") && !is_open_route("/v2"));
+        assert!(is_admin_route("/v2/repository/models/{name}/load"));
+        assert!(is_admin_route("/v2/repository/index"));
+        assert!(!is_admin_route("/v2/models/{name}/infer"));
+    }
+}
