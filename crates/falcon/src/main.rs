@@ -3,6 +3,7 @@
 
 mod cli;
 mod memory;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 

@@ -23,6 +23,10 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    /// The spool file is locked by another process (another worker using
+    /// the same data directory).
+    #[error("spool {} is locked by another process", .0.display())]
+    SpoolLocked(std::path::PathBuf),
     /// A database URL that is neither `postgres://…` nor `sqlite:…`.
     #[error("invalid database url {0:?} (expected postgres://… or sqlite:PATH)")]
     InvalidUrl(String),

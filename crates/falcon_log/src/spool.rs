@@ -41,8 +41,11 @@
 //! rows already on disk are kept — they are the ones closest to being lost
 //! for good, and keeping the file append-only keeps it crash-safe.
 //!
-//! The file is locked exclusively while open: two processes must not share
-//! one spool (give each worker its own `--data-dir`).
+//! The file is locked exclusively while open: two processes never share
+//! one spool. Workers sharing a data directory each take the first free
+//! slot (`predictions.spool`, `predictions.1.spool`, …; see
+//! `LogConfig::spool_slots`), and a restarted worker replays what its slot
+//! holds.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -88,14 +91,8 @@ impl Spool {
             .truncate(false)
             .open(path)
             .map_err(|e| LogError::io(format!("opening spool {}", path.display()), e))?;
-        file.try_lock().map_err(|_| {
-            LogError::io(
-                format!("locking spool {}", path.display()),
-                std::io::Error::other(
-                    "locked by another process (give each worker its own --data-dir)",
-                ),
-            )
-        })?;
+        file.try_lock()
+            .map_err(|_| LogError::SpoolLocked(path.to_owned()))?;
         let len = file
             .metadata()
             .map_err(|e| LogError::io("spool metadata", e))?

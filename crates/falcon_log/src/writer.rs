@@ -69,6 +69,12 @@ pub struct LogConfig {
     pub retry_max: Duration,
     /// How batches reach Postgres.
     pub pg_insert_mode: PgInsertMode,
+    /// Spool files a data directory offers to concurrent processes: a
+    /// writer takes the first one no other process holds
+    /// (`predictions.spool`, then `predictions.1.spool`, …), and replays
+    /// whatever that slot holds from an earlier run. 1 = only
+    /// `predictions.spool` (a second process on the same directory fails).
+    pub spool_slots: usize,
 }
 
 impl LogConfig {
@@ -83,11 +89,35 @@ impl LogConfig {
             retry_min: Duration::from_millis(100),
             retry_max: Duration::from_secs(5),
             pg_insert_mode: PgInsertMode::default(),
+            spool_slots: 1,
         }
     }
 
-    fn spool_path(&self) -> PathBuf {
-        self.data_dir.join("predictions.spool")
+    /// The spool file of slot `i`.
+    pub fn spool_path(&self, slot: usize) -> PathBuf {
+        if slot == 0 {
+            self.data_dir.join("predictions.spool")
+        } else {
+            self.data_dir.join(format!("predictions.{slot}.spool"))
+        }
+    }
+
+    /// Opens the first spool slot no other process holds.
+    fn open_spool(&self) -> Result<Spool> {
+        let slots = self.spool_slots.max(1);
+        for slot in 0..slots {
+            match Spool::open(&self.spool_path(slot), self.spool_max_bytes) {
+                Err(LogError::SpoolLocked(p)) => {
+                    tracing::debug!(spool = %p.display(), "spool slot taken; trying the next");
+                }
+                other => return other,
+            }
+        }
+        Err(LogError::Invalid(format!(
+            "all {slots} spool slots in {} are locked by other processes; \
+             give this worker its own --data-dir",
+            self.data_dir.display(),
+        )))
     }
 }
 
@@ -327,9 +357,8 @@ impl LogWriter {
     /// Fails on an unusable spool (unwritable data dir, spool locked by
     /// another process) or a migration the database rejects.
     pub async fn start(db: Database, config: LogConfig) -> Result<LogWriter> {
-        let path = config.spool_path();
-        let max = config.spool_max_bytes;
-        let spool = tokio::task::spawn_blocking(move || Spool::open(&path, max))
+        let cfg = config.clone();
+        let spool = tokio::task::spawn_blocking(move || cfg.open_spool())
             .await
             .map_err(|e| LogError::Invalid(format!("spool task failed: {e}")))??;
         let metrics = Arc::new(Metrics::default());
@@ -649,5 +678,41 @@ mod tests {
         assert_eq!(value("falcon_log_spool_bytes"), 99);
         assert_eq!(value("falcon_log_db_up"), 1);
         assert_eq!(out.matches("# TYPE falcon_log_rows_total").count(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_sharing_a_data_dir_take_separate_spool_slots() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_sqlite(&dir.path().join("falcon.db"))
+            .await
+            .unwrap();
+        let mut config = LogConfig::new(dir.path());
+        config.spool_slots = 2;
+        let a = LogWriter::start(db.clone(), config.clone()).await.unwrap();
+        let b = LogWriter::start(db.clone(), config.clone()).await.unwrap();
+        assert!(config.spool_path(0).exists() && config.spool_path(1).exists());
+        // Every slot taken: a third writer is refused with a clear error.
+        let err = LogWriter::start(db.clone(), config.clone())
+            .await
+            .err()
+            .expect("no free slot");
+        assert!(err.to_string().contains("--data-dir"), "{err}");
+        a.shutdown().await.unwrap();
+        // A slot freed by a shut-down writer is taken again.
+        let c = LogWriter::start(db, config).await.unwrap();
+        b.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_slot_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_sqlite(&dir.path().join("falcon.db"))
+            .await
+            .unwrap();
+        let config = LogConfig::new(dir.path());
+        let a = LogWriter::start(db.clone(), config.clone()).await.unwrap();
+        assert!(LogWriter::start(db, config).await.is_err());
+        a.shutdown().await.unwrap();
     }
 }

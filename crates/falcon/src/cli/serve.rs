@@ -1,15 +1,62 @@
 //! `falcon serve`: the process around the `falcon_server` library — flags
 //! (each also a `FALCON_*` environment variable), logging, the tokio
-//! runtime, and signals (SIGTERM/SIGINT drain and exit 0; SIGHUP rescans
-//! the model repository).
+//! runtime, signals (SIGTERM/SIGINT drain and exit 0; SIGHUP rescans the
+//! model repository), and the shared state plugged into the server's ports
+//! (`crate::wiring`): the prediction log (`--data-dir`, `--database-url`,
+//! `--no-log`, `--log-text`, `--spool-max-bytes`), the Redis cache tier and
+//! rate-limit buckets (`--redis-url`, `--redis-prefix`, `--redis-pool`,
+//! `--redis-timeout`) and API keys (`--auth off|required`,
+//! `--auth-refresh`). Flags, headers and metrics are listed in
+//! `crates/falcon_server/README.md`.
+//!
+//! Shutdown order: stop accepting → drain HTTP → flush the prediction log
+//! (to the database, else the spool) → exit 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use falcon_server::{AppState, ServerConfig, Stopped, parse_bytes, parse_duration};
+use falcon_auth::{Authenticator, KeyStore, LocalRateLimiter};
+use falcon_log::{LogConfig, LogWriter};
+use falcon_redis::{RedisCache, RedisConn, RedisOptions, RedisRateLimiter, redact};
+use falcon_server::{AppState, Ports, ServerConfig, Stopped, parse_bytes, parse_duration};
+
+use super::log::DbArgs;
+use crate::wiring::auth::{KeyGate, Limiter};
+use crate::wiring::log_sink::LogSink;
+use crate::wiring::redis_tier::RedisTier;
+
+/// Whether requests need an API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// Every request is served (the default).
+    Off,
+    /// `Authorization: Bearer <key>` on every route but health, readiness,
+    /// metrics and the API docs; admin keys for the repository API.
+    Required,
+}
+
+/// Spool files workers sharing one `--data-dir` can take (one each).
+const SPOOL_SLOTS: usize = 64;
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+fn redis_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("expected 1-128 printable ASCII characters without spaces".into());
+    }
+    Ok(s.to_owned())
+}
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum LogFormat {
@@ -75,6 +122,53 @@ pub struct ServeArgs {
     /// directive such as `falcon_server=debug`).
     #[arg(long, env = "FALCON_LOG", default_value = "info")]
     pub log: String,
+
+    /// Where predictions are logged and API keys are read: `--data-dir`,
+    /// `--database-url`, `--database-pool` (the same flags as `falcon keys`
+    /// and `falcon log`).
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Do not log predictions (no database is opened unless `--auth
+    /// required`).
+    #[arg(long, env = "FALCON_NO_LOG")]
+    pub no_log: bool,
+    /// Also store each request text in the log (default: only its SHA-256
+    /// and length).
+    #[arg(long, env = "FALCON_LOG_TEXT", conflicts_with = "no_log")]
+    pub log_text: bool,
+    /// Largest spool file (rows kept on disk while the database is down;
+    /// newer rows are dropped and counted beyond).
+    #[arg(long, env = "FALCON_SPOOL_MAX_BYTES", default_value = "1GiB", value_parser = parse_bytes)]
+    pub spool_max_bytes: u64,
+    /// Redis as a shared second cache tier (memory → Redis → model) and
+    /// home of the rate-limit buckets: `redis://[:password@]host:port[/db]`.
+    #[arg(
+        long,
+        env = "FALCON_REDIS_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub redis_url: Option<String>,
+    /// Namespace of every Redis key (several deployments can share one
+    /// Redis).
+    #[arg(long, env = "FALCON_REDIS_PREFIX", default_value = "falcon", value_parser = redis_prefix)]
+    pub redis_prefix: String,
+    /// Multiplexed Redis connections per process.
+    #[arg(long, env = "FALCON_REDIS_POOL", default_value_t = 50,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub redis_pool: u16,
+    /// Time budget of one Redis operation; beyond it the operation counts
+    /// as an error and the request proceeds without Redis.
+    #[arg(long, env = "FALCON_REDIS_TIMEOUT", default_value = "5ms", value_parser = positive_duration)]
+    pub redis_timeout: Duration,
+    /// `required`: every route except health, readiness, metrics and docs
+    /// needs `Authorization: Bearer <key>` (`falcon keys create`).
+    #[arg(long, env = "FALCON_AUTH", value_enum, default_value = "off")]
+    pub auth: AuthMode,
+    /// How often API keys are re-read from the database: new keys and
+    /// revocations take effect within this delay.
+    #[arg(long, env = "FALCON_AUTH_REFRESH", default_value = "5s", value_parser = positive_duration)]
+    pub auth_refresh: Duration,
 }
 
 /// `models/` of the working directory, else the repository's bundled
@@ -162,11 +256,99 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(serve(args.addr, config))
+    runtime.block_on(serve(args, config))
 }
 
-async fn serve(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<ExitCode> {
+/// The running shared-state pieces `serve` must stop in order.
+#[derive(Default)]
+struct Shared {
+    ports: Ports,
+    log: Option<LogWriter>,
+    refresh: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Connects the shared state the flags ask for. Redis being unreachable
+/// does not prevent start-up (it is a miss until it answers); nor does the
+/// log database (rows are spooled); the key store must be readable with
+/// `--auth required`, else no request could ever be admitted.
+async fn shared_state(args: &ServeArgs, cache_ttl: Duration) -> anyhow::Result<Shared> {
+    let mut shared = Shared::default();
+    let redis = match &args.redis_url {
+        None => None,
+        Some(url) => {
+            let mut opts = RedisOptions::new(url.clone());
+            opts.pool_size = usize::from(args.redis_pool);
+            opts.timeout = args.redis_timeout;
+            let conn = RedisConn::connect(opts)
+                .await
+                .with_context(|| format!("--redis-url {}", redact(url)))?;
+            let cache = RedisCache::with_conn(conn.clone(), &args.redis_prefix, cache_ttl);
+            tracing::info!(
+                url = %redact(url),
+                prefix = %args.redis_prefix,
+                connected = conn.connected(),
+                "redis cache tier enabled"
+            );
+            shared.ports.shared_tier = Some(Arc::new(RedisTier::new(cache)));
+            Some(conn)
+        }
+    };
+    let needs_db = !args.no_log || args.auth == AuthMode::Required;
+    let db = if needs_db {
+        Some(args.db.connect().await?)
+    } else {
+        None
+    };
+    if let (false, Some(db)) = (args.no_log, &db) {
+        let mut config = LogConfig::new(&args.db.data_dir);
+        config.log_text = args.log_text;
+        config.spool_max_bytes = args.spool_max_bytes;
+        config.spool_slots = SPOOL_SLOTS;
+        let writer = LogWriter::start(db.clone(), config)
+            .await
+            .with_context(|| format!("starting the prediction log in {}", args.db.describe()))?;
+        tracing::info!(
+            database = %args.db.describe(),
+            log_text = args.log_text,
+            "prediction log enabled"
+        );
+        shared.ports.sink = Some(Arc::new(LogSink::new(writer.handle())));
+        shared.log = Some(writer);
+    }
+    if let (AuthMode::Required, Some(db)) = (args.auth, db) {
+        let store = KeyStore::open(db).await.with_context(|| {
+            format!(
+                "--auth required: opening the API keys in {}",
+                args.db.describe()
+            )
+        })?;
+        let keys = store.list().await.with_context(|| {
+            format!(
+                "--auth required: reading the API keys in {}",
+                args.db.describe()
+            )
+        })?;
+        let active = keys.iter().filter(|k| k.revoked_at.is_none()).count();
+        if active == 0 {
+            tracing::warn!(
+                "--auth required but no active API key exists: every request will get 401 until one is created (falcon keys create)"
+            );
+        }
+        let auth = Arc::new(Authenticator::new(keys));
+        shared.refresh = Some(auth.spawn_refresh(store, args.auth_refresh));
+        let limiter = match redis {
+            Some(conn) => Limiter::Redis(RedisRateLimiter::new(conn, &args.redis_prefix)),
+            None => Limiter::Local(LocalRateLimiter::new()),
+        };
+        tracing::info!(active_keys = active, refresh = ?args.auth_refresh, "API keys required");
+        shared.ports.gatekeeper = Some(Arc::new(KeyGate::new(auth, limiter)));
+    }
+    Ok(shared)
+}
+
+async fn serve(args: ServeArgs, config: ServerConfig) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
+    let addr = args.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -176,7 +358,8 @@ async fn serve(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<ExitCod
         max_concurrency = config.max_concurrency,
         "falcon serve starting"
     );
-    let state = AppState::new(config);
+    let mut shared = shared_state(&args, config.cache_ttl).await?;
+    let state = AppState::with_config_and_ports(config, std::mem::take(&mut shared.ports));
     // Loading builds large temporary trees; once the repository is ready,
     // give their freed pages back to the OS (see `crate::memory`).
     let loading = state.clone();
@@ -216,6 +399,22 @@ async fn serve(addr: SocketAddr, config: ServerConfig) -> anyhow::Result<ExitCod
         Stopped::DrainTimedOut { open_connections } => {
             tracing::warn!(open_connections, "exiting with requests still in flight");
         }
+    }
+    if let Some(refresh) = shared.refresh.take() {
+        refresh.abort();
+    }
+    if let Some(writer) = shared.log.take() {
+        let stats = writer
+            .shutdown()
+            .await
+            .context("flushing the prediction log")?;
+        tracing::info!(
+            written = stats.written,
+            spooled = stats.spooled,
+            dropped = stats.dropped(),
+            spool_bytes = stats.spool_bytes,
+            "prediction log flushed"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
