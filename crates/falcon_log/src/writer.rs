@@ -137,6 +137,8 @@ struct Metrics {
     spool_bytes: AtomicU64,
     spool_corrupt_bytes: AtomicU64,
     db_up: AtomicBool,
+    /// Timestamp (µs) of the oldest row in the spool, 0 when it is empty.
+    oldest_spooled_micros: std::sync::atomic::AtomicI64,
 }
 
 /// A snapshot of the writer's counters and gauges, for `/metrics`.
@@ -173,6 +175,9 @@ pub struct LogStats {
     pub spool_corrupt_bytes: u64,
     /// Whether the last database operation succeeded.
     pub db_up: bool,
+    /// Age of the oldest row not yet in the database (the spool's first
+    /// row), in microseconds; 0 when the spool is empty.
+    pub lag_micros: u64,
 }
 
 impl LogStats {
@@ -247,6 +252,13 @@ impl LogStats {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP falcon_log_lag_seconds Age of the oldest prediction not yet in the database (0 when the spool is empty).\n\
+             # TYPE falcon_log_lag_seconds gauge\n\
+             falcon_log_lag_seconds {}",
+            self.lag_micros as f64 / 1e6
+        );
     }
 
     /// Every row lost, whatever the reason.
@@ -336,6 +348,12 @@ impl LogHandle {
             spool_bytes: m.spool_bytes.load(Relaxed),
             spool_corrupt_bytes: m.spool_corrupt_bytes.load(Relaxed),
             db_up: m.db_up.load(Relaxed),
+            lag_micros: match m.oldest_spooled_micros.load(Relaxed) {
+                0 => 0,
+                oldest => {
+                    u64::try_from(crate::record::now_micros().saturating_sub(oldest)).unwrap_or(0)
+                }
+            },
         }
     }
 }
@@ -589,6 +607,15 @@ impl State {
         }
         let batch = std::mem::take(rows);
         let n = batch.len() as u64;
+        if let Some(oldest) = batch.iter().map(|r| r.ts_micros).min() {
+            // Only the first rows into an empty spool are its oldest.
+            let _ = self.metrics.oldest_spooled_micros.compare_exchange(
+                0,
+                oldest.max(1),
+                Relaxed,
+                Relaxed,
+            );
+        }
         let (res, batch) = self
             .with_spool(move |s| {
                 let r = s.append(&batch);
@@ -630,6 +657,12 @@ impl State {
             }
         };
         let n = recs.len() as u64;
+        if let Some(first) = recs.first() {
+            // The spool is in arrival order: its first row is the oldest.
+            self.metrics
+                .oldest_spooled_micros
+                .store(first.ts_micros.max(1), Relaxed);
+        }
         let consume = match self.insert(&recs).await {
             Ok(()) => {
                 self.metrics.replayed.fetch_add(n, Relaxed);
@@ -641,7 +674,13 @@ impl State {
             if let Err(e) = self.with_spool(move |s| s.consume(off)).await {
                 tracing::error!(error = %e, "cannot truncate the prediction-log spool");
             } else if self.spool_pending() == 0 {
+                self.metrics.oldest_spooled_micros.store(0, Relaxed);
                 tracing::info!("prediction-log spool replayed");
+            } else if let Some(last) = recs.last() {
+                // The next row is at least this recent.
+                self.metrics
+                    .oldest_spooled_micros
+                    .store(last.ts_micros.max(1), Relaxed);
             }
         }
     }
@@ -677,6 +716,7 @@ mod tests {
         assert_eq!(value("falcon_log_dropped_rows_total"), 3);
         assert_eq!(value("falcon_log_spool_bytes"), 99);
         assert_eq!(value("falcon_log_db_up"), 1);
+        assert!(out.contains("falcon_log_lag_seconds 0\n"), "{out}");
         assert_eq!(out.matches("# TYPE falcon_log_rows_total").count(), 1);
     }
 
@@ -714,5 +754,47 @@ mod tests {
         let a = LogWriter::start(db.clone(), config.clone()).await.unwrap();
         assert!(LogWriter::start(db, config).await.is_err());
         a.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lag_is_the_age_of_the_oldest_spooled_row() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens on port 1: every batch goes to the spool.
+        let db = Database::connect("postgres://falcon@127.0.0.1:1/none", &Default::default())
+            .await
+            .unwrap();
+        let writer = LogWriter::start(db, LogConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let h = writer.handle();
+        assert_eq!(h.stats().lag_micros, 0);
+        let mut r = PredictionRecord::new(
+            "r",
+            0,
+            "m",
+            "1",
+            "a",
+            vec![],
+            Duration::from_micros(5),
+            crate::CacheTier::Miss,
+            None,
+            "t",
+        );
+        r.ts_micros -= 3_000_000;
+        assert!(h.log(r));
+        h.flush().await.unwrap();
+        let stats = h.stats();
+        assert_eq!(stats.spooled, 1, "{stats:?}");
+        assert!(stats.lag_micros >= 3_000_000, "{stats:?}");
+        let mut out = String::new();
+        stats.write_prometheus(&mut out);
+        let lag: f64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("falcon_log_lag_seconds "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(lag >= 3.0, "{out}");
+        writer.shutdown().await.unwrap();
     }
 }

@@ -39,17 +39,19 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
     /// `http_requests_rate_limited_total`: 429 answers.
     pub rate_limited: IntCounter,
-    /// Label value of the shared tier in `cache_tier_hits`.
-    pub shared_tier_name: &'static str,
+    /// Label value of the shared tier in `cache_tier_hits`; `None` when the
+    /// server has no shared tier (no series is exported for it).
+    pub shared_tier_name: Option<&'static str>,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        Self::with_shared_tier("shared")
+        Self::with_shared_tier(None)
     }
 
-    /// Metrics whose shared cache tier is labelled `shared_tier_name`.
-    pub fn with_shared_tier(shared_tier_name: &'static str) -> Self {
+    /// Metrics whose shared cache tier (if any) is labelled
+    /// `shared_tier_name`.
+    pub fn with_shared_tier(shared_tier_name: Option<&'static str>) -> Self {
         let registry = Registry::new();
         let hist = |name: &str, help: &str, labels: &[&str]| {
             let h = HistogramVec::new(
@@ -191,6 +193,15 @@ impl Metrics {
             auth_failures,
             rate_limited,
             shared_tier_name,
+        }
+    }
+
+    /// The hit counter of `model` in the shared tier: registered when the
+    /// server has one, detached (counted nowhere) otherwise.
+    pub fn shared_hits(&self, model: &str) -> IntCounter {
+        match self.shared_tier_name {
+            Some(tier) => self.cache_tier_hits.with_label_values(&[model, tier]),
+            None => IntCounter::new("shared_tier_hits_unexported", "unused").expect("valid metric"),
         }
     }
 

@@ -534,9 +534,7 @@ fn load_version(
         memory_hits: metrics
             .cache_tier_hits
             .with_label_values(&[name.as_ref(), "memory"]),
-        shared_hits: metrics
-            .cache_tier_hits
-            .with_label_values(&[name.as_ref(), metrics.shared_tier_name]),
+        shared_hits: metrics.shared_hits(name),
         cache_version,
         uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
         inference_hist: metrics

@@ -58,7 +58,7 @@ impl AppState {
 
     /// Same, with a caller-supplied in-process cache.
     pub fn with_ports(config: ServerConfig, cache: Arc<dyn PredictionCache>, ports: Ports) -> Self {
-        let tier_name = ports.shared_tier.as_ref().map_or("shared", |t| t.name());
+        let tier_name = ports.shared_tier.as_ref().map(|t| t.name());
         let metrics = Arc::new(Metrics::with_shared_tier(tier_name));
         let repo = Repository::new(config.models_dir.clone(), metrics.clone());
         let limiter = Arc::new(Semaphore::new(config.max_concurrency.max(1)));

@@ -69,7 +69,21 @@ impl PredictionSink for LogSink {
     }
 
     fn write_prometheus(&self, out: &mut String) {
-        self.handle.stats().write_prometheus(out);
+        use std::fmt::Write;
+        let stats = self.handle.stats();
+        stats.write_prometheus(out);
+        // The names the dashboards and alerts in deploy/ query.
+        let _ = writeln!(
+            out,
+            "# HELP prediction_log_spool_bytes Predictions spooled on disk, not yet written to the database.\n\
+             # TYPE prediction_log_spool_bytes gauge\n\
+             prediction_log_spool_bytes {}\n\
+             # HELP prediction_log_lag_seconds Age of the oldest prediction not yet written to the database.\n\
+             # TYPE prediction_log_lag_seconds gauge\n\
+             prediction_log_lag_seconds {}",
+            stats.spool_bytes,
+            stats.lag_micros as f64 / 1e6
+        );
     }
 }
 
@@ -170,6 +184,10 @@ mod tests {
             let mut m = String::new();
             stats.write_prometheus(&mut m);
             assert!(m.contains("falcon_log_rows_total{outcome=\"written\"} 1"));
+            let mut m = String::new();
+            sink.write_prometheus(&mut m);
+            assert!(m.contains("\nprediction_log_spool_bytes 0\n"), "{m}");
+            assert!(m.contains("\nprediction_log_lag_seconds 0"), "{m}");
             let rows =
                 falcon_log::store::export_page(&db, &falcon_log::Filter::default(), None, 10)
                     .await

@@ -78,7 +78,16 @@ impl SharedTier for RedisTier {
 
     fn write_prometheus(&self, out: &mut String) {
         use std::fmt::Write;
-        self.cache.stats().write_prometheus(out);
+        let stats = self.cache.stats();
+        stats.write_prometheus(out);
+        // The per-tier error series the dashboards and alerts in deploy/ use.
+        let _ = writeln!(
+            out,
+            "# HELP cache_tier_errors_total Failed operations of a cache tier (timeouts, errors, unavailable).\n\
+             # TYPE cache_tier_errors_total counter\n\
+             cache_tier_errors_total{{tier=\"redis\"}} {}",
+            stats.errors()
+        );
         let _ = writeln!(
             out,
             "# HELP redis_cache_skipped_writes_total Write-backs skipped because {MAX_PENDING_WRITES} were already in flight.\n\
@@ -215,6 +224,10 @@ mod tests {
         let mut m = String::new();
         t.write_prometheus(&mut m);
         assert!(m.contains("redis_cache_misses_total 1"), "{m}");
+        assert!(
+            !m.contains("cache_tier_errors_total{tier=\"redis\"} 0"),
+            "{m}"
+        );
         let skipped: u64 = m
             .lines()
             .find_map(|l| l.strip_prefix("redis_cache_skipped_writes_total "))
