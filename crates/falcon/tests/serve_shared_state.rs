@@ -108,7 +108,16 @@ impl Drop for Server {
 
 impl Server {
     fn start(args: &[String]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_falcon"))
+        Self::start_in(None, args)
+    }
+
+    /// `falcon serve args`, in directory `cwd` when given.
+    fn start_in(cwd: Option<&Path>, args: &[String]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_falcon"));
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
             .arg("serve")
             .args(args)
             .env("FALCON_LOG_FORMAT", "json")
@@ -212,10 +221,15 @@ impl Reply {
 }
 
 fn falcon(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_falcon"))
-        .args(args)
-        .output()
-        .expect("run falcon");
+    falcon_in(None, args)
+}
+
+fn falcon_in(cwd: Option<&Path>, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_falcon"));
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd.args(args).output().expect("run falcon");
     assert!(
         out.status.success(),
         "falcon {args:?}: {}",
@@ -389,6 +403,63 @@ async fn redis_tier_postgres_log_and_keys_end_to_end() {
     db.drop_now().await;
 }
 
+/// No services needed: the quick start logs to SQLite in `./data`; rows
+/// spooled while the database was unreachable survive a SIGTERM and are
+/// replayed by the next start.
+#[test]
+fn quick_start_logs_to_sqlite_and_replays_the_spool() {
+    let cwd = tempfile::tempdir().unwrap();
+    let models = models().to_str().unwrap().to_owned();
+    let base = ["--addr", "127.0.0.1:0", "--models", &models];
+    let args = |extra: &[&str]| -> Vec<String> {
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+
+    // Nothing listens on port 1: both rows go to the spool.
+    let server = Server::start_in(
+        Some(cwd.path()),
+        &args(&["--database-url", "postgres://falcon@127.0.0.1:1/none"]),
+    );
+    let r = server.request(
+        "POST",
+        "/predict",
+        None,
+        r#"{"texts": ["one spooled text", "another spooled text"]}"#,
+    );
+    assert_eq!(r.0, 200, "{}", r.2);
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let spool = cwd.path().join("data/predictions.spool");
+    assert!(
+        std::fs::metadata(&spool).unwrap().len() > 0,
+        "rows were not spooled"
+    );
+
+    // Default flags: SQLite in ./data; the spool is replayed at start-up.
+    let server = Server::start_in(Some(cwd.path()), &args(&[]));
+    assert_eq!(server.predict(None, "a logged text").0, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = server.get("/metrics", None).2;
+        if m.lines()
+            .any(|l| l == "falcon_log_rows_total{outcome=\"replayed\"} 2")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "spool never replayed:\n{m}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(cwd.path().join("data/falcon.db").exists());
+    let stats: serde_json::Value = serde_json::from_str(&falcon_in(
+        Some(cwd.path()),
+        &["log", "stats", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(stats["total"], 3, "{stats}");
+}
+
 #[test]
 fn database_url_rewrite() {
     assert_eq!(
@@ -421,6 +492,22 @@ fn bad_flag_values_name_the_flag() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{args:?}: {err}");
     }
+    // Boolean variables accept 1/0, yes/no, true/false: both set here, and
+    // they contradict each other.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_falcon"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("FALCON_NO_LOG", "1")
+        .env("FALCON_LOG_TEXT", "yes")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--log-text") && err.contains("--no-log"),
+        "{err}"
+    );
     // An unparseable Redis URL fails start-up, naming the flag, without
     // echoing the password.
     let dir = tempfile::tempdir().unwrap();

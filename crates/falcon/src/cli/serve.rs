@@ -130,11 +130,13 @@ pub struct ServeArgs {
     pub db: DbArgs,
     /// Do not log predictions (no database is opened unless `--auth
     /// required`).
-    #[arg(long, env = "FALCON_NO_LOG")]
+    #[arg(long, env = "FALCON_NO_LOG", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub no_log: bool,
     /// Also store each request text in the log (default: only its SHA-256
     /// and length).
-    #[arg(long, env = "FALCON_LOG_TEXT", conflicts_with = "no_log")]
+    #[arg(long, env = "FALCON_LOG_TEXT", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub log_text: bool,
     /// Largest spool file (rows kept on disk while the database is down;
     /// newer rows are dropped and counted beyond).
@@ -272,6 +274,10 @@ struct Shared {
 /// log database (rows are spooled); the key store must be readable with
 /// `--auth required`, else no request could ever be admitted.
 async fn shared_state(args: &ServeArgs, cache_ttl: Duration) -> anyhow::Result<Shared> {
+    anyhow::ensure!(
+        !(args.no_log && args.log_text),
+        "--log-text needs the prediction log: it cannot be combined with --no-log"
+    );
     let mut shared = Shared::default();
     let redis = match &args.redis_url {
         None => None,

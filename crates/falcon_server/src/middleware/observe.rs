@@ -77,26 +77,20 @@ fn log_request_id(generated: &HeaderValue, client: Option<&HeaderValue>) -> std:
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let arrival = Instant::now();
     req.extensions_mut().insert(Arrival(arrival));
-    let client_id = match req.headers().get("x-request-id") {
-        Some(v) if sane(v) => Some(v.clone()),
-        _ => None,
-    };
-    let request_id = match &client_id {
-        Some(v) if !state.wants_context() => v.clone(),
-        Some(v) => {
-            let generated = new_request_id();
-            let id = log_request_id(&generated, Some(v));
-            req.extensions_mut().insert(LogRequestId(id));
-            v.clone()
-        }
-        None => {
-            let generated = new_request_id();
-            if state.wants_context() {
-                let id = log_request_id(&generated, None);
-                req.extensions_mut().insert(LogRequestId(id));
-            }
-            generated
-        }
+    let client_id = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| sane(v))
+        .cloned();
+    let request_id = if state.wants_context() {
+        // The log needs an id unique to this server even when the client
+        // reuses its own.
+        let generated = new_request_id();
+        let id = log_request_id(&generated, client_id.as_ref());
+        req.extensions_mut().insert(LogRequestId(id));
+        client_id.unwrap_or(generated)
+    } else {
+        client_id.unwrap_or_else(new_request_id)
     };
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
