@@ -14,7 +14,12 @@ use crate::routes::{health, metrics, oip, predict, repository};
         title = "Falcon",
         description = "Native inference server for scikit-learn text classifiers: \
         Falcon's JSON API, the Open Inference Protocol v2 (KServe/Triton REST), metrics and probes. \
-        Every error is `{\"error\", \"error_type\"}`."
+        Every error is `{\"error\", \"error_type\"}`. \
+        With `--auth required`, every route except the probes, `/metrics` and these docs needs \
+        `Authorization: Bearer <key>`: 401 `unauthorized` (missing, invalid or revoked key, with \
+        `WWW-Authenticate: Bearer`), 403 `forbidden` (repository routes need an admin key), \
+        429 `rate_limited` with `Retry-After` (the key's rate limit). Cache hits carry \
+        `x-cache: hit` and `x-cache-tier: memory|redis|mixed`."
     ),
     paths(
         predict::model,
