@@ -28,6 +28,8 @@ struct FakeTier {
     entries: Mutex<HashMap<(String, String, String), Prediction>>,
     gets: AtomicUsize,
     puts: AtomicUsize,
+    /// Latency of every lookup.
+    delay: Duration,
 }
 
 impl SharedTier for FakeTier {
@@ -38,7 +40,11 @@ impl SharedTier for FakeTier {
         self.gets.fetch_add(1, Ordering::SeqCst);
         let k = (key.model.into(), key.version.into(), key.text.into());
         let v = self.entries.lock().unwrap().get(&k).cloned();
-        Box::pin(async move { v })
+        let delay = self.delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            v
+        })
     }
     fn put(&self, key: SharedKey<'_>, prediction: &Prediction, _ttl: Duration) {
         self.puts.fetch_add(1, Ordering::SeqCst);
@@ -478,6 +484,38 @@ async fn a_replaced_model_file_never_answers_from_shared_entries() {
         .map(|k| k.1.clone())
         .collect();
     assert_eq!(versions.len(), 2, "{versions:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_misses_ask_the_shared_tier_and_engine_once() {
+    let tier = Arc::new(FakeTier {
+        delay: Duration::from_millis(50),
+        ..FakeTier::default()
+    });
+    let state = state_with(Ports {
+        shared_tier: Some(tier.clone()),
+        ..Ports::default()
+    })
+    .await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                post_json(&state, "/predict", json!({"text": "the same text"})).await
+            })
+        })
+        .collect();
+    let mut misses = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 200);
+        if r.header("x-cache") == Some("miss") {
+            misses += 1;
+        }
+    }
+    assert_eq!(misses, 1);
+    assert_eq!(tier.gets.load(Ordering::SeqCst), 1);
+    assert_eq!(tier.puts.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
