@@ -103,7 +103,8 @@ async fn lookup_or_run(
             *from_shared = true;
             return Ok(p);
         }
-        tracing::warn!(
+        // Debug, not warn: a poisoned tier would otherwise log per request.
+        tracing::debug!(
             model = &*model.name,
             "implausible shared-tier entry; recomputing"
         );

@@ -49,7 +49,9 @@ impl SharedTier for RedisTier {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.undecodable.fetch_add(1, Relaxed);
-                    tracing::warn!(error = %e, model = key.model, "undecodable redis cache payload; treating as a miss");
+                    // Counted (redis_cache_undecodable_total); debug so a
+                    // poisoned Redis cannot turn into a log storm.
+                    tracing::debug!(error = %e, model = key.model, "undecodable redis cache payload; treating as a miss");
                     None
                 }
             }
