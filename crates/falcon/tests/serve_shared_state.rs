@@ -460,6 +460,53 @@ fn quick_start_logs_to_sqlite_and_replays_the_spool() {
     assert_eq!(stats["total"], 3, "{stats}");
 }
 
+/// No services needed: an unreachable Redis is a counted miss, never a
+/// failed or slow request.
+#[test]
+fn unreachable_redis_is_a_counted_miss() {
+    let cwd = tempfile::tempdir().unwrap();
+    let models = models().to_str().unwrap().to_owned();
+    let args: Vec<String> = [
+        "--addr",
+        "127.0.0.1:0",
+        "--models",
+        &models,
+        "--no-log",
+        "--redis-url",
+        "redis://127.0.0.1:1/",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let server = Server::start_in(Some(cwd.path()), &args);
+    let started = Instant::now();
+    let first = server.predict(None, "is redis there?");
+    assert_eq!(first.0, 200, "{}", first.2);
+    assert_eq!(first.header("x-cache"), Some("miss"));
+    let again = server.predict(None, "is redis there?");
+    assert_eq!(again.header("x-cache-tier"), Some("memory"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let m = server.get("/metrics", None).2;
+    let errors: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("cache_tier_errors_total{tier=\"redis\"} "))
+        .unwrap_or_else(|| panic!("no cache_tier_errors_total in\n{m}"))
+        .parse()
+        .unwrap();
+    assert!(errors >= 1.0, "{m}");
+    assert!(m.lines().any(|l| l == "redis_cache_misses_total 1"), "{m}");
+    assert!(
+        !m.contains("falcon_log_rows_total"),
+        "--no-log exports no log series"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !cwd.path().join("data").exists(),
+        "--no-log touches no data dir"
+    );
+}
+
 #[test]
 fn database_url_rewrite() {
     assert_eq!(
