@@ -33,7 +33,8 @@
 # Env: ADMIN_URL (postgres://root@127.0.0.1:5432/test), ROUNDS (2),
 # WRK_DURATION (20s), WRK_CONNS (64), WRK_THREADS (1: the load generator
 # shares the cores), DURATION (30s), VUS (50), THINK_TIME (0.25),
-# LOG_ROWS (200000), REDIS_POOL (unset: falcon's default), OUT (result
+# LOG_ROWS (200000), REDIS_POOL (unset: falcon's default), SHARED_EXTRA
+# (more flags for the shared configuration), OUT (result
 # directory, default a temp dir), RESULTS (also copy results.json there).
 set -euo pipefail
 
@@ -142,6 +143,9 @@ cpu_snapshot() { # falcon_pid
 MEMORY_ARGS=(--no-log)
 SHARED_ARGS=(--redis-url "$REDIS_URL" --database-url "$DB_URL")
 if [ -n "${REDIS_POOL:-}" ]; then SHARED_ARGS+=(--redis-pool "$REDIS_POOL"); fi
+# Extra flags for the shared configuration, e.g. SHARED_EXTRA="--redis-timeout 50ms".
+# shellcheck disable=SC2206
+SHARED_ARGS+=(${SHARED_EXTRA:-})
 
 wrk_run() { # config mode round
   local config=$1 mode=$2 round=$3 name="$1_$2_$3"
@@ -238,6 +242,9 @@ for r in range(1, rounds + 1):
                 "redis_hits": metric("redis_cache_hits_total", ma) - metric("redis_cache_hits_total", mb),
                 "redis_misses": metric("redis_cache_misses_total", ma) - metric("redis_cache_misses_total", mb),
                 "redis_errors": metric("redis_cache_errors_total", ma) - metric("redis_cache_errors_total", mb),
+                "redis_timeouts": metric("redis_cache_errors_total", ma, [("kind", "timeout")]) - metric("redis_cache_errors_total", mb, [("kind", "timeout")]),
+                "redis_unavailable": metric("redis_cache_errors_total", ma, [("kind", "unavailable")]) - metric("redis_cache_errors_total", mb, [("kind", "unavailable")]),
+                "redis_sets": metric("redis_cache_sets_total", ma) - metric("redis_cache_sets_total", mb),
                 "redis_skipped_writes": metric("redis_cache_skipped_writes_total", ma) - metric("redis_cache_skipped_writes_total", mb),
                 "redis_lookup_mean_us": (
                     (metric("redis_cache_lookup_duration_seconds_sum", ma) - metric("redis_cache_lookup_duration_seconds_sum", mb))
@@ -261,7 +268,7 @@ for mode, label in (("unique", "unique text per request (all L1 misses)"), ("mix
         a, b = runs[f"memory_{mode}_{r}"], runs[f"shared_{mode}_{r}"]
         print(f"| {label}, round {r} | {a['rps']:,.0f} (p99 {a['p99_ms']:.1f} ms) | {b['rps']:,.0f} (p99 {b['p99_ms']:.1f} ms) | {100 * b['rps'] / a['rps']:.0f} % | ≥ 70 % |")
 print()
-print("| CPU ms per 1,000 requests (same runs, mean of rounds) | falcon | redis-server | postgres |")
+print("| CPU µs per request (same runs, mean of rounds) | falcon | redis-server | postgres (all backends) |")
 print("| --- | ---: | ---: | ---: |")
 for mode in ("unique", "mix"):
     for cfg in ("memory", "shared"):
@@ -275,8 +282,9 @@ def each(key, fmt):
 print(f"Log writer: falcon-log-load {ll['rows']:,} rows in {ll['seconds']:.2f} s = **{logload_rps:,.0f} rows/s** (target ≥ 20,000); "
       f"in the server during the unique-text saturation runs: {each('log_rows_per_s', ',.0f')} rows/s written, "
       f"dropped {each('log_dropped', '.0f')}, spooled {each('log_spooled', '.0f')}.")
-print(f"Redis in the unique-text runs: mean lookup {each('redis_lookup_mean_us', '.0f')} µs, "
-      f"errors {each('redis_errors', '.0f')}, skipped write-backs {each('redis_skipped_writes', '.0f')}.")
+print(f"Redis in the unique-text runs: mean lookup {each('redis_lookup_mean_us', '.0f')} µs; "
+      f"timeouts {each('redis_timeouts', '.0f')}; operations short-circuited without I/O (breaker open) {each('redis_unavailable', '.0f')}; "
+      f"write-backs stored {each('redis_sets', '.0f')} of {each('requests', '.0f')} requests; skipped write-backs {each('redis_skipped_writes', '.0f')}.")
 print()
 print(f"| k6, {k6['memory']['vus']} VUs, {k6['memory']['think_time_s']} s think, {k6['memory']['duration']} | req/s | p50 ms | p95 ms | p99 ms | errors |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
