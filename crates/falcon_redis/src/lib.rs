@@ -11,34 +11,18 @@
 //!   Redis (one atomic Lua script per check), so a key's limit holds across
 //!   workers; falls back to in-process buckets when Redis fails.
 //!
-//! # Plugging into `falcon serve`
+//! # In `falcon serve`
 //!
-//! The server's cache is `falcon_server::PredictionCache::get_or_compute(key,
-//! ttl, compute)`. The second tier wraps the computation the in-process tier
-//! runs on a miss, so concurrent identical misses still compute (and ask
-//! Redis) once:
+//! `falcon_server` defines the port (`SharedTier`: `get`, background `put`,
+//! metrics); `crates/falcon/src/wiring/redis_tier.rs` adapts [`RedisCache`]
+//! to it with [`codec::encode_prediction`] / [`codec::decode_prediction`]
+//! as the payload, and the server runs "Redis, else the engine, then write
+//! back" inside the in-process cache's one computation per key, so
+//! concurrent identical misses ask Redis (and the engine) once. The
+//! version it passes is `<version>@<model file fingerprint>`.
 //!
-//! ```text
-//! // inside MokaCache's miss path, or a wrapper implementing PredictionCache:
-//! let compute = async move {
-//!     if let Some(bytes) = redis.get(&model, &version, &text).await {
-//!         if let Ok(p) = falcon_redis::codec::decode_prediction(&bytes) {
-//!             return Ok((p, Tier::Redis));
-//!         }
-//!     }
-//!     let p = compute.await?;                       // the model
-//!     let r = redis.clone();
-//!     let bytes = falcon_redis::codec::encode_prediction(&p);
-//!     tokio::spawn(async move { r.set(&model, &version, &text, &bytes, Some(ttl)).await });
-//!     Ok((p, Tier::Miss))
-//! };
-//! ```
-//!
-//! `CacheStatus` then needs a third value (memory hit / Redis hit / miss)
-//! for `x-cache` and the per-tier metrics ([`RedisCache::stats`]).
-//!
-//! Rate limits across workers: `Arc::new(RedisRateLimiter::new(cache.conn().clone(),
-//! prefix))` as the server's `Arc<dyn falcon_auth::RateLimiter>`.
+//! Rate limits across workers: `RedisRateLimiter::new(conn, prefix)` over
+//! the same pool (`crates/falcon/src/wiring/auth.rs`).
 
 mod cache;
 pub mod codec;
