@@ -374,6 +374,10 @@ pub async fn up(args: &UpArgs) -> anyhow::Result<Cluster> {
 /// Spawns `cmd` in its own process group with stdout/stderr to `log`.
 fn spawn_logged(cmd: &mut Command, log: &Path, what: &str) -> anyhow::Result<Child> {
     let out = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    // Marks the process as this cluster's (what `ps e` / tests look for).
+    if let Some(dir) = log.parent() {
+        cmd.env("FALCON_CLUSTER_MEMBER_OF", dir);
+    }
     std::os::unix::process::CommandExt::process_group(cmd, 0)
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
