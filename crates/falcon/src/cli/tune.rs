@@ -737,6 +737,39 @@ mod tests {
     }
 
     #[test]
+    fn compares_falcon_with_the_reference_per_worker_count() {
+        // 2 cores. Falcon: 200 req/s at 5 % of the machine = 0.1 core →
+        // 0.5 ms CPU per request. Reference: 190 req/s at 38 % = 0.76 core →
+        // 4 ms per request.
+        let falcon = rows(&[(3, report(200.0, 4.0, &[10.0]))], 10.0, 70.0, 2);
+        let reference = rows(&[(3, report(190.0, 60.0, &[76.0]))], 10.0, 70.0, 2);
+        let md = comparison(&falcon, &reference, 2);
+        assert!(
+            md.contains("| 3 | Falcon | 1 | 200.0 | 1.00 | 4.00 | 8.00 | 0 of 1 | 5.0 | 0.50 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 3 | reference | 1 | 190.0 | 1.00 | 60.00 | 120.00 | 0 of 1 | 38.0 | 4.00 |"
+            ),
+            "{md}"
+        );
+        // p50 1.0×, p95 and p99 15×, req/s 200/190, CPU per request 8×.
+        assert!(
+            md.contains("| 3 | 1.0× | 15.0× | 15.0× | 1.1× | 8.0× |"),
+            "{md}"
+        );
+        // A worker count without a reference run gets no ratio row.
+        let md = comparison(
+            &rows(&[(5, report(1.0, 1.0, &[]))], 10.0, 70.0, 2),
+            &reference,
+            2,
+        );
+        let ratios = &md[md.find("Speed-up").unwrap()..];
+        assert!(!ratios.contains("| 5 |"), "{md}");
+    }
+
+    #[test]
     fn says_so_when_nothing_meets_the_slo() {
         let runs = vec![
             (1, report(100.0, 50.0, &[50.0])),
