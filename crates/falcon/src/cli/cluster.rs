@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 #[derive(clap::Subcommand, Debug)]
 pub enum ClusterCommand {
     /// Start N workers (and nginx in front with --nginx).
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Stop everything `up` started.
     Down(DirArgs),
     /// Show workers, ports and health.
