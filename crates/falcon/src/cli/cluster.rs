@@ -428,6 +428,32 @@ fn clear_targets(state: &State) {
     }
 }
 
+/// The `falcon serve` command of one worker: its address, the model
+/// repository, extra serve arguments, and the environment it gets
+/// (FALCON_WORKERS, FALCON_REDIS_URL, FALCON_DATABASE_URL).
+fn worker_command(args: &UpArgs, exe: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("serve")
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{port}"));
+    if let Some(m) = &args.models {
+        cmd.arg("--models").arg(m);
+    }
+    cmd.args(args.serve_args.iter().filter(|a| !a.is_empty()));
+    if let Some(t) = args.threads_per_worker {
+        cmd.env("FALCON_WORKERS", t.to_string());
+    }
+    if let Some(u) = &args.redis_url {
+        cmd.env("FALCON_REDIS_URL", u);
+    }
+    if let Some(u) = &args.database_url {
+        cmd.env("FALCON_DATABASE_URL", u);
+    }
+    // Our FALCON_ADDR etc. must not leak into the workers.
+    cmd.env_remove("FALCON_ADDR");
+    cmd
+}
+
 fn start_falcon_workers(
     args: &UpArgs,
     run_dir: &Path,
@@ -441,25 +467,7 @@ fn start_falcon_workers(
             args.base_port + (i as u16 - 1)
         };
         let log = run_dir.join(format!("worker-{i}.log"));
-        let mut cmd = Command::new(exe);
-        cmd.arg("serve")
-            .arg("--addr")
-            .arg(format!("127.0.0.1:{port}"));
-        if let Some(m) = &args.models {
-            cmd.arg("--models").arg(m);
-        }
-        cmd.args(args.serve_args.iter().filter(|a| !a.is_empty()));
-        if let Some(t) = args.threads_per_worker {
-            cmd.env("FALCON_WORKERS", t.to_string());
-        }
-        if let Some(u) = &args.redis_url {
-            cmd.env("FALCON_REDIS_URL", u);
-        }
-        if let Some(u) = &args.database_url {
-            cmd.env("FALCON_DATABASE_URL", u);
-        }
-        // Our FALCON_ADDR etc. must not leak into the workers.
-        cmd.env_remove("FALCON_ADDR");
+        let mut cmd = worker_command(args, exe, port);
         let child = spawn_logged(&mut cmd, &log, "falcon serve")?;
         cluster.state.workers.push(Proc {
             name: format!("worker-{i}"),
@@ -799,5 +807,83 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ClusterCommand::Status(dir) => runtime()?.block_on(status(&dir)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: ClusterCommand,
+    }
+
+    fn up_args(argv: &[&str]) -> UpArgs {
+        let mut full = vec!["cluster", "up"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full).unwrap().cmd {
+            ClusterCommand::Up(a) => *a,
+            _ => unreachable!(),
+        }
+    }
+
+    fn env_of(cmd: &Command, key: &str) -> Option<Option<String>> {
+        cmd.get_envs()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    #[test]
+    fn workers_get_the_redis_and_database_urls() {
+        let args = up_args(&[
+            "--redis-url",
+            "redis://127.0.0.1:6379/",
+            "--database-url",
+            "postgres://u@127.0.0.1:5432/db",
+            "--threads-per-worker",
+            "2",
+            "--serve-arg=--cache-bytes=0",
+        ]);
+        let cmd = worker_command(&args, Path::new("/bin/falcon"), 8123);
+        assert_eq!(
+            env_of(&cmd, "FALCON_REDIS_URL"),
+            Some(Some("redis://127.0.0.1:6379/".into()))
+        );
+        assert_eq!(
+            env_of(&cmd, "FALCON_DATABASE_URL"),
+            Some(Some("postgres://u@127.0.0.1:5432/db".into()))
+        );
+        assert_eq!(env_of(&cmd, "FALCON_WORKERS"), Some(Some("2".into())));
+        assert_eq!(env_of(&cmd, "FALCON_ADDR"), Some(None), "removed");
+        let argv: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            ["serve", "--addr", "127.0.0.1:8123", "--cache-bytes=0"]
+        );
+        // Without the flags, nothing is set.
+        let cmd = worker_command(&up_args(&[]), Path::new("/bin/falcon"), 1);
+        assert_eq!(env_of(&cmd, "FALCON_REDIS_URL"), None);
+        assert_eq!(env_of(&cmd, "FALCON_DATABASE_URL"), None);
+    }
+
+    #[test]
+    fn nginx_conf_keeps_stub_status_off_the_public_port() {
+        let args = up_args(&["--nginx"]);
+        let conf = nginx_conf(&args, Path::new("/run/c"), 8080, 9099, &[8001, 8002]);
+        let public = &conf[conf.find("listen 127.0.0.1:8080;").unwrap()..];
+        assert!(!public.contains("stub_status"), "{conf}");
+        let status = &conf[conf.find("listen 127.0.0.1:9099;").unwrap()
+            ..conf.find("listen 127.0.0.1:8080;").unwrap()];
+        assert!(
+            status.contains("stub_status;") && status.contains("deny all;"),
+            "{conf}"
+        );
+        assert!(conf.contains("server 127.0.0.1:8001 ") && conf.contains("server 127.0.0.1:8002 "));
     }
 }

@@ -770,6 +770,43 @@ mod tests {
     }
 
     #[test]
+    fn tune_forwards_its_cluster_options_to_cluster_up() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            tune: TuneArgs,
+        }
+        let t = Cli::try_parse_from([
+            "tune",
+            "--redis-url",
+            "redis://r:6379/",
+            "--database-url",
+            "postgres://d/db",
+            "--prometheus-targets",
+            "/t/falcon.json",
+            "--prometheus-nginx-targets",
+            "/t/nginx.json",
+            "--reference-python",
+            "/venv/bin/python",
+            "--no-nginx-exporter",
+        ])
+        .unwrap()
+        .tune;
+        for reference in [false, true] {
+            let up = t.up_args(3, "/run/x".into(), reference);
+            assert_eq!(up.workers, 3);
+            assert_eq!(up.reference, reference);
+            assert!(up.nginx && up.no_nginx_exporter);
+            assert_eq!(up.redis_url.as_deref(), Some("redis://r:6379/"));
+            assert_eq!(up.database_url.as_deref(), Some("postgres://d/db"));
+            assert_eq!(up.prometheus_targets, Some("/t/falcon.json".into()));
+            assert_eq!(up.prometheus_nginx_targets, Some("/t/nginx.json".into()));
+            assert_eq!(up.reference_python, PathBuf::from("/venv/bin/python"));
+        }
+    }
+
+    #[test]
     fn says_so_when_nothing_meets_the_slo() {
         let runs = vec![
             (1, report(100.0, 50.0, &[50.0])),
