@@ -215,10 +215,15 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
     }
 
     let json = tmp.path().join("run.json");
+    // By URL, not --cluster: with no PIDs to sample, the per-worker CPU and
+    // RSS come from the workers' process metrics in Prometheus.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cluster_dir.join("cluster.json")).unwrap()).unwrap();
+    let url = state["url"].as_str().unwrap().to_string();
     falcon(&[
         "bench",
-        "--cluster",
-        &c,
+        "--url",
+        &url,
         "--vus",
         "20",
         "--think",
@@ -248,6 +253,19 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         server_p95 > 0.0 && server_p95 <= client_p95 * 1.25,
         "server p95 {server_p95} ms vs client p95 {client_p95} ms"
     );
+
+    let workers = run["workers"].as_array().unwrap();
+    assert_eq!(
+        workers.len(),
+        2,
+        "the two workers (job=falcon), not the exporter: {workers:?}"
+    );
+    for w in workers {
+        assert_eq!(w["source"], "prometheus", "{w}");
+        assert!(w["cpu_percent"].as_f64().is_some_and(|c| c >= 0.0), "{w}");
+        let rss = w["rss_avg_bytes"].as_f64().unwrap_or(0.0);
+        assert!(rss > 1e6 && rss < 1e9, "{w}");
+    }
 
     // Let one more scrape and rule evaluation happen.
     std::thread::sleep(Duration::from_secs(2));
