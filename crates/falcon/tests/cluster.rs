@@ -80,7 +80,42 @@ fn cluster_up_status_load_down() {
     if nginx {
         pids.push(st["nginx"]["pid"].as_i64().unwrap());
     }
-    assert_eq!(pids.len(), if nginx { 3 } else { 2 });
+    // With nginx, prometheus-nginx-exporter runs too when installed.
+    let exporter = st["nginx_exporter"]["pid"].as_i64();
+    if nginx
+        && Command::new("prometheus-nginx-exporter")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        let pid = exporter.expect("exporter installed but not started");
+        let port = st["nginx_exporter"]["port"].as_u64().unwrap();
+        let metrics = Command::new("curl")
+            .args(["-sS", &format!("http://127.0.0.1:{port}/metrics")])
+            .output()
+            .unwrap();
+        let metrics = String::from_utf8_lossy(&metrics.stdout);
+        assert!(metrics.contains("nginx_up 1"), "{metrics}");
+        assert!(dir.join("prometheus-nginx-targets.json").exists());
+        // stub_status is on its own loopback port, not on the public one.
+        let public = st["nginx"]["port"].as_u64().unwrap();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://127.0.0.1:{public}/stub_status"),
+            ])
+            .output()
+            .unwrap();
+        assert_ne!(String::from_utf8_lossy(&out.stdout), "200");
+        pids.push(pid);
+    } else {
+        assert!(exporter.is_none());
+    }
+    assert!(pids.len() >= if nginx { 3 } else { 2 });
     assert!(pids.iter().all(|&p| alive(p)));
     let status = ok(&falcon(&["cluster", "status", "--run-dir", d]));
     assert_eq!(

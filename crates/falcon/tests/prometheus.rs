@@ -4,10 +4,15 @@
 //!   with the client-side p95;
 //! - every PromQL expression of `deploy/` (recording rules, alert rules,
 //!   Grafana dashboard) evaluates, and each one over a metric the server
-//!   exports today returns data.
+//!   (or nginx, through prometheus-nginx-exporter) exports today returns data;
+//! - `falcon report --dashboard` draws every panel from the real Prometheus
+//!   over the run's window, and only panels on not-yet-exported metrics are
+//!   empty.
 //!
 //! Without a `prometheus` executable on PATH the test says so on stderr and
-//! checks nothing else (`apt-get install prometheus`).
+//! checks nothing else (`apt-get install prometheus`); without nginx or
+//! prometheus-nginx-exporter, the nginx expressions are not required to have
+//! data. Under CI=true each missing tool is a failure.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -97,9 +102,7 @@ fn query(prom: &str, expr: &str) -> serde_json::Value {
 }
 
 /// Metrics used ahead of the code that exports them (see deploy/README.md).
-const NOT_EXPORTED_YET: [&str; 5] = [
-    "process_cpu_seconds_total",
-    "process_resident_memory_bytes",
+const NOT_EXPORTED_YET: [&str; 3] = [
     "cache_tier_errors_total",
     "prediction_log_spool_bytes",
     "prediction_log_lag_seconds",
@@ -120,6 +123,26 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         eprintln!("SKIP: prometheus not installed (apt-get install prometheus)");
         return;
     }
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let installed = |bin: &str, arg: &str| {
+        Command::new(bin)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let nginx = installed("nginx", "-v");
+    let exporter = nginx && installed("prometheus-nginx-exporter", "--version");
+    if !exporter {
+        assert!(
+            !ci,
+            "nginx or prometheus-nginx-exporter is not installed but CI=true \
+             (apt-get install nginx prometheus-nginx-exporter)"
+        );
+        eprintln!(
+            "nginx/prometheus-nginx-exporter not installed: nginx metrics not checked \
+             (apt-get install nginx prometheus-nginx-exporter)"
+        );
+    }
     let tmp = tempfile::tempdir().unwrap();
     let cluster_dir = tmp.path().join("cluster");
     let c = cluster_dir.to_str().unwrap().to_string();
@@ -127,8 +150,18 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         prometheus: None,
         cluster: c.clone(),
     };
-    falcon(&["cluster", "up", "--workers", "2", "--run-dir", &c]);
+    let mut up = vec!["cluster", "up", "--workers", "2", "--run-dir", &c];
+    if nginx {
+        up.push("--nginx");
+    }
+    falcon(&up);
     let targets = cluster_dir.join("prometheus-targets.json");
+    let nginx_targets = cluster_dir.join("prometheus-nginx-targets.json");
+    assert_eq!(
+        nginx_targets.exists(),
+        exporter,
+        "the nginx exporter target is registered exactly when the exporter runs"
+    );
 
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -142,9 +175,11 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         format!(
             "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
              rule_files: [{r}/recording.yml, {r}/alerts.yml]\n\
-             scrape_configs:\n  - job_name: falcon\n    file_sd_configs: [{{files: [{t}], refresh_interval: 1s}}]\n",
+             scrape_configs:\n  - job_name: falcon\n    file_sd_configs: [{{files: [{t}], refresh_interval: 1s}}]\n\
+             \x20 - job_name: nginx\n    file_sd_configs: [{{files: [{n}], refresh_interval: 1s}}]\n",
             r = rules.display(),
-            t = targets.display()
+            t = targets.display(),
+            n = nginx_targets.display()
         ),
     )
     .unwrap();
@@ -166,23 +201,29 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
     let prom = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(up) = try_query(&prom, "sum(up{job=\"falcon\"})")
-            && up["data"]["result"][0]["value"][1] == "2"
+        let want = if exporter { "3" } else { "2" };
+        if let Ok(up) = try_query(&prom, "sum(up)")
+            && up["data"]["result"][0]["value"][1] == want
         {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "Prometheus never scraped both workers"
+            "Prometheus never scraped both workers (and the nginx exporter)"
         );
         std::thread::sleep(Duration::from_millis(300));
     }
 
     let json = tmp.path().join("run.json");
+    // By URL, not --cluster: with no PIDs to sample, the per-worker CPU and
+    // RSS come from the workers' process metrics in Prometheus.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cluster_dir.join("cluster.json")).unwrap()).unwrap();
+    let url = state["url"].as_str().unwrap().to_string();
     falcon(&[
         "bench",
-        "--cluster",
-        &c,
+        "--url",
+        &url,
         "--vus",
         "20",
         "--think",
@@ -213,6 +254,19 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         "server p95 {server_p95} ms vs client p95 {client_p95} ms"
     );
 
+    let workers = run["workers"].as_array().unwrap();
+    assert_eq!(
+        workers.len(),
+        2,
+        "the two workers (job=falcon), not the exporter: {workers:?}"
+    );
+    for w in workers {
+        assert_eq!(w["source"], "prometheus", "{w}");
+        assert!(w["cpu_percent"].as_f64().is_some_and(|c| c >= 0.0), "{w}");
+        let rss = w["rss_avg_bytes"].as_f64().unwrap_or(0.0);
+        assert!(rss > 1e6 && rss < 1e9, "{w}");
+    }
+
     // Let one more scrape and rule evaluation happen.
     std::thread::sleep(Duration::from_secs(2));
     let mut exprs: Vec<String> = Vec::new();
@@ -240,7 +294,8 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         let v = query(&prom, expr);
         assert_eq!(v["status"], "success", "{expr}: {v}");
         let has_data = !v["data"]["result"].as_array().unwrap().is_empty();
-        let future = NOT_EXPORTED_YET.iter().any(|m| expr.contains(m));
+        let future = NOT_EXPORTED_YET.iter().any(|m| expr.contains(m))
+            || (!exporter && expr.contains("nginx_"));
         // Alert expressions compare against thresholds this light load does
         // not cross (no errors, p95 far below the SLO): they evaluate, empty.
         let is_alert = (8..n_rules).contains(&i);
@@ -249,4 +304,64 @@ fn prometheus_sees_the_load_and_every_deploy_expression_evaluates() {
         }
     }
     assert!(empty.is_empty(), "expressions without data: {empty:#?}");
+
+    // The dashboard as pictures: every panel over the run's window.
+    let out = tmp.path().join("report");
+    let text = falcon(&[
+        "report",
+        json.to_str().unwrap(),
+        "--dashboard",
+        "deploy/grafana/dashboards/falcon.json",
+        "--prometheus",
+        &prom,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let panels = dash["panels"].as_array().unwrap();
+    assert!(
+        text.contains(&format!("({} panels,", panels.len())),
+        "{text}"
+    );
+    // Only panels all of whose queries are on metrics not exported yet may
+    // be empty.
+    let expected_empty: Vec<&str> = panels
+        .iter()
+        .filter(|p| {
+            p["targets"].as_array().unwrap().iter().all(|t| {
+                let e = t["expr"].as_str().unwrap();
+                NOT_EXPORTED_YET.iter().any(|m| e.contains(m))
+                    || (!exporter && e.contains("nginx_"))
+            })
+        })
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    let empty_line = text
+        .lines()
+        .find(|l| l.starts_with("dashboard snapshot:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let reported_empty: Vec<&str> = empty_line
+        .split_once("; no data: ")
+        .map(|(_, l)| l.trim_end_matches(')').split(", ").collect())
+        .unwrap_or_default();
+    assert_eq!(reported_empty, expected_empty, "{text}");
+    let md = std::fs::read_to_string(out.join("dashboard/dashboard.md")).unwrap();
+    for p in panels {
+        let title = p["title"].as_str().unwrap();
+        assert!(
+            md.contains(&format!("## {title}")),
+            "{title} missing:\n{md}"
+        );
+    }
+    let pngs = std::fs::read_dir(out.join("dashboard"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
+    assert_eq!(pngs, panels.len());
+    assert!(out.join("report.md").exists());
 }

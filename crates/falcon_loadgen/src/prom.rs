@@ -89,9 +89,11 @@ pub async fn workers(
     window_s: u64,
     end_unix: f64,
 ) -> Result<Vec<WorkerStats>, LoadgenError> {
-    let cpu_q = format!("rate(process_cpu_seconds_total[{window_s}s]) * 100");
-    let rss_q = format!("avg_over_time(process_resident_memory_bytes[{window_s}s])");
-    let max_q = format!("max_over_time(process_resident_memory_bytes[{window_s}s])");
+    let cpu_q = format!("rate(process_cpu_seconds_total{{job=\"falcon\"}}[{window_s}s]) * 100");
+    let rss_q =
+        format!("avg_over_time(process_resident_memory_bytes{{job=\"falcon\"}}[{window_s}s])");
+    let max_q =
+        format!("max_over_time(process_resident_memory_bytes{{job=\"falcon\"}}[{window_s}s])");
     let cpu = instant(client, base, &cpu_q, end_unix).await?;
     let rss = instant(client, base, &rss_q, end_unix).await?;
     let rss_max = instant(client, base, &max_q, end_unix).await?;
@@ -133,4 +135,62 @@ pub async fn workers(
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// One series of a range query: its labels and (unix time, value) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Evaluates `query` from `start` to `end` (unix seconds) every `step_s`
+/// seconds (`/api/v1/query_range`). Non-numeric values (NaN, ±Inf) are kept
+/// as NaN so that a chart shows them as gaps.
+pub async fn range(
+    client: &HttpClient,
+    base: &str,
+    query: &str,
+    start: f64,
+    end: f64,
+    step_s: f64,
+) -> Result<Vec<RangeSeries>, LoadgenError> {
+    let err = |message: String| LoadgenError::Prometheus {
+        query: query.to_owned(),
+        message,
+    };
+    let qs: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", query)
+        .append_pair("start", &format!("{start:.3}"))
+        .append_pair("end", &format!("{end:.3}"))
+        .append_pair("step", &format!("{step_s:.3}"))
+        .finish();
+    let uri = target_uri(base, &format!("/api/v1/query_range?{qs}"))?;
+    let body = get(client, uri, Duration::from_secs(30))
+        .await
+        .map_err(err)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| err(format!("bad JSON: {e}")))?;
+    if v["status"] != "success" {
+        return Err(err(format!("status {}: {}", v["status"], v["error"])));
+    }
+    let result = v["data"]["result"]
+        .as_array()
+        .ok_or_else(|| err("no data.result array (not a range vector?)".into()))?;
+    Ok(result
+        .iter()
+        .filter_map(|s| {
+            let labels = s["metric"].as_object()?.clone();
+            let points = s["values"]
+                .as_array()?
+                .iter()
+                .filter_map(|p| {
+                    let t = p[0].as_f64()?;
+                    let v: f64 = p[1].as_str()?.parse().unwrap_or(f64::NAN);
+                    Some((t, if v.is_finite() { v } else { f64::NAN }))
+                })
+                .collect();
+            Some(RangeSeries { labels, points })
+        })
+        .collect())
 }

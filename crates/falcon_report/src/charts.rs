@@ -160,22 +160,46 @@ where
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(e)?;
+            // A NaN y splits a series: the gap is drawn as a gap. Past a
+            // dozen series the legend would cover the plot: colours only.
+            let legend = series.len() <= 12;
             for (si, (name, points)) in series.iter().enumerate() {
                 let col = color(si);
-                c.draw_series(LineSeries::new(points.iter().copied(), col.stroke_width(2)))
-                    .map_err(e)?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
-                    });
+                let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+                for &(x, y) in points {
+                    if x.is_finite() && y.is_finite() {
+                        if let Some(s) = segments.last_mut() {
+                            s.push((x, y));
+                        }
+                    } else if segments.last().is_some_and(|s| !s.is_empty()) {
+                        segments.push(Vec::new());
+                    }
+                }
+                for (k, seg) in segments.into_iter().enumerate() {
+                    let single = (seg.len() == 1).then(|| seg[0]);
+                    let ann = c
+                        .draw_series(LineSeries::new(seg, col.stroke_width(2)))
+                        .map_err(e)?;
+                    if k == 0 && legend {
+                        ann.label(name.as_str()).legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
+                        });
+                    }
+                    if let Some(p) = single {
+                        c.draw_series(std::iter::once(Circle::new(p, 2, col.filled())))
+                            .map_err(e)?;
+                    }
+                }
             }
-            c.configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(e)?;
+            if legend && !series.is_empty() {
+                c.configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(e)?;
+            }
         }
     }
     root.present().map_err(e)?;

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod charts;
+pub mod dashboard;
 mod error;
 pub mod markdown;
 

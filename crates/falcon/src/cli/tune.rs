@@ -67,6 +67,57 @@ pub struct TuneArgs {
         default_value = "tests/load/baseline.js"
     )]
     pub k6_script: PathBuf,
+    /// Also run every configuration against the Python reference
+    /// (bench/reference/: gunicorn with the same number of Uvicorn workers,
+    /// behind the same nginx unless --no-nginx), right after the Falcon run,
+    /// and add a side-by-side table with the speed-ups to the report.
+    #[arg(long, env = "FALCON_TUNE_REFERENCE")]
+    pub reference: bool,
+    /// Measured duration of the reference runs (default: --duration).
+    #[arg(long, env = "FALCON_TUNE_REFERENCE_DURATION", value_parser = parse_duration)]
+    pub reference_duration: Option<Duration>,
+    /// Python interpreter with bench/reference/requirements.txt installed.
+    #[arg(long, env = "FALCON_TUNE_REFERENCE_PYTHON", default_value = "python3")]
+    pub reference_python: PathBuf,
+    /// Directory of the reference app.
+    #[arg(
+        long,
+        env = "FALCON_TUNE_REFERENCE_APP",
+        default_value = "bench/reference"
+    )]
+    pub reference_app: PathBuf,
+    /// The model file the reference loads.
+    #[arg(
+        long,
+        env = "FALCON_TUNE_REFERENCE_MODEL",
+        default_value = "models/spam/1/model.joblib"
+    )]
+    pub reference_model: PathBuf,
+    /// Redis URL handed to every worker as FALCON_REDIS_URL.
+    #[arg(long, env = "FALCON_TUNE_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Database URL handed to every worker as FALCON_DATABASE_URL.
+    #[arg(long, env = "FALCON_TUNE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Prometheus file-discovery target list to keep pointed at the current
+    /// cluster's workers (e.g. deploy/prometheus/targets/falcon.json).
+    #[arg(long, env = "FALCON_TUNE_PROMETHEUS_TARGETS", value_name = "FILE")]
+    pub prometheus_targets: Option<PathBuf>,
+    /// The same for the nginx exporter (deploy/prometheus/targets/nginx.json).
+    #[arg(
+        long,
+        env = "FALCON_TUNE_PROMETHEUS_NGINX_TARGETS",
+        value_name = "FILE"
+    )]
+    pub prometheus_nginx_targets: Option<PathBuf>,
+    /// Do not start prometheus-nginx-exporter next to nginx.
+    #[arg(long, env = "FALCON_TUNE_NO_NGINX_EXPORTER")]
+    pub no_nginx_exporter: bool,
+    /// After the sweep, evaluate every panel of this Grafana dashboard over
+    /// the study's window against --prometheus and draw each as a chart
+    /// (OUT/dashboard/), e.g. deploy/grafana/dashboards/falcon.json.
+    #[arg(long, env = "FALCON_TUNE_DASHBOARD", value_name = "FILE")]
+    pub dashboard: Option<PathBuf>,
     /// Where the clusters keep their state and logs.
     #[arg(long, env = "FALCON_TUNE_RUN_DIR", default_value = ".falcon/tune")]
     pub run_dir: PathBuf,
@@ -82,8 +133,13 @@ pub struct Row {
     pub workers: usize,
     pub runs: usize,
     pub rps: f64,
+    pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// Failed requests, summed over the runs.
+    pub errors: u64,
+    /// Requests, summed over the runs.
+    pub requests: u64,
     /// Sum over the cluster's processes (workers and nginx), percent of the
     /// whole machine.
     pub cpu_machine_pct: Option<f64>,
@@ -121,7 +177,10 @@ pub fn rows(runs: &[(usize, RunReport)], slo_ms: f64, cpu_limit: f64, cores: usi
                 workers: w,
                 runs: group.len(),
                 rps: mean(group.iter().map(|r| r.summary.rps)).unwrap_or(0.0),
+                p50_ms: mean(group.iter().map(|r| r.summary.latency_ms.p50)).unwrap_or(f64::NAN),
                 p95_ms: p95,
+                errors: group.iter().map(|r| r.summary.failed).sum(),
+                requests: group.iter().map(|r| r.summary.requests).sum(),
                 p99_ms: mean(group.iter().map(|r| r.summary.latency_ms.p99)).unwrap_or(f64::NAN),
                 cpu_machine_pct: cpu,
                 meets_slo: p95 <= slo_ms,
@@ -216,7 +275,202 @@ pub fn recommendation(rows: &[Row], slo_ms: f64, cpu_limit: f64, cores: usize) -
     md
 }
 
+/// CPU time per request in ms, from a row's CPU share of the machine.
+fn cpu_ms_per_request(r: &Row, cores: usize) -> Option<f64> {
+    let cpu = r.cpu_machine_pct?;
+    (r.rps > 0.0).then(|| cpu / 100.0 * cores as f64 * 1000.0 / r.rps)
+}
+
+fn ratio(num: Option<f64>, den: Option<f64>) -> String {
+    match (num, den) {
+        (Some(n), Some(d)) if n.is_finite() && d.is_finite() && d > 0.0 => format!("{:.1}×", n / d),
+        _ => "–".into(),
+    }
+}
+
+/// The side-by-side section: Falcon and the reference per worker count,
+/// and how many times faster / cheaper Falcon is.
+pub fn comparison(falcon: &[Row], reference: &[Row], cores: usize) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n## Falcon vs the Python reference\n");
+    let _ = writeln!(
+        md,
+        "The same load against the stack Falcon replaces (bench/reference/: scikit-learn + FastAPI, gunicorn with one Uvicorn worker per Falcon worker, behind the same nginx), run right after each Falcon run. CPU covers the servers and nginx, as a share of this machine's {cores} cores.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| workers | server | runs | req/s | p50 ms | p95 ms | p99 ms | errors | CPU % of machine | CPU ms / request |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    let line = |md: &mut String, r: &Row, name: &str| {
+        let _ = writeln!(
+            md,
+            "| {} | {name} | {} | {:.1} | {:.2} | {:.2} | {:.2} | {} of {} | {} | {} |",
+            r.workers,
+            r.runs,
+            r.rps,
+            r.p50_ms,
+            r.p95_ms,
+            r.p99_ms,
+            r.errors,
+            r.requests,
+            r.cpu_machine_pct
+                .map(|c| format!("{c:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            cpu_ms_per_request(r, cores)
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(|| "–".into()),
+        );
+    };
+    for f in falcon {
+        line(&mut md, f, "Falcon");
+        if let Some(r) = reference.iter().find(|r| r.workers == f.workers) {
+            line(&mut md, r, "reference");
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nSpeed-up of Falcon over the reference (reference ÷ Falcon for latency and CPU per request, Falcon ÷ reference for req/s):\n"
+    );
+    let _ = writeln!(
+        md,
+        "| workers | p50 | p95 | p99 | req/s | CPU per request |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    for f in falcon {
+        let Some(r) = reference.iter().find(|r| r.workers == f.workers) else {
+            continue;
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            f.workers,
+            ratio(Some(r.p50_ms), Some(f.p50_ms)),
+            ratio(Some(r.p95_ms), Some(f.p95_ms)),
+            ratio(Some(r.p99_ms), Some(f.p99_ms)),
+            ratio(Some(f.rps), Some(r.rps)),
+            ratio(cpu_ms_per_request(r, cores), cpu_ms_per_request(f, cores)),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nIn a closed loop (VUs with think time) both servers get about the same req/s as long as they keep up; the difference shows in latency and in the CPU each request costs. A req/s ratio well above 1× means the reference could not keep up with the offered load."
+    );
+    md
+}
+
+impl TuneArgs {
+    fn up_args(&self, w: usize, run_dir: PathBuf, reference: bool) -> UpArgs {
+        UpArgs {
+            dir: DirArgs { run_dir },
+            workers: w,
+            nginx: !self.no_nginx,
+            nginx_bin: "nginx".into(),
+            nginx_port: 0,
+            nginx_processes: 1,
+            base_port: 0,
+            models: self.models.clone(),
+            threads_per_worker: self.threads_per_worker,
+            redis_url: self.redis_url.clone(),
+            database_url: self.database_url.clone(),
+            serve_args: self.serve_args.clone(),
+            prometheus_targets: self.prometheus_targets.clone(),
+            prometheus_nginx_targets: self.prometheus_nginx_targets.clone(),
+            nginx_exporter_bin: "prometheus-nginx-exporter".into(),
+            no_nginx_exporter: self.no_nginx_exporter,
+            reference,
+            reference_python: self.reference_python.clone(),
+            reference_app: self.reference_app.clone(),
+            reference_model: self.reference_model.clone(),
+            ready_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One measured run: cluster up, load, cluster down.
+fn one_run(
+    args: &TuneArgs,
+    runtime: &tokio::runtime::Runtime,
+    w: usize,
+    rep: usize,
+    reference: bool,
+    runs_dir: &std::path::Path,
+) -> anyhow::Result<(PathBuf, RunReport)> {
+    let tag = if reference {
+        format!("ref-w{w}-r{rep}")
+    } else {
+        format!("w{w}-r{rep}")
+    };
+    let up = args.up_args(w, args.run_dir.join(&tag), reference);
+    let cluster = runtime.block_on(cluster::up(&up))?;
+    let mut bench_args = args.bench.clone();
+    bench_args.cluster = None;
+    bench_args.url = cluster.state.url.clone();
+    let plural = if w == 1 { "" } else { "s" };
+    bench_args.label = if reference {
+        format!("reference {w} worker{plural}")
+    } else {
+        format!("{w} worker{plural}")
+    };
+    bench_args.pids = cluster
+        .state
+        .workers
+        .iter()
+        .chain(cluster.state.nginx.iter())
+        .map(|p| WorkerPid {
+            name: p.name.clone(),
+            pid: p.pid,
+        })
+        .collect();
+    if reference {
+        // The reference exports no metrics: no server-side numbers.
+        bench_args.prometheus = None;
+        if let Some(d) = args.reference_duration {
+            bench_args.duration = d;
+        }
+    }
+    bench_args.notes.push(format!("workers={w}"));
+    bench_args.notes.push(format!(
+        "nginx={}",
+        if cluster.state.nginx.is_some() {
+            "yes"
+        } else {
+            "no"
+        }
+    ));
+    bench_args.notes.push(format!("repeat={rep}"));
+    bench_args.notes.push(format!(
+        "server={}",
+        if reference { "reference" } else { "falcon" }
+    ));
+    let result = if args.k6 {
+        k6_run(args, &bench_args, &runs_dir.join(format!("{tag}.k6.json")))
+    } else {
+        runtime.block_on(bench(&bench_args))
+    };
+    for line in cluster::down(cluster)? {
+        eprintln!("  {line}");
+    }
+    let report = result?;
+    let file = runs_dir.join(format!("{tag}.json"));
+    write_json(&file, &report)?;
+    eprintln!(
+        "  {}: {:.1} req/s, p95 {:.2} ms, errors {}",
+        report.label, report.summary.rps, report.summary.latency_ms.p95, report.summary.failed
+    );
+    Ok((file, report))
+}
+
 pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
+    if args.worker_counts.is_empty() || args.worker_counts.contains(&0) {
+        anyhow::bail!("--workers: give worker counts of at least 1, e.g. --workers 1,2,3");
+    }
+    if args.k6 && !args.k6_script.is_file() {
+        anyhow::bail!("--k6-script {}: no such file", args.k6_script.display());
+    }
+    if args.dashboard.is_some() && args.bench.prometheus.is_none() {
+        anyhow::bail!("--dashboard needs --prometheus URL (the Prometheus scraping the workers)");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -224,79 +478,33 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
     let runs_dir = args.out.join("runs");
     std::fs::create_dir_all(&runs_dir)
         .with_context(|| format!("creating {}", runs_dir.display()))?;
+    let study_start = now_unix();
     let mut runs: Vec<(usize, RunReport)> = Vec::new();
+    let mut ref_runs: Vec<(usize, RunReport)> = Vec::new();
     let mut files = Vec::new();
+    let mut ref_files = Vec::new();
     for &w in &args.worker_counts {
         for rep in 1..=args.repeat.max(1) {
-            let nginx = !args.no_nginx;
             eprintln!(
                 "tune: {w} worker(s){}, run {rep}/{}",
-                if nginx { " behind nginx" } else { "" },
+                if args.no_nginx { "" } else { " behind nginx" },
                 args.repeat.max(1)
             );
-            let up = UpArgs {
-                dir: DirArgs {
-                    run_dir: args.run_dir.join(format!("w{w}-r{rep}")),
-                },
-                workers: w,
-                nginx,
-                nginx_bin: "nginx".into(),
-                nginx_port: 0,
-                nginx_processes: 1,
-                base_port: 0,
-                models: args.models.clone(),
-                threads_per_worker: args.threads_per_worker,
-                redis_url: None,
-                database_url: None,
-                serve_args: args.serve_args.clone(),
-                prometheus_targets: None,
-                ready_timeout: Duration::from_secs(60),
-            };
-            let cluster = runtime.block_on(cluster::up(&up))?;
-            let mut bench_args = args.bench.clone();
-            bench_args.cluster = None;
-            bench_args.url = cluster.state.url.clone();
-            bench_args.label = format!("{w} worker{}", if w == 1 { "" } else { "s" });
-            bench_args.pids = cluster
-                .state
-                .workers
-                .iter()
-                .chain(cluster.state.nginx.iter())
-                .map(|p| WorkerPid {
-                    name: p.name.clone(),
-                    pid: p.pid,
-                })
-                .collect();
-            bench_args.notes.push(format!("workers={w}"));
-            bench_args
-                .notes
-                .push(format!("nginx={}", if nginx { "yes" } else { "no" }));
-            bench_args.notes.push(format!("repeat={rep}"));
-            let result = if args.k6 {
-                k6_run(
-                    &args,
-                    &bench_args,
-                    &runs_dir.join(format!("w{w}-r{rep}.k6.json")),
-                )
-            } else {
-                runtime.block_on(bench(&bench_args))
-            };
-            for line in cluster::down(cluster)? {
-                eprintln!("  {line}");
-            }
-            let report = result?;
-            let file = runs_dir.join(format!("w{w}-r{rep}.json"));
-            write_json(&file, &report)?;
-            eprintln!(
-                "  {:.1} req/s, p95 {:.2} ms, errors {}",
-                report.summary.rps, report.summary.latency_ms.p95, report.summary.failed
-            );
+            let (file, report) = one_run(&args, &runtime, w, rep, false, &runs_dir)?;
             files.push(file);
             runs.push((w, report));
+            if args.reference {
+                eprintln!("tune: reference, {w} worker(s), run {rep}");
+                let (file, report) = one_run(&args, &runtime, w, rep, true, &runs_dir)?;
+                ref_files.push(file);
+                ref_runs.push((w, report));
+            }
         }
     }
+    let study_end = now_unix();
     let loaded = files
         .iter()
+        .chain(ref_files.iter())
         .map(|f| falcon_report::load_run(f))
         .collect::<Result<Vec<_>, _>>()?;
     let written = falcon_report::write(&loaded, None, &args.out)?;
@@ -305,7 +513,26 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or(1);
     let slo_ms = args.slo_p95.as_secs_f64() * 1000.0;
     let rows = rows(&runs, slo_ms, args.cpu_limit, cores);
-    let section = recommendation(&rows, slo_ms, args.cpu_limit, cores);
+    let mut section = recommendation(&rows, slo_ms, args.cpu_limit, cores);
+    if args.reference {
+        let ref_rows = self::rows(&ref_runs, slo_ms, args.cpu_limit, cores);
+        section.push_str(&comparison(&rows, &ref_rows, cores));
+    }
+    if let (Some(dash), Some(prom)) = (&args.dashboard, &args.bench.prometheus) {
+        let snap = runtime.block_on(super::report::dashboard_snapshot(
+            prom,
+            dash,
+            study_start,
+            study_end,
+            &args.out.join("dashboard"),
+        ))?;
+        let _ = write!(
+            section,
+            "\n## Dashboard snapshot\n\nEvery panel of `{}`, evaluated against Prometheus over the whole study ({}): see [dashboard/dashboard.md](dashboard/dashboard.md).\n",
+            dash.display(),
+            snap.window
+        );
+    }
     let mut md = std::fs::read_to_string(&written.markdown)?;
     // The recommendation goes right after the title paragraph's tables: append
     // before "## How to read this" so the reading guide stays last.
@@ -317,6 +544,13 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
     print!("{section}");
     println!("\nreport: {}", written.markdown.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn now_unix() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// One run with k6 against `bench.url`, sampling `bench.pids` from /proc
@@ -500,6 +734,76 @@ mod tests {
         );
         assert!(md.contains("⌈1000 ÷ 150 × 1.5⌉ = 10 worker(s)"), "{md}");
         assert!(md.contains("tops out near 210 req/s"), "{md}");
+    }
+
+    #[test]
+    fn compares_falcon_with_the_reference_per_worker_count() {
+        // 2 cores. Falcon: 200 req/s at 5 % of the machine = 0.1 core →
+        // 0.5 ms CPU per request. Reference: 190 req/s at 38 % = 0.76 core →
+        // 4 ms per request.
+        let falcon = rows(&[(3, report(200.0, 4.0, &[10.0]))], 10.0, 70.0, 2);
+        let reference = rows(&[(3, report(190.0, 60.0, &[76.0]))], 10.0, 70.0, 2);
+        let md = comparison(&falcon, &reference, 2);
+        assert!(
+            md.contains("| 3 | Falcon | 1 | 200.0 | 1.00 | 4.00 | 8.00 | 0 of 1 | 5.0 | 0.50 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| 3 | reference | 1 | 190.0 | 1.00 | 60.00 | 120.00 | 0 of 1 | 38.0 | 4.00 |"
+            ),
+            "{md}"
+        );
+        // p50 1.0×, p95 and p99 15×, req/s 200/190, CPU per request 8×.
+        assert!(
+            md.contains("| 3 | 1.0× | 15.0× | 15.0× | 1.1× | 8.0× |"),
+            "{md}"
+        );
+        // A worker count without a reference run gets no ratio row.
+        let md = comparison(
+            &rows(&[(5, report(1.0, 1.0, &[]))], 10.0, 70.0, 2),
+            &reference,
+            2,
+        );
+        let ratios = &md[md.find("Speed-up").unwrap()..];
+        assert!(!ratios.contains("| 5 |"), "{md}");
+    }
+
+    #[test]
+    fn tune_forwards_its_cluster_options_to_cluster_up() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            tune: TuneArgs,
+        }
+        let t = Cli::try_parse_from([
+            "tune",
+            "--redis-url",
+            "redis://r:6379/",
+            "--database-url",
+            "postgres://d/db",
+            "--prometheus-targets",
+            "/t/falcon.json",
+            "--prometheus-nginx-targets",
+            "/t/nginx.json",
+            "--reference-python",
+            "/venv/bin/python",
+            "--no-nginx-exporter",
+        ])
+        .unwrap()
+        .tune;
+        for reference in [false, true] {
+            let up = t.up_args(3, "/run/x".into(), reference);
+            assert_eq!(up.workers, 3);
+            assert_eq!(up.reference, reference);
+            assert!(up.nginx && up.no_nginx_exporter);
+            assert_eq!(up.redis_url.as_deref(), Some("redis://r:6379/"));
+            assert_eq!(up.database_url.as_deref(), Some("postgres://d/db"));
+            assert_eq!(up.prometheus_targets, Some("/t/falcon.json".into()));
+            assert_eq!(up.prometheus_nginx_targets, Some("/t/nginx.json".into()));
+            assert_eq!(up.reference_python, PathBuf::from("/venv/bin/python"));
+        }
     }
 
     #[test]
