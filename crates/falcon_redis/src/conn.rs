@@ -188,7 +188,15 @@ impl RedisConn {
             Ok(Err(e)) => {
                 inner.counters.failures.fetch_add(1, Relaxed);
                 if is_health_error(&e) && !e.is_timeout() {
-                    inner.drop_connection(slot);
+                    // A dropped connection almost always means the server
+                    // went away (restart, failover): every other slot is dead
+                    // too. Replace them all now rather than one by one as
+                    // operations trip over them — behind the breaker that
+                    // took one 2 s window per slot (~100 s with a pool of 50).
+                    inner.drop_all();
+                    for i in 0..n {
+                        spawn_reconnect(inner, i);
+                    }
                 }
                 Err(RedisTierError::Redis(e))
             }
@@ -253,14 +261,19 @@ impl Inner {
             .count()
     }
 
-    fn drop_connection(self: &Arc<Self>, slot: usize) {
-        let old = self.slots[slot]
-            .conn
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if old.is_some() {
-            tracing::warn!(url = %redact(&self.opts.url), "redis connection lost; reconnecting");
+    /// Drops every connection of the pool (the caller reconnects them).
+    fn drop_all(&self) {
+        let mut dropped = 0;
+        for s in &self.slots {
+            let old = s
+                .conn
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            dropped += usize::from(old.is_some());
+        }
+        if dropped > 0 {
+            tracing::warn!(url = %redact(&self.opts.url), dropped, "redis connection lost; reconnecting the pool");
         }
     }
 }

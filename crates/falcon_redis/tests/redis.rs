@@ -64,8 +64,13 @@ fn options(url: &str) -> RedisOptions {
 }
 
 async fn cache(url: &str, prefix: &str) -> RedisCache {
+    cache_with_pool(url, prefix, 2).await
+}
+
+async fn cache_with_pool(url: &str, prefix: &str, pool_size: usize) -> RedisCache {
     let mut c = RedisCacheConfig::new(url);
     c.redis = options(url);
+    c.redis.pool_size = pool_size;
     c.prefix = prefix.to_owned();
     RedisCache::connect(c).await.unwrap()
 }
@@ -217,7 +222,8 @@ async fn get_set_ttl_namespacing_and_collisions() {
 
 /// Concurrent lookups while Redis is killed and later restarted on the
 /// same port: no operation fails or stalls beyond its budget, errors are
-/// counted, and the tier recovers by itself.
+/// counted, and the tier recovers by itself — with serve's default pool of
+/// 50 connections, every one of which the restart killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_then_restarted() {
     if redis_url("redis_killed_mid_run_then_restarted")
@@ -228,7 +234,7 @@ async fn redis_killed_mid_run_then_restarted() {
     }
     let port = PrivateRedis::free_port();
     let mut server = PrivateRedis::start_on(port).await;
-    let c = cache(&server.url(), "falcon-test").await;
+    let c = cache_with_pool(&server.url(), "falcon-test", 50).await;
     c.set("m", "1", "warm", b"W", None).await;
     assert!(c.get("m", "1", "warm").await.is_some());
 
@@ -285,6 +291,16 @@ async fn redis_killed_mid_run_then_restarted() {
     let s = c.stats();
     assert!(recovered, "the tier did not recover: {s:?}");
     assert!(s.reconnects >= 1, "{s:?}");
+    // Every slot is replaced soon after, not one per breaker window.
+    let mut all = false;
+    for _ in 0..100 {
+        if c.stats().connected == 50 {
+            all = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(all, "pool not fully reconnected: {:?}", c.stats());
     assert!(total > 100, "{total}");
     drop(server);
 }
