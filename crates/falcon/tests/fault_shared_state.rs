@@ -277,18 +277,20 @@ async fn redis_killed_and_restarted_mid_run() {
         &path_arg(data.path()),
     ]))
     .await;
-    // 40 texts in rotation, plus one new text per request so that Redis
-    // keeps receiving writes.
+    // One text per request: every other request one of 40 texts in
+    // rotation (Redis hits, answered with `x-cache-tier: redis`), the others
+    // a new text (so Redis keeps receiving writes).
     let make: MakeRequest = Arc::new(|c, i| {
-        let texts = vec![
+        let text = if i % 2 == 0 {
             format!(
                 "hot text {}: lunch tomorrow at noon?",
-                (c as u64 * 7 + i) % 40
-            ),
-            format!("fresh text c{c} r{i}: WIN a FREE cruise"),
-        ];
-        let body = serde_json::json!({ "texts": texts }).to_string();
-        ("/v1/models/spam/predict".to_owned(), body, 2)
+                (c as u64 * 7 + i / 2) % 40
+            )
+        } else {
+            format!("fresh text c{c} r{i}: WIN a FREE cruise")
+        };
+        let body = serde_json::json!({ "text": text }).to_string();
+        ("/v1/models/spam/predict".to_owned(), body, 1)
     });
     let load = Load::start(falcon.addr, 4, Duration::from_millis(2), vec![], make);
     let redis_hits = |m: &Metrics| m.sum("redis_cache_hits_total", &[]);
@@ -358,10 +360,8 @@ async fn redis_killed_and_restarted_mid_run() {
         errors(&after)
     );
     assert!(
-        result
-            .ok()
-            .any(|s| s.tier.as_deref() == Some("redis") || s.tier.as_deref() == Some("mixed")),
-        "no response carried x-cache-tier: redis"
+        hits_after_restart > 0,
+        "no response after the restart carried x-cache-tier: redis"
     );
     assert!(
         redis_hits(&after) > redis_hits(&during),
