@@ -204,6 +204,13 @@ async fn postgres_fault(test: &str, fault: PgFault) {
         "too little load: {}",
         result.shots.len()
     );
+    // The writer saw the fault (and, when Postgres was away, replayed).
+    assert!(
+        after.sum("falcon_log_db_errors_total", &[])
+            > before.sum("falcon_log_db_errors_total", &[]),
+        "no database error counted: {}",
+        series(&after, "falcon_log_")
+    );
     if matches!(fault, PgFault::Unreachable) {
         assert!(after.log_rows("replayed") > 0.0, "nothing replayed");
     }
