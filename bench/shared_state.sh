@@ -291,8 +291,40 @@ print("| --- | ---: | ---: | ---: | ---: | ---: |")
 for n, label in (("memory", "memory only (--no-log)"), ("redis", "+ Redis L2 (--no-log)"), ("shared", "+ Redis L2 + Postgres log")):
     k = k6[n]
     print(f"| {label} | {k['rps']:.0f} | {k['latency_ms']['med']:.2f} | {k['latency_ms']['p95']:.2f} | {k['latency_ms']['p99']:.2f} | {k['failed_rate']:.4f} |")
-print(f"\np95 added by Redis: {k6['redis']['latency_ms']['p95'] - k6['memory']['latency_ms']['p95']:+.2f} ms; "
-      f"by Redis + log: {k6['shared']['latency_ms']['p95'] - k6['memory']['latency_ms']['p95']:+.2f} ms")
+def hist_q(text, name, quant, route):
+    """Quantile of a Prometheus histogram (linear inside a bucket)."""
+    b = {}
+    for line in text.splitlines():
+        m = re.match(r"^" + name + r"_bucket\{([^}]*)\} (\S+)$", line)
+        if not m or f'route="{route}"' not in m.group(1):
+            continue
+        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
+        b[float("inf") if le == "+Inf" else float(le)] = float(m.group(2))
+    les = sorted(b)
+    if not les or not b[les[-1]]:
+        return float("nan")
+    target, prev_le, prev_c = quant * b[les[-1]], 0.0, 0.0
+    for le in les:
+        if b[le] >= target:
+            if le == float("inf"):
+                return prev_le
+            return prev_le + (le - prev_le) * ((target - prev_c) / (b[le] - prev_c) if b[le] > prev_c else 0)
+        prev_le, prev_c = le, b[le]
+server = {}
+for n in ("memory", "redis", "shared"):
+    t = open(os.path.join(out, f"metrics_k6_{n}.txt")).read()
+    server[n] = {f"p{int(q * 100)}_ms": 1e3 * hist_q(t, "http_request_duration_seconds", q, "/predict") for q in (0.5, 0.95, 0.99)}
+print()
+print("| same k6 runs, server-side /predict latency (falcon's histogram) | p50 ms | p95 ms | p99 ms |")
+print("| --- | ---: | ---: | ---: |")
+for n in ("memory", "redis", "shared"):
+    print(f"| {n} | {server[n]['p50_ms']:.3f} | {server[n]['p95_ms']:.3f} | {server[n]['p99_ms']:.3f} |")
+for n in server:
+    k6[n]["server_side"] = server[n]
+print(f"\np95 added by Redis (k6 / server-side): {k6['redis']['latency_ms']['p95'] - k6['memory']['latency_ms']['p95']:+.2f} / "
+      f"{server['redis']['p95_ms'] - server['memory']['p95_ms']:+.2f} ms; "
+      f"by Redis + log: {k6['shared']['latency_ms']['p95'] - k6['memory']['latency_ms']['p95']:+.2f} / "
+      f"{server['shared']['p95_ms'] - server['memory']['p95_ms']:+.2f} ms")
 pct = lambda xs: ", ".join(f"{100 * x:.0f} %" for x in xs)
 print(f"ratio shared/memory: unique {pct(ratios['unique'])}; mix {pct(ratios['mix'])}")
 json.dump({"loadavg_end": loadavg, "rounds": rounds, "wrk": runs, "ratios": ratios, "k6": k6,
