@@ -173,8 +173,8 @@ impl RedisCacheConfig {
 /// The Redis cache tier. Cheap to clone.
 ///
 /// Keys: `{prefix}:p:{model}:{version}:{sha256(text), hex}`; the value
-/// carries the exact text (see [`crate::codec`]), so two texts never share
-/// an answer. Lookups and stores never fail: a slow or unreachable Redis is
+/// carries the text's length and CRC-32 (see [`crate::codec`]), so a key
+/// collision is detected and answered as a miss. Lookups and stores never fail: a slow or unreachable Redis is
 /// a miss (or a skipped store) and an error in the stats.
 #[derive(Clone)]
 pub struct RedisCache {

@@ -3,8 +3,8 @@
 //! * [`RedisCache`] — the L2 prediction cache behind the in-process one
 //!   (memory → Redis → model), shared by every worker: namespaced keys
 //!   (`{prefix}:p:{model}:{version}:{sha256(text)}`), TTL, compact values
-//!   that carry the exact text (a hash collision is a miss, never a wrong
-//!   answer — [`codec`]), a pool of multiplexed connections, a per-operation
+//!   that carry the text's length and CRC-32 (a hash collision is a miss,
+//!   never a wrong answer — [`codec`]), a pool of multiplexed connections, a per-operation
 //!   time budget after which Redis counts as a miss, background reconnection
 //!   with backoff and a circuit breaker ([`RedisConn`]).
 //! * [`RedisRateLimiter`] — `falcon_auth::RateLimiter` with the buckets in
