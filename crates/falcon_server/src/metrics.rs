@@ -4,6 +4,9 @@
 //! Each server owns its own [`prometheus::Registry`] (not the global one),
 //! so several servers in one test process never mix their numbers.
 
+#[cfg(target_os = "linux")]
+mod process;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -168,9 +171,7 @@ impl Metrics {
         // from /proc at scrape time (nothing to sample in between).
         #[cfg(target_os = "linux")]
         registry
-            .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
-            ))
+            .register(Box::new(process::ProcessCollector::new()))
             .expect("unique metric");
         // Both results exist from the start so rate() and alerts see zeros.
         model_loads.with_label_values(&["success"]);
