@@ -468,6 +468,14 @@ fn start_falcon_workers(
         };
         let log = run_dir.join(format!("worker-{i}.log"));
         let mut cmd = worker_command(args, exe, port);
+        // The prediction log (SQLite by default) and its spools live in the
+        // run directory, not in whatever directory `up` was called from —
+        // unless the operator chose a data dir.
+        if std::env::var_os("FALCON_DATA_DIR").is_none()
+            && !args.serve_args.iter().any(|a| a.starts_with("--data-dir"))
+        {
+            cmd.env("FALCON_DATA_DIR", run_dir.join("data"));
+        }
         let child = spawn_logged(&mut cmd, &log, "falcon serve")?;
         cluster.state.workers.push(Proc {
             name: format!("worker-{i}"),
