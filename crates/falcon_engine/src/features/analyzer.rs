@@ -184,30 +184,29 @@ impl Analyzer {
         self.max_n
     }
 
-    /// Word analyzers: calls `f` with the document's tokens after stop-word
-    /// filtering (what `_word_ngrams` receives). `None` for char analyzers.
-    pub(crate) fn word_tokens<R>(
-        &self,
-        doc: &str,
-        f: impl FnOnce(&[&str]) -> R,
-    ) -> Result<Option<R>> {
+    /// Word analyzers: calls `f` with each of the document's tokens after
+    /// stop-word filtering (the sequence `_word_ngrams` receives), in order,
+    /// without collecting them. Returns `false` (and calls nothing) for char
+    /// analyzers.
+    pub(crate) fn for_each_word_token(&self, doc: &str, mut f: impl FnMut(&str)) -> Result<bool> {
         let Kind::Word {
             pattern,
             stop_words,
         } = &self.kind
         else {
-            return Ok(None);
+            return Ok(false);
         };
         let text = self.preprocess(doc);
-        let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
-        pattern
-            .findall(&text, |t| {
-                if stop_words.as_ref().is_none_or(|s| !s.contains(t)) {
-                    tokens.push(t)
+        match stop_words {
+            None => pattern.findall(&text, f),
+            Some(s) => pattern.findall(&text, |t| {
+                if !s.contains(t) {
+                    f(t)
                 }
-            })
-            .map_err(EngineError::Text)?;
-        Ok(Some(f(&tokens)))
+            }),
+        }
+        .map_err(EngineError::Text)?;
+        Ok(true)
     }
 
     /// Calls `emit` with every feature string scikit-learn's analyzer would

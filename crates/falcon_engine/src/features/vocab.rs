@@ -178,6 +178,13 @@ impl Vocab {
             .copied()
     }
 
+    /// The column of a single token (a string without a space, as pair mode
+    /// guarantees): skips the n-gram check `get` does.
+    #[inline]
+    pub(crate) fn get_token(&self, token: &str) -> Option<u32> {
+        self.get_string(token)
+    }
+
     /// The column of `term`, if it is in the vocabulary.
     #[inline]
     pub(crate) fn get(&self, term: &str) -> Option<u32> {
