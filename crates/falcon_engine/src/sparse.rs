@@ -56,35 +56,36 @@ impl SparseRow {
         row
     }
 
-    /// Builds a count row from the (unsorted, repeated) columns of a
-    /// document's in-vocabulary features, all `< n_features`: each distinct
-    /// column once, ascending, with the number of times it occurs (1 with
-    /// `binary`). Integer counts are exact whatever the order they are
-    /// summed in, so this equals scipy's `sum_duplicates` result.
-    pub(crate) fn from_columns(
-        cols: Vec<u32>,
-        n_features: usize,
-        binary: bool,
-        precision: Precision,
-    ) -> Self {
-        let cols = sort_columns(cols, n_features);
-        let mut row = SparseRow {
-            indices: Vec::with_capacity(cols.len()),
-            values: Vec::with_capacity(cols.len()),
-            precision: Some(precision),
-        };
-        let mut i = 0;
-        while i < cols.len() {
-            let c = cols[i];
-            let mut j = i + 1;
-            while j < cols.len() && cols[j] == c {
-                j += 1;
+    /// Builds a count row from the sorted (repeated) columns of a
+    /// document's in-vocabulary features: each distinct column once, with
+    /// the number of times it occurs (1 with `binary`). Integer counts are
+    /// exact whatever the order they are summed in, so this equals scipy's
+    /// `sum_duplicates` result.
+    pub(crate) fn from_sorted_columns(cols: &[u32], binary: bool, precision: Precision) -> Self {
+        let mut indices = Vec::with_capacity(cols.len());
+        let mut counts: Vec<u32> = Vec::with_capacity(cols.len());
+        let mut last = None;
+        for &c in cols {
+            if last == Some(c) {
+                if let Some(n) = counts.last_mut() {
+                    *n += 1;
+                }
+            } else {
+                indices.push(c);
+                counts.push(1);
+                last = Some(c);
             }
-            row.indices.push(c);
-            row.values.push(if binary { 1.0 } else { (j - i) as f64 });
-            i = j;
         }
-        row
+        let values = if binary {
+            vec![1.0; indices.len()]
+        } else {
+            counts.into_iter().map(f64::from).collect()
+        };
+        SparseRow {
+            indices,
+            values,
+            precision: Some(precision),
+        }
     }
 
     pub(crate) fn precision(&self) -> Precision {
@@ -125,6 +126,15 @@ impl SparseRow {
     }
 }
 
+/// Largest radix digit: 11 bits, a 2048-entry histogram per pass.
+const MAX_DIGIT_BITS: u32 = 11;
+/// Histogram size of the largest digit.
+pub(crate) const RADIX_BUCKETS: usize = 1 << MAX_DIGIT_BITS;
+/// Passes needed for 32-bit column numbers.
+pub(crate) const RADIX_PASSES: usize = 3;
+/// Radix-sort histograms, one per pass.
+pub(crate) type RadixHist = [[u32; RADIX_BUCKETS]; RADIX_PASSES];
+
 /// Sorts column numbers, all `< n_features`, ascending.
 ///
 /// A document yields hundreds to thousands of columns; a comparison sort
@@ -132,47 +142,58 @@ impl SparseRow {
 /// the few bits a column number has (18 for a 240k-term vocabulary: two
 /// passes of 9-bit digits) touches each column twice per pass. Short lists
 /// keep the comparison sort, which wins below a few dozen elements.
-pub(crate) fn sort_columns(mut cols: Vec<u32>, n_features: usize) -> Vec<u32> {
+///
+/// `tmp` and `hist` are scratch space (the sorted result may end up in
+/// either vector's buffer; `cols` always holds it on return).
+pub(crate) fn sort_columns(
+    cols: &mut Vec<u32>,
+    tmp: &mut Vec<u32>,
+    hist: &mut RadixHist,
+    n_features: usize,
+) {
     /// Below this many columns a comparison sort is cheaper.
     const SMALL: usize = 64;
-    /// Largest digit: a 2048-entry histogram per pass.
-    const MAX_DIGIT_BITS: u32 = 11;
     let bits = usize::BITS - n_features.saturating_sub(1).leading_zeros();
-    if cols.len() <= SMALL || bits == 0 || bits > 32 {
+    if cols.len() <= SMALL || bits == 0 || bits > 32 || cols.len() > u32::MAX as usize {
         cols.sort_unstable();
-        return cols;
+        return;
     }
-    let passes = bits.div_ceil(MAX_DIGIT_BITS);
-    let digit = bits.div_ceil(passes);
+    let passes = bits.div_ceil(MAX_DIGIT_BITS) as usize;
+    let digit = bits.div_ceil(passes as u32);
     let buckets = 1usize << digit;
     if cols.len() < buckets / 8 {
         // Too few columns to pay for clearing and scanning the histograms.
         cols.sort_unstable();
-        return cols;
+        return;
     }
-    let mask = (buckets - 1) as u32;
-    let mut tmp = vec![0u32; cols.len()];
-    let mut counts = vec![0u32; buckets];
-    for pass in 0..passes {
-        let shift = pass * digit;
-        counts.fill(0);
-        for &c in &cols {
-            counts[((c >> shift) & mask) as usize] += 1;
+    // `& (RADIX_BUCKETS - 1)` lets the compiler drop the histogram bounds checks.
+    let mask = (buckets - 1) & (RADIX_BUCKETS - 1);
+    for h in hist.iter_mut().take(passes) {
+        h[..buckets].fill(0);
+    }
+    // All histograms in one read of the columns.
+    for &c in cols.iter() {
+        for (p, h) in hist.iter_mut().enumerate().take(passes) {
+            h[(c >> (p as u32 * digit)) as usize & mask] += 1;
         }
+    }
+    tmp.clear();
+    tmp.resize(cols.len(), 0);
+    for (p, h) in hist.iter_mut().enumerate().take(passes) {
+        let shift = p as u32 * digit;
         let mut sum = 0u32;
-        for n in counts.iter_mut() {
+        for n in h[..buckets].iter_mut() {
             let here = *n;
             *n = sum;
             sum += here;
         }
-        for &c in &cols {
-            let slot = &mut counts[((c >> shift) & mask) as usize];
+        for &c in cols.iter() {
+            let slot = &mut h[(c >> shift) as usize & mask];
             tmp[*slot as usize] = c;
             *slot += 1;
         }
-        std::mem::swap(&mut cols, &mut tmp);
+        std::mem::swap(cols, tmp);
     }
-    cols
 }
 
 /// numpy's pairwise summation (`pairwise_sum` in `loops_utils.h`), used by
@@ -224,10 +245,10 @@ mod tests {
 
     #[test]
     fn columns_counted_and_sorted() {
-        let row = SparseRow::from_columns(vec![5, 1, 5, 3], 10, false, Precision::F64);
+        let row = SparseRow::from_sorted_columns(&[1, 3, 5, 5], false, Precision::F64);
         assert_eq!(row.indices, [1, 3, 5]);
         assert_eq!(row.values, [1.0, 1.0, 2.0]);
-        let row = SparseRow::from_columns(vec![5, 1, 5], 10, true, Precision::F64);
+        let row = SparseRow::from_sorted_columns(&[1, 5, 5], true, Precision::F64);
         assert_eq!(row.values, [1.0, 1.0]);
     }
 
@@ -250,7 +271,10 @@ mod tests {
                 .collect();
             let mut want = cols.clone();
             want.sort_unstable();
-            assert_eq!(sort_columns(cols, n), want, "n={n} len={len}");
+            let (mut got, mut tmp) = (cols, Vec::new());
+            let mut hist = Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]);
+            sort_columns(&mut got, &mut tmp, &mut hist, n);
+            assert_eq!(got, want, "n={n} len={len}");
         }
     }
 

@@ -188,7 +188,12 @@ impl Analyzer {
     /// stop-word filtering (the sequence `_word_ngrams` receives), in order,
     /// without collecting them. Returns `false` (and calls nothing) for char
     /// analyzers.
-    pub(crate) fn for_each_word_token(&self, doc: &str, mut f: impl FnMut(&str)) -> Result<bool> {
+    pub(crate) fn for_each_word_token(
+        &self,
+        doc: &str,
+        buf: &mut String,
+        mut f: impl FnMut(&str),
+    ) -> Result<bool> {
         let Kind::Word {
             pattern,
             stop_words,
@@ -196,7 +201,7 @@ impl Analyzer {
         else {
             return Ok(false);
         };
-        let text = self.preprocess(doc);
+        let text = self.preprocess(doc, buf);
         match stop_words {
             None => pattern.findall(&text, f),
             Some(s) => pattern.findall(&text, |t| {
@@ -211,8 +216,14 @@ impl Analyzer {
 
     /// Calls `emit` with every feature string scikit-learn's analyzer would
     /// return for `doc`, in the same order.
-    pub(crate) fn analyze(&self, doc: &str, emit: &mut dyn FnMut(&str)) -> Result<()> {
-        let text = self.preprocess(doc);
+    /// `buf` is scratch space for the preprocessed text.
+    pub(crate) fn analyze(
+        &self,
+        doc: &str,
+        buf: &mut String,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let text = self.preprocess(doc, buf);
         match &self.kind {
             Kind::Word {
                 pattern,
@@ -249,29 +260,30 @@ impl Analyzer {
         Ok(())
     }
 
-    /// `_preprocess`: lowercase first, then strip accents.
-    fn preprocess<'d>(&self, doc: &'d str) -> std::borrow::Cow<'d, str> {
+    /// `_preprocess`: lowercase first, then strip accents. The lowercased
+    /// text is written into `buf` (a reused per-thread buffer).
+    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> std::borrow::Cow<'d, str> {
         use std::borrow::Cow;
-        let mut text: Cow<'d, str> = Cow::Borrowed(doc);
-        if self.lowercase {
-            let mut out = String::with_capacity(doc.len());
-            falcon_text::py_lower(&text, &mut out);
-            text = Cow::Owned(out);
-        }
+        let text: &'d str = if self.lowercase {
+            buf.clear();
+            falcon_text::py_lower(doc, buf);
+            buf
+        } else {
+            doc
+        };
         match self.accents {
-            Accents::None => {}
+            Accents::None => Cow::Borrowed(text),
             Accents::Ascii => {
                 let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_ascii(&text, &mut out);
-                text = Cow::Owned(out);
+                falcon_text::strip_accents_ascii(text, &mut out);
+                Cow::Owned(out)
             }
             Accents::Unicode => {
                 let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_unicode(&text, &mut out);
-                text = Cow::Owned(out);
+                falcon_text::strip_accents_unicode(text, &mut out);
+                Cow::Owned(out)
             }
         }
-        text
     }
 }
 

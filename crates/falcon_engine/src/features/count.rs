@@ -57,20 +57,25 @@ impl CountVectorizer {
     /// finished row has to be in scipy's (ascending column) order — which
     /// is what fixes the order of every later floating-point sum.
     pub(crate) fn transform(&self, doc: &str) -> Result<SparseRow> {
-        let mut cols: Vec<u32> = Vec::with_capacity(doc.len() / 3 + 16);
-        let streamed = self.vocab.pair_mode() && self.pair_columns(doc, &mut cols)?;
-        if !streamed {
-            self.analyzer.analyze(doc, &mut |feature| {
-                if let Some(c) = self.vocab.get(feature) {
-                    cols.push(c);
-                }
-            })?;
-        }
-        let mut row = SparseRow::from_columns(cols, self.vocab.len(), self.binary, self.precision);
-        if let Some(t) = &self.tfidf {
-            t.apply(&mut row);
-        }
-        Ok(row)
+        crate::scratch::with_scratch(|s| {
+            s.cols.clear();
+            let streamed =
+                self.vocab.pair_mode() && self.pair_columns(doc, &mut s.text, &mut s.cols)?;
+            if !streamed {
+                let cols = &mut s.cols;
+                self.analyzer.analyze(doc, &mut s.text, &mut |feature| {
+                    if let Some(c) = self.vocab.get(feature) {
+                        cols.push(c);
+                    }
+                })?;
+            }
+            crate::sparse::sort_columns(&mut s.cols, &mut s.tmp, &mut s.hist, self.vocab.len());
+            let mut row = SparseRow::from_sorted_columns(&s.cols, self.binary, self.precision);
+            if let Some(t) = &self.tfidf {
+                t.apply(&mut row);
+            }
+            Ok(row)
+        })
     }
 
     /// Pair mode: pushes the column of every in-vocabulary n-gram of the
@@ -80,13 +85,13 @@ impl CountVectorizer {
     /// strings). An n-gram whose prefix is out of vocabulary cannot be in
     /// it (the vocabulary was checked to be closed under prefixes), so it is
     /// skipped. Returns `false` when the analyzer has no word tokens.
-    fn pair_columns(&self, doc: &str, cols: &mut Vec<u32>) -> Result<bool> {
+    fn pair_columns(&self, doc: &str, buf: &mut String, cols: &mut Vec<u32>) -> Result<bool> {
         let vocab = &self.vocab;
         let max_n = self.analyzer.max_n();
         if max_n == 2 {
             // The common `ngram_range=(1, 2)`: only the previous unigram.
             let mut prev: Option<u32> = None;
-            return self.analyzer.for_each_word_token(doc, |t| {
+            return self.analyzer.for_each_word_token(doc, buf, |t| {
                 let cur = vocab.get_token(t);
                 if let Some(u) = cur {
                     cols.push(u);
@@ -101,7 +106,7 @@ impl CountVectorizer {
         }
         // `chain[k]`: column of the (k+1)-gram ending at the previous token.
         let mut chain: Vec<Option<u32>> = vec![None; max_n];
-        self.analyzer.for_each_word_token(doc, |t| {
+        self.analyzer.for_each_word_token(doc, buf, |t| {
             let cur = vocab.get_token(t);
             for k in (1..max_n).rev() {
                 chain[k] = match (chain[k - 1], cur) {
