@@ -12,8 +12,10 @@ use std::cell::RefCell;
 
 use crate::sparse::{RADIX_BUCKETS, RADIX_PASSES, RadixHist};
 
-/// Largest buffer (in bytes) kept for the next call.
-const RETAIN_BYTES: usize = 256 << 10;
+/// Largest buffer (in bytes) kept for the next call: enough for texts of
+/// tens of kilobytes, while a server's threads (workers plus blocking
+/// pool) together keep under ~2 MB of scratch.
+const RETAIN_BYTES: usize = 64 << 10;
 
 /// The reusable buffers. Contents are meaningless between calls.
 pub(crate) struct Scratch {
@@ -23,6 +25,8 @@ pub(crate) struct Scratch {
     pub(crate) cols: Vec<u32>,
     /// Radix-sort destination.
     pub(crate) tmp: Vec<u32>,
+    /// Each token's unigram column, in text order.
+    pub(crate) uni: Vec<u32>,
     /// Radix-sort histograms (24 KiB, boxed to keep them off the stack).
     pub(crate) hist: Box<RadixHist>,
 }
@@ -33,6 +37,7 @@ impl Default for Scratch {
             text: String::new(),
             cols: Vec::new(),
             tmp: Vec::new(),
+            uni: Vec::new(),
             hist: Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]),
         }
     }
@@ -44,7 +49,7 @@ impl Scratch {
         if self.text.capacity() > RETAIN_BYTES {
             self.text = String::new();
         }
-        for v in [&mut self.cols, &mut self.tmp] {
+        for v in [&mut self.cols, &mut self.tmp, &mut self.uni] {
             if v.capacity() * 4 > RETAIN_BYTES {
                 *v = Vec::new();
             }

@@ -188,11 +188,11 @@ impl Analyzer {
     /// stop-word filtering (the sequence `_word_ngrams` receives), in order,
     /// without collecting them. Returns `false` (and calls nothing) for char
     /// analyzers.
-    pub(crate) fn for_each_word_token(
+    pub(crate) fn for_each_word_token<'d>(
         &self,
-        doc: &str,
-        buf: &mut String,
-        mut f: impl FnMut(&str),
+        doc: &'d str,
+        buf: &'d mut String,
+        mut f: impl FnMut(&'d str),
     ) -> Result<bool> {
         let Kind::Word {
             pattern,
@@ -203,8 +203,8 @@ impl Analyzer {
         };
         let text = self.preprocess(doc, buf);
         match stop_words {
-            None => pattern.findall(&text, f),
-            Some(s) => pattern.findall(&text, |t| {
+            None => pattern.findall(text, f),
+            Some(s) => pattern.findall(text, |t| {
                 if !s.contains(t) {
                     f(t)
                 }
@@ -231,7 +231,7 @@ impl Analyzer {
             } => {
                 let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
                 pattern
-                    .findall(&text, |t| {
+                    .findall(text, |t| {
                         if stop_words.as_ref().is_none_or(|s| !s.contains(t)) {
                             tokens.push(t)
                         }
@@ -241,12 +241,12 @@ impl Analyzer {
             }
             Kind::Char => {
                 let mut collapsed = String::with_capacity(text.len());
-                falcon_text::white_spaces_collapse(&text, &mut collapsed);
+                falcon_text::white_spaces_collapse(text, &mut collapsed);
                 char_ngrams(&collapsed, self.min_n, self.max_n, emit);
             }
             Kind::CharWb => {
                 let mut collapsed = String::with_capacity(text.len());
-                falcon_text::white_spaces_collapse(&text, &mut collapsed);
+                falcon_text::white_spaces_collapse(text, &mut collapsed);
                 let mut padded = String::new();
                 for word in falcon_text::py_split_whitespace(&collapsed) {
                     padded.clear();
@@ -260,30 +260,32 @@ impl Analyzer {
         Ok(())
     }
 
-    /// `_preprocess`: lowercase first, then strip accents. The lowercased
-    /// text is written into `buf` (a reused per-thread buffer).
-    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> std::borrow::Cow<'d, str> {
-        use std::borrow::Cow;
-        let text: &'d str = if self.lowercase {
-            buf.clear();
-            falcon_text::py_lower(doc, buf);
-            buf
+    /// `_preprocess`: lowercase first, then strip accents. The result is
+    /// `doc` itself when neither applies, otherwise written into `buf` (a
+    /// reused per-thread buffer).
+    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> &'d str {
+        let strip = match self.accents {
+            Accents::None if !self.lowercase => return doc,
+            Accents::None => {
+                buf.clear();
+                falcon_text::py_lower(doc, buf);
+                return buf;
+            }
+            Accents::Ascii => falcon_text::strip_accents_ascii,
+            Accents::Unicode => falcon_text::strip_accents_unicode,
+        };
+        let lowered;
+        let src = if self.lowercase {
+            let mut t = String::with_capacity(doc.len());
+            falcon_text::py_lower(doc, &mut t);
+            lowered = t;
+            lowered.as_str()
         } else {
             doc
         };
-        match self.accents {
-            Accents::None => Cow::Borrowed(text),
-            Accents::Ascii => {
-                let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_ascii(text, &mut out);
-                Cow::Owned(out)
-            }
-            Accents::Unicode => {
-                let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_unicode(text, &mut out);
-                Cow::Owned(out)
-            }
-        }
+        buf.clear();
+        strip(src, buf);
+        buf
     }
 }
 

@@ -8,7 +8,11 @@ use super::vocab::Vocab;
 use super::{Tfidf, precision};
 use crate::attrs::Attrs;
 use crate::error::{EngineError, Result};
+use crate::scratch::Scratch;
 use crate::sparse::{Precision, SparseRow};
+
+/// A token that is not in the vocabulary (in the batched bigram pass).
+const NO_COLUMN: u32 = u32::MAX;
 
 pub(crate) struct CountVectorizer {
     /// `CountVectorizer` or `TfidfVectorizer`, for messages.
@@ -59,8 +63,7 @@ impl CountVectorizer {
     pub(crate) fn transform(&self, doc: &str) -> Result<SparseRow> {
         crate::scratch::with_scratch(|s| {
             s.cols.clear();
-            let streamed =
-                self.vocab.pair_mode() && self.pair_columns(doc, &mut s.text, &mut s.cols)?;
+            let streamed = self.vocab.pair_mode() && self.pair_columns(doc, s)?;
             if !streamed {
                 let cols = &mut s.cols;
                 self.analyzer.analyze(doc, &mut s.text, &mut |feature| {
@@ -85,24 +88,36 @@ impl CountVectorizer {
     /// strings). An n-gram whose prefix is out of vocabulary cannot be in
     /// it (the vocabulary was checked to be closed under prefixes), so it is
     /// skipped. Returns `false` when the analyzer has no word tokens.
-    fn pair_columns(&self, doc: &str, buf: &mut String, cols: &mut Vec<u32>) -> Result<bool> {
+    fn pair_columns(&self, doc: &str, s: &mut Scratch) -> Result<bool> {
+        let Scratch {
+            text: buf,
+            cols,
+            uni,
+            ..
+        } = s;
         let vocab = &self.vocab;
         let max_n = self.analyzer.max_n();
         if max_n == 2 {
-            // The common `ngram_range=(1, 2)`: only the previous unigram.
-            let mut prev: Option<u32> = None;
-            return self.analyzer.for_each_word_token(doc, buf, |t| {
-                let cur = vocab.get_token(t);
-                if let Some(u) = cur {
-                    cols.push(u);
-                    if let Some(p) = prev
-                        && let Some(b) = vocab.get_pair(p, u)
-                    {
-                        cols.push(b);
-                    }
+            // The common `ngram_range=(1, 2)`. The tokens' columns are
+            // looked up first and the bigrams in a second loop: the lookups
+            // of one loop do not depend on each other, so the CPU overlaps
+            // their cache misses (the pair table is megabytes, so most
+            // bigram lookups miss), where interleaving them serialised
+            // each token's unigram and bigram misses (-10% wall time).
+            uni.clear();
+            let tokens = self.analyzer.for_each_word_token(doc, buf, |t| {
+                uni.push(vocab.get_token(t).unwrap_or(NO_COLUMN));
+            })?;
+            cols.extend(uni.iter().filter(|&&u| u != NO_COLUMN));
+            for w in uni.windows(2) {
+                if w[0] != NO_COLUMN
+                    && w[1] != NO_COLUMN
+                    && let Some(b) = vocab.get_pair(w[0], w[1])
+                {
+                    cols.push(b);
                 }
-                prev = cur;
-            });
+            }
+            return Ok(tokens);
         }
         // `chain[k]`: column of the (k+1)-gram ending at the previous token.
         let mut chain: Vec<Option<u32>> = vec![None; max_n];
