@@ -63,24 +63,19 @@ impl SparseRow {
     /// `sum_duplicates` result.
     pub(crate) fn from_sorted_columns(cols: &[u32], binary: bool, precision: Precision) -> Self {
         let mut indices = Vec::with_capacity(cols.len());
-        let mut counts: Vec<u32> = Vec::with_capacity(cols.len());
+        let mut values: Vec<f64> = Vec::with_capacity(cols.len());
         let mut last = None;
         for &c in cols {
             if last == Some(c) {
-                if let Some(n) = counts.last_mut() {
-                    *n += 1;
+                if !binary && let Some(n) = values.last_mut() {
+                    *n += 1.0;
                 }
             } else {
                 indices.push(c);
-                counts.push(1);
+                values.push(1.0);
                 last = Some(c);
             }
         }
-        let values = if binary {
-            vec![1.0; indices.len()]
-        } else {
-            counts.into_iter().map(f64::from).collect()
-        };
         SparseRow {
             indices,
             values,
@@ -177,7 +172,7 @@ pub(crate) fn sort_columns(
             h[(c >> (p as u32 * digit)) as usize & mask] += 1;
         }
     }
-    tmp.clear();
+    // Every element is overwritten by each pass: only grow, never clear.
     tmp.resize(cols.len(), 0);
     for (p, h) in hist.iter_mut().enumerate().take(passes) {
         let shift = p as u32 * digit;
