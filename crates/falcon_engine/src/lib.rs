@@ -14,6 +14,7 @@ mod features;
 mod label;
 mod model;
 mod pipeline;
+mod scratch;
 mod sparse;
 
 pub use error::{EngineError, Result};

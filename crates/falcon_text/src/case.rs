@@ -18,14 +18,20 @@ const CAPITAL_SIGMA: char = '\u{3A3}';
 /// memcpy.
 pub fn py_lower(s: &str, out: &mut String) {
     out.reserve(s.len());
+    if s.is_ascii() {
+        // The common case: one word-at-a-time check, a memcpy and a
+        // vectorised in-place lowercase.
+        let base = out.len();
+        out.push_str(s);
+        out[base..].make_ascii_lowercase();
+        return;
+    }
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         // ASCII run.
         let start = i;
-        while i < bytes.len() && bytes[i] < 0x80 {
-            i += 1;
-        }
+        i += ascii_prefix_len(&bytes[i..]);
         if i > start {
             let base = out.len();
             out.push_str(&s[start..i]);
@@ -47,6 +53,25 @@ pub fn py_lower(s: &str, out: &mut String) {
         }
         i = next;
     }
+}
+
+/// Length of the leading run of ASCII bytes of `b`, checked eight bytes at
+/// a time.
+#[inline]
+fn ascii_prefix_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
+        let high = word & 0x8080_8080_8080_8080;
+        if high != 0 {
+            return i + (high.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i] < 0x80 {
+        i += 1;
+    }
+    i
 }
 
 /// Full lowercase mapping of a single non-sigma character.
@@ -96,5 +121,12 @@ mod tests {
         assert_eq!(lower("ΑΣ. Β"), "ας. β");
         assert_eq!(lower("ＡＢＣ"), "ａｂｃ");
         assert_eq!(lower("ß"), "ß");
+        assert_eq!(
+            lower("ABCDEFGHIJ É KLMNOPQRSTUVW Σ"),
+            "abcdefghij é klmnopqrstuvw σ"
+        );
+        assert_eq!(ascii_prefix_len(b"abcdefgh\xc3\xa9"), 8);
+        assert_eq!(ascii_prefix_len(b"abcdefghijk\xc3"), 11);
+        assert_eq!(ascii_prefix_len(b"ab"), 2);
     }
 }

@@ -184,36 +184,46 @@ impl Analyzer {
         self.max_n
     }
 
-    /// Word analyzers: calls `f` with the document's tokens after stop-word
-    /// filtering (what `_word_ngrams` receives). `None` for char analyzers.
-    pub(crate) fn word_tokens<R>(
+    /// Word analyzers: calls `f` with each of the document's tokens after
+    /// stop-word filtering (the sequence `_word_ngrams` receives), in order,
+    /// without collecting them. Returns `false` (and calls nothing) for char
+    /// analyzers.
+    pub(crate) fn for_each_word_token<'d>(
         &self,
-        doc: &str,
-        f: impl FnOnce(&[&str]) -> R,
-    ) -> Result<Option<R>> {
+        doc: &'d str,
+        buf: &'d mut String,
+        mut f: impl FnMut(&'d str),
+    ) -> Result<bool> {
         let Kind::Word {
             pattern,
             stop_words,
         } = &self.kind
         else {
-            return Ok(None);
+            return Ok(false);
         };
-        let text = self.preprocess(doc);
-        let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
-        pattern
-            .findall(&text, |t| {
-                if stop_words.as_ref().is_none_or(|s| !s.contains(t)) {
-                    tokens.push(t)
+        let text = self.preprocess(doc, buf);
+        match stop_words {
+            None => pattern.findall(text, f),
+            Some(s) => pattern.findall(text, |t| {
+                if !s.contains(t) {
+                    f(t)
                 }
-            })
-            .map_err(EngineError::Text)?;
-        Ok(Some(f(&tokens)))
+            }),
+        }
+        .map_err(EngineError::Text)?;
+        Ok(true)
     }
 
     /// Calls `emit` with every feature string scikit-learn's analyzer would
     /// return for `doc`, in the same order.
-    pub(crate) fn analyze(&self, doc: &str, emit: &mut dyn FnMut(&str)) -> Result<()> {
-        let text = self.preprocess(doc);
+    /// `buf` is scratch space for the preprocessed text.
+    pub(crate) fn analyze(
+        &self,
+        doc: &str,
+        buf: &mut String,
+        emit: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let text = self.preprocess(doc, buf);
         match &self.kind {
             Kind::Word {
                 pattern,
@@ -221,7 +231,7 @@ impl Analyzer {
             } => {
                 let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
                 pattern
-                    .findall(&text, |t| {
+                    .findall(text, |t| {
                         if stop_words.as_ref().is_none_or(|s| !s.contains(t)) {
                             tokens.push(t)
                         }
@@ -231,12 +241,12 @@ impl Analyzer {
             }
             Kind::Char => {
                 let mut collapsed = String::with_capacity(text.len());
-                falcon_text::white_spaces_collapse(&text, &mut collapsed);
+                falcon_text::white_spaces_collapse(text, &mut collapsed);
                 char_ngrams(&collapsed, self.min_n, self.max_n, emit);
             }
             Kind::CharWb => {
                 let mut collapsed = String::with_capacity(text.len());
-                falcon_text::white_spaces_collapse(&text, &mut collapsed);
+                falcon_text::white_spaces_collapse(text, &mut collapsed);
                 let mut padded = String::new();
                 for word in falcon_text::py_split_whitespace(&collapsed) {
                     padded.clear();
@@ -250,29 +260,32 @@ impl Analyzer {
         Ok(())
     }
 
-    /// `_preprocess`: lowercase first, then strip accents.
-    fn preprocess<'d>(&self, doc: &'d str) -> std::borrow::Cow<'d, str> {
-        use std::borrow::Cow;
-        let mut text: Cow<'d, str> = Cow::Borrowed(doc);
-        if self.lowercase {
-            let mut out = String::with_capacity(doc.len());
-            falcon_text::py_lower(&text, &mut out);
-            text = Cow::Owned(out);
-        }
-        match self.accents {
-            Accents::None => {}
-            Accents::Ascii => {
-                let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_ascii(&text, &mut out);
-                text = Cow::Owned(out);
+    /// `_preprocess`: lowercase first, then strip accents. The result is
+    /// `doc` itself when neither applies, otherwise written into `buf` (a
+    /// reused per-thread buffer).
+    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> &'d str {
+        let strip = match self.accents {
+            Accents::None if !self.lowercase => return doc,
+            Accents::None => {
+                buf.clear();
+                falcon_text::py_lower(doc, buf);
+                return buf;
             }
-            Accents::Unicode => {
-                let mut out = String::with_capacity(text.len());
-                falcon_text::strip_accents_unicode(&text, &mut out);
-                text = Cow::Owned(out);
-            }
-        }
-        text
+            Accents::Ascii => falcon_text::strip_accents_ascii,
+            Accents::Unicode => falcon_text::strip_accents_unicode,
+        };
+        let lowered;
+        let src = if self.lowercase {
+            let mut t = String::with_capacity(doc.len());
+            falcon_text::py_lower(doc, &mut t);
+            lowered = t;
+            lowered.as_str()
+        } else {
+            doc
+        };
+        buf.clear();
+        strip(src, buf);
+        buf
     }
 }
 

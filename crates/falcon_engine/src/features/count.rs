@@ -8,7 +8,11 @@ use super::vocab::Vocab;
 use super::{Tfidf, precision};
 use crate::attrs::Attrs;
 use crate::error::{EngineError, Result};
+use crate::scratch::Scratch;
 use crate::sparse::{Precision, SparseRow};
+
+/// A token that is not in the vocabulary (in the batched bigram pass).
+const NO_COLUMN: u32 = u32::MAX;
 
 pub(crate) struct CountVectorizer {
     /// `CountVectorizer` or `TfidfVectorizer`, for messages.
@@ -51,58 +55,88 @@ impl CountVectorizer {
 
     /// `_count_vocab(fixed_vocab=True)`: count in-vocabulary features, then
     /// `sort_indices()`; `binary` sets every count to 1.
+    ///
+    /// Counts are small integers, exact in any summation order, so the
+    /// columns are gathered in whatever order is cheapest and only the
+    /// finished row has to be in scipy's (ascending column) order — which
+    /// is what fixes the order of every later floating-point sum.
     pub(crate) fn transform(&self, doc: &str) -> Result<SparseRow> {
-        let mut cols: Vec<u32> = Vec::with_capacity(256);
-        if self.vocab.pair_mode() {
-            self.analyzer
-                .word_tokens(doc, |tokens| self.pair_columns(tokens, &mut cols))?;
-        } else {
-            self.analyzer.analyze(doc, &mut |feature| {
-                if let Some(c) = self.vocab.get(feature) {
-                    cols.push(c);
-                }
-            })?;
-        }
-        cols.sort_unstable();
-        let mut row = SparseRow {
-            indices: Vec::with_capacity(cols.len()),
-            values: Vec::with_capacity(cols.len()),
-            precision: Some(self.precision),
-        };
-        for c in cols {
-            if row.indices.last() == Some(&c) {
-                if !self.binary {
-                    *row.values.last_mut().expect("parallel vectors") += 1.0;
-                }
-            } else {
-                row.indices.push(c);
-                row.values.push(1.0);
+        crate::scratch::with_scratch(|s| {
+            s.cols.clear();
+            let streamed = self.vocab.pair_mode() && self.pair_columns(doc, s)?;
+            if !streamed {
+                let cols = &mut s.cols;
+                self.analyzer.analyze(doc, &mut s.text, &mut |feature| {
+                    if let Some(c) = self.vocab.get(feature) {
+                        cols.push(c);
+                    }
+                })?;
             }
-        }
-        if let Some(t) = &self.tfidf {
-            t.apply(&mut row);
-        }
-        Ok(row)
+            crate::sparse::sort_columns(&mut s.cols, &mut s.tmp, &mut s.hist, self.vocab.len());
+            let mut row = SparseRow::from_sorted_columns(&s.cols, self.binary, self.precision);
+            if let Some(t) = &self.tfidf {
+                t.apply(&mut row);
+            }
+            Ok(row)
+        })
     }
 
-    /// Pair mode: the columns of every in-vocabulary n-gram of `tokens`,
-    /// found by extending each (n-1)-gram's column with the next token's.
-    /// An n-gram whose prefix is out of vocabulary cannot be in it (the
-    /// vocabulary was checked to be closed under prefixes), so it is skipped.
-    fn pair_columns(&self, tokens: &[&str], cols: &mut Vec<u32>) {
-        let uni: Vec<Option<u32>> = tokens.iter().map(|t| self.vocab.get(t)).collect();
-        cols.extend(uni.iter().flatten());
-        let mut prev = uni.clone();
-        for n in 2..=self.analyzer.max_n().min(tokens.len()) {
-            let next: Vec<Option<u32>> = (0..=tokens.len() - n)
-                .map(|i| match (prev[i], uni[i + n - 1]) {
-                    (Some(p), Some(l)) => self.vocab.get_pair(p, l),
-                    _ => None,
-                })
-                .collect();
-            cols.extend(next.iter().flatten());
-            prev = next;
+    /// Pair mode: pushes the column of every in-vocabulary n-gram of the
+    /// document's tokens, found by extending the columns of the n-grams
+    /// ending at the previous token with the current token's column, in
+    /// one streaming pass over the tokens (no token list, no n-gram
+    /// strings). An n-gram whose prefix is out of vocabulary cannot be in
+    /// it (the vocabulary was checked to be closed under prefixes), so it is
+    /// skipped. Returns `false` when the analyzer has no word tokens.
+    fn pair_columns(&self, doc: &str, s: &mut Scratch) -> Result<bool> {
+        let Scratch {
+            text: buf,
+            cols,
+            uni,
+            ..
+        } = s;
+        let vocab = &self.vocab;
+        let max_n = self.analyzer.max_n();
+        if max_n == 2 {
+            // The common `ngram_range=(1, 2)`. The tokens' columns are
+            // looked up first and the bigrams in a second loop: the lookups
+            // of one loop do not depend on each other, so the CPU overlaps
+            // their cache misses (the pair table is megabytes, so most
+            // bigram lookups miss), where interleaving them serialised
+            // each token's unigram and bigram misses (-10% wall time).
+            uni.clear();
+            let tokens = self.analyzer.for_each_word_token(doc, buf, |t| {
+                uni.push(vocab.get_token(t).unwrap_or(NO_COLUMN));
+            })?;
+            cols.extend(uni.iter().filter(|&&u| u != NO_COLUMN));
+            for w in uni.windows(2) {
+                if w[0] != NO_COLUMN
+                    && w[1] != NO_COLUMN
+                    && let Some(b) = vocab.get_pair(w[0], w[1])
+                {
+                    cols.push(b);
+                }
+            }
+            return Ok(tokens);
         }
+        // `chain[k]`: column of the (k+1)-gram ending at the previous token.
+        let mut chain: Vec<Option<u32>> = vec![None; max_n];
+        self.analyzer.for_each_word_token(doc, buf, |t| {
+            let cur = vocab.get_token(t);
+            for k in (1..max_n).rev() {
+                chain[k] = match (chain[k - 1], cur) {
+                    (Some(p), Some(u)) => vocab.get_pair(p, u),
+                    _ => None,
+                };
+                if let Some(c) = chain[k] {
+                    cols.push(c);
+                }
+            }
+            chain[0] = cur;
+            if let Some(u) = cur {
+                cols.push(u);
+            }
+        })
     }
 
     pub(crate) fn feature_name(&self, col: u32) -> String {

@@ -48,12 +48,14 @@ impl HashingVectorizer {
         mut seen: Option<&mut SeenNames>,
     ) -> Result<SparseRow> {
         let mut entries: Vec<(u32, f64)> = Vec::with_capacity(64);
-        self.analyzer.analyze(doc, &mut |feature| {
-            let (col, sign) = hash_feature(feature, self.n_features, self.alternate_sign);
-            if let Some(names) = seen.as_deref_mut() {
-                names.entry(col).or_insert_with(|| feature.to_string());
-            }
-            entries.push((col, sign));
+        crate::scratch::with_scratch(|s| {
+            self.analyzer.analyze(doc, &mut s.text, &mut |feature| {
+                let (col, sign) = hash_feature(feature, self.n_features, self.alternate_sign);
+                if let Some(names) = seen.as_deref_mut() {
+                    names.entry(col).or_insert_with(|| feature.to_string());
+                }
+                entries.push((col, sign));
+            })
         })?;
         let mut row = SparseRow::from_entries(entries, self.precision);
         if self.binary {

@@ -30,8 +30,8 @@ pub(crate) struct Vocab {
     /// `offsets[i]..offsets[i + 1]` is column `i`'s term in `arena` (an
     /// empty range for n-gram columns held in `ngrams`).
     offsets: Vec<u32>,
-    /// Columns stored as strings, hashed and compared by their bytes.
-    table: HashTable<u32>,
+    /// Columns stored as strings (see [`Slot`]).
+    table: HashTable<Slot>,
     hasher: Hasher,
     /// Pair-mode n-grams, when the vocabulary allows it.
     ngrams: Option<Ngrams>,
@@ -43,6 +43,71 @@ struct Ngrams {
     /// Column → (prefix, last), built on first use by `term` (explanations
     /// and inspection only), so serving never pays for it.
     reverse: OnceLock<HashMap<u32, (u32, u32)>>,
+}
+
+/// A string-stored column in the lookup table, with its term's [`key`]:
+/// a term of up to 7 bytes is compared from the slot itself, without
+/// touching `offsets` or `arena` — two fewer cache misses for the short,
+/// frequent words that make up most of a text's tokens.
+///
+/// Stored as three `u32`s so a slot is 12 bytes, not 16.
+#[derive(Clone, Copy)]
+struct Slot {
+    col: u32,
+    key: [u32; 2],
+}
+
+impl Slot {
+    fn new(col: u32, key: u64) -> Self {
+        Slot {
+            col,
+            key: [key as u32, (key >> 32) as u32],
+        }
+    }
+
+    #[inline]
+    fn key(&self) -> u64 {
+        self.key[0] as u64 | (self.key[1] as u64) << 32
+    }
+}
+
+/// Marks the key of a term longer than [`SHORT`] bytes.
+const LONG: u64 = 0xFF << 56;
+/// Longest term whose bytes fit in its key.
+const SHORT: usize = 7;
+
+/// The key of a term: its bytes and length packed into a `u64` when it has
+/// at most [`SHORT`] bytes (the top byte holds the length, so it is
+/// unique), otherwise [`LONG`] plus the length (the bytes are then
+/// compared in the arena).
+#[inline]
+fn key(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n > SHORT {
+        return LONG | n as u64;
+    }
+    // Two overlapping loads cover every length without a byte loop.
+    let w = if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        lo | hi << ((n - 4) * 8)
+    } else if n > 0 {
+        b[0] as u64 | (b[n / 2] as u64) << (n / 2 * 8) | (b[n - 1] as u64) << ((n - 1) * 8)
+    } else {
+        0
+    };
+    w | (n as u64) << 56
+}
+
+/// Hash of a term with key `k`: short terms hash their key (one
+/// multiply), long ones their bytes.
+#[inline]
+fn term_hash(h: &Hasher, k: u64, b: &[u8]) -> u64 {
+    if k & LONG == LONG {
+        h.hash_one(b)
+    } else {
+        h.hash_one(k)
+    }
 }
 
 fn pair_hash(h: &Hasher, prefix: u32, last: u32) -> u64 {
@@ -97,9 +162,11 @@ impl Vocab {
             |c: u32| &arena[offsets[c as usize] as usize..offsets[c as usize + 1] as usize];
         let string_cols = (0..n as u32).filter(|&c| !is_ngram(terms[c as usize]));
         let mut table = HashTable::with_capacity(string_cols.clone().count());
+        let rehash = |s: &Slot| term_hash(&hasher, s.key(), bytes_of(s.col));
         for col in string_cols {
-            let hash = hasher.hash_one(bytes_of(col));
-            table.insert_unique(hash, col, |&c| hasher.hash_one(bytes_of(c)));
+            let b = bytes_of(col);
+            let k = key(b);
+            table.insert_unique(term_hash(&hasher, k, b), Slot::new(col, k), rehash);
         }
         let mut vocab = Vocab {
             arena,
@@ -172,10 +239,20 @@ impl Vocab {
     #[inline]
     fn get_string(&self, term: &str) -> Option<u32> {
         let bytes = term.as_bytes();
-        let hash = self.hasher.hash_one(bytes);
+        let k = key(bytes);
+        let hash = term_hash(&self.hasher, k, bytes);
         self.table
-            .find(hash, |&c| self.term_bytes(c) == bytes)
-            .copied()
+            .find(hash, |s| {
+                s.key() == k && (k & LONG != LONG || self.term_bytes(s.col) == bytes)
+            })
+            .map(|s| s.col)
+    }
+
+    /// The column of a single token (a string without a space, as pair mode
+    /// guarantees): skips the n-gram check `get` does.
+    #[inline]
+    pub(crate) fn get_token(&self, token: &str) -> Option<u32> {
+        self.get_string(token)
     }
 
     /// The column of `term`, if it is in the vocabulary.
@@ -218,7 +295,7 @@ impl Vocab {
         let ctrl = |cap: usize, entry: usize| cap * (entry + 1);
         self.arena.capacity()
             + self.offsets.capacity() * 4
-            + ctrl(self.table.capacity(), 4)
+            + ctrl(self.table.capacity(), std::mem::size_of::<Slot>())
             + self
                 .ngrams
                 .as_ref()
@@ -245,6 +322,8 @@ fn lookup_ngram_str(v: &Vocab, ng: &Ngrams, term: &str) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn terms() -> Vec<(&'static str, i64)> {
@@ -281,6 +360,26 @@ mod tests {
         let v = Vocab::new(vec![("a", 0), ("a c", 1)], true).unwrap();
         assert!(!v.pair_mode());
         assert_eq!(v.get("a c"), Some(1));
+    }
+
+    #[test]
+    fn keys_pack_short_terms_uniquely() {
+        let terms: [&[u8]; 10] = [
+            b"", b"a", b"a\0", b"ab", b"abc", b"abcd", b"abcde", b"abcdef", b"abcdefg", b"b",
+        ];
+        let keys: HashSet<u64> = terms.iter().map(|t| key(t)).collect();
+        assert_eq!(keys.len(), terms.len());
+        assert_eq!(key(b"abcdefg"), u64::from_le_bytes(*b"abcdefg\x07"));
+        assert_eq!(key(b"abcdefgh"), LONG | 8);
+        let v = Vocab::new(
+            vec![("abcdefgh", 0), ("abcdefgi", 1), ("x", 2), ("xy", 3)],
+            false,
+        )
+        .unwrap();
+        assert_eq!(v.get("abcdefgi"), Some(1));
+        assert_eq!(v.get("xy"), Some(3));
+        assert_eq!(v.get("abcdefgj"), None);
+        assert_eq!(v.get("y"), None);
     }
 
     #[test]

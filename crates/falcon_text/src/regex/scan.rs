@@ -156,6 +156,23 @@ impl Scanner {
     }
 }
 
+/// Byte classes for [`word_runs`]: one table load per byte instead of an ASCII test plus a
+/// word-table load.
+const NON_WORD: u8 = 0;
+const WORD: u8 = 1;
+const NON_ASCII: u8 = 2;
+static BYTE_CLASS: [u8; 256] = byte_class_table();
+
+const fn byte_class_table() -> [u8; 256] {
+    let mut t = [NON_ASCII; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = if ASCII_WORD[b] { WORD } else { NON_WORD };
+        b += 1;
+    }
+    t
+}
+
 /// Calls `f` with every maximal run of word characters whose length in code points is within
 /// `[min, max]`. `ascii` selects Python's `re.ASCII` definition of `\w` (`[a-zA-Z0-9_]`).
 pub(crate) fn word_runs<'t>(
@@ -170,9 +187,10 @@ pub(crate) fn word_runs<'t>(
     let mut i = 0;
     while i < bytes.len() {
         // Skip ASCII non-word bytes quickly.
-        while i < bytes.len() && bytes[i] < 0x80 && !ASCII_WORD[bytes[i] as usize] {
-            i += 1;
-        }
+        i += bytes[i..]
+            .iter()
+            .position(|&b| BYTE_CLASS[b as usize] != NON_WORD)
+            .unwrap_or(bytes.len() - i);
         if i >= bytes.len() {
             break;
         }
@@ -181,9 +199,10 @@ pub(crate) fn word_runs<'t>(
         loop {
             // ASCII word bytes.
             let a = i;
-            while i < bytes.len() && bytes[i] < 0x80 && ASCII_WORD[bytes[i] as usize] {
-                i += 1;
-            }
+            i += bytes[i..]
+                .iter()
+                .position(|&b| BYTE_CLASS[b as usize] != WORD)
+                .unwrap_or(bytes.len() - i);
             n += (i - a) as u64;
             if i >= bytes.len() || bytes[i] < 0x80 {
                 break;
