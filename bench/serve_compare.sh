@@ -18,7 +18,10 @@
 #
 # Env: VENV, DURATION (5m), VUS (50), THINK_TIME (0.25), WRK_DURATION (20s),
 # WRK_CONNS (64), WRK_THREADS (1: the load generator shares the 2 cores),
-# PORT_BASE (18000), OUT (result directory, default a temp dir).
+# PORT_BASE (18000), OUT (result directory, default a temp dir),
+# FALCON_ARGS (extra `falcon serve` flags; default `--no-log`: the reference
+# logs nothing either, and issue #3's targets are for the memory-only
+# server — bench/shared_state.sh measures the cost of logging and Redis).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -31,6 +34,7 @@ WRK_DURATION="${WRK_DURATION:-20s}"
 WRK_CONNS="${WRK_CONNS:-64}"
 WRK_THREADS="${WRK_THREADS:-1}"
 PORT_BASE="${PORT_BASE:-18000}"
+FALCON_ARGS="${FALCON_ARGS---no-log}"
 OUT="${OUT:-$(mktemp -d /tmp/falcon-compare.XXXXXX)}"
 mkdir -p "$OUT"
 MODEL="$ROOT/models/spam/1/model.joblib"
@@ -78,7 +82,8 @@ for line in open(sys.argv[1]):
         print(json.dumps({"text": "__ID__" + json.loads(line)["text"]}))
 PY
 
-"$FALCON" serve --addr "127.0.0.1:$PORT_BASE" --log warn > "$OUT/falcon.log" 2>&1 &
+# shellcheck disable=SC2086 # FALCON_ARGS is a list of flags
+"$FALCON" serve --addr "127.0.0.1:$PORT_BASE" --log warn $FALCON_ARGS > "$OUT/falcon.log" 2>&1 &
 FALCON_PID=$!
 PIDS+=("$FALCON_PID")
 FALCON_REF_MODEL="$MODEL" FALCON_REF_BIND="127.0.0.1:$((PORT_BASE + 1))" \
