@@ -4,6 +4,8 @@
 mod linear;
 mod naive_bayes;
 
+use std::sync::Arc;
+
 use falcon_pickle::Object;
 
 pub(crate) use linear::Linear;
@@ -107,10 +109,18 @@ impl Classifier {
 
 /// A dense weight matrix stored feature-major (`w[feature * k + row]`), so
 /// the few hundred non-zeros of a document each touch one contiguous run.
+///
+/// The table may be shared with a `TfidfVectorizer`'s `idf_` (see
+/// [`crate::sparse::Strided`]): then each feature's record is
+/// `[idf, w_0, …, w_{k-1}]` and one cache miss brings both.
 pub(crate) struct Weights {
-    w: Vec<f64>,
+    w: Arc<[f64]>,
     /// Rows of the original matrix (1 for binary linear models).
     k: usize,
+    /// Distance between two features' records (`k`, or `k + 1` when fused).
+    stride: usize,
+    /// Position of `w_0` within a record.
+    offset: usize,
 }
 
 impl Weights {
@@ -122,7 +132,41 @@ impl Weights {
                 w[f * k + r] = data[r * n_features + f];
             }
         }
-        Weights { w, k }
+        Weights {
+            w: w.into(),
+            k,
+            stride: k,
+            offset: 0,
+        }
+    }
+
+    /// Rows of the original matrix.
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Columns of the original matrix.
+    pub(crate) fn n_features(&self) -> usize {
+        self.w.len() / self.stride
+    }
+
+    /// Interleaves `idf` (one value per feature) in front of each feature's
+    /// weights, so both live in one table. Returns the idf's view of it.
+    /// The weights' own copy is released.
+    pub(crate) fn fuse_in_front(&mut self, idf: &crate::sparse::Strided) -> crate::sparse::Strided {
+        let (k, stride) = (self.k, self.k + 1);
+        let n = idf.len();
+        let mut t = Vec::with_capacity(n * stride);
+        for f in 0..n {
+            t.push(idf.get(f));
+            let base = f * self.stride + self.offset;
+            t.extend_from_slice(&self.w[base..base + k]);
+        }
+        let t: Arc<[f64]> = t.into();
+        self.w = Arc::clone(&t);
+        self.stride = stride;
+        self.offset = 1;
+        crate::sparse::Strided::new(t, stride, 0)
     }
 
     /// `X @ W.T` for one CSR row, accumulated per output in the row's
@@ -130,8 +174,16 @@ impl Weights {
     pub(crate) fn dot(&self, row: &SparseRow) -> Vec<f64> {
         let k = self.k;
         let mut out = vec![0.0; k];
+        if k == 1 {
+            let mut o = 0.0;
+            for (&c, &x) in row.indices.iter().zip(&row.values) {
+                o += x * self.w[c as usize * self.stride + self.offset];
+            }
+            out[0] = o;
+            return out;
+        }
         for (&c, &x) in row.indices.iter().zip(&row.values) {
-            let base = c as usize * k;
+            let base = c as usize * self.stride + self.offset;
             for (o, w) in out.iter_mut().zip(&self.w[base..base + k]) {
                 *o += x * w;
             }
@@ -141,11 +193,12 @@ impl Weights {
 
     #[inline]
     pub(crate) fn get(&self, feature: u32, row: usize) -> f64 {
-        self.w[feature as usize * self.k + row]
+        self.w[feature as usize * self.stride + self.offset + row]
     }
 
+    /// The table's size; a table shared with `idf_` is counted here only.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.w.capacity() * 8
+        self.w.len() * 8
     }
 }
 
@@ -204,5 +257,22 @@ mod tests {
         };
         assert_eq!(w.dot(&row), vec![31.0, 64.0]);
         assert_eq!(w.get(2, 1), 6.0);
+    }
+
+    #[test]
+    fn fused_idf_table_reads_the_same_numbers() {
+        let mut w = Weights::from_rows(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3);
+        let idf = crate::sparse::Strided::from_vec(vec![7.0, 8.0, 9.0]);
+        let fused = w.fuse_in_front(&idf);
+        assert_eq!((fused.len(), w.n_features()), (3, 3));
+        assert_eq!([fused.get(0), fused.get(1), fused.get(2)], [7.0, 8.0, 9.0]);
+        let row = SparseRow {
+            indices: vec![0, 2],
+            values: vec![1.0, 10.0],
+            precision: None,
+        };
+        assert_eq!(w.dot(&row), vec![31.0, 64.0]);
+        assert_eq!((w.get(2, 1), w.get(1, 0)), (6.0, 2.0));
+        assert_eq!(w.heap_bytes(), 9 * 8);
     }
 }

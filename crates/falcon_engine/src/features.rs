@@ -94,6 +94,15 @@ impl Extractor {
         }
     }
 
+    /// The idf step applied last, right before the classifier, if any.
+    pub(crate) fn last_tfidf_mut(&mut self) -> Option<&mut Tfidf> {
+        match self {
+            Extractor::Count(c) => c.tfidf_mut(),
+            Extractor::Chain(_, tfidfs) => tfidfs.last_mut(),
+            Extractor::Hashing(_) | Extractor::Union(_) => None,
+        }
+    }
+
     /// One document's feature row. `seen`, when given, collects the names of
     /// the columns the document produced.
     pub(crate) fn transform(&self, doc: &str, seen: Option<&mut SeenNames>) -> Result<SparseRow> {

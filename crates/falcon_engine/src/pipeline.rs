@@ -145,13 +145,20 @@ pub(crate) fn build(root: &Value) -> Result<(Extractor, Classifier)> {
             "the Pipeline has no vectorizer before its classifier",
         ));
     }
-    let classifier = Classifier::from_object(last)?;
-    let extractor = Extractor::from_steps(head)?;
+    let mut classifier = Classifier::from_object(last)?;
+    let mut extractor = Extractor::from_steps(head)?;
     let (got, want) = (extractor.n_features(), classifier.n_features());
     if got != want {
         return Err(EngineError::unsupported(format!(
             "the vectorizer produces {got} features but the classifier expects {want}"
         )));
+    }
+    // Fast path: an idf step feeding a linear classifier reads `idf_[col]`
+    // and then the weights of `col` for each of a document's columns; one
+    // interleaved table makes that one cache miss instead of two. Only
+    // where the numbers are loaded from changes, not how they combine.
+    if let (Some(t), Classifier::Linear(l)) = (extractor.last_tfidf_mut(), &mut classifier) {
+        t.fuse_with(&mut l.weights);
     }
     Ok((extractor, classifier))
 }

@@ -1,5 +1,7 @@
 //! One document's feature vector, as a row of scipy's CSR matrix.
 
+use std::sync::Arc;
+
 /// The floating-point type a stage computes in, from the estimator's `dtype`.
 ///
 /// scikit-learn computes a `dtype=np.float32` vectorizer's values in float32
@@ -64,17 +66,10 @@ impl SparseRow {
     pub(crate) fn from_sorted_columns(cols: &[u32], binary: bool, precision: Precision) -> Self {
         let mut indices = Vec::with_capacity(cols.len());
         let mut values: Vec<f64> = Vec::with_capacity(cols.len());
-        let mut last = None;
-        for &c in cols {
-            if last == Some(c) {
-                if !binary && let Some(n) = values.last_mut() {
-                    *n += 1.0;
-                }
-            } else {
-                indices.push(c);
-                values.push(1.0);
-                last = Some(c);
-            }
+        for run in cols.chunk_by(|a, b| a == b) {
+            indices.push(run[0]);
+            // A count is exact in a double, however it is summed.
+            values.push(if binary { 1.0 } else { run.len() as f64 });
         }
         SparseRow {
             indices,
@@ -96,6 +91,13 @@ impl SparseRow {
         for &v in &self.values {
             sum += p.round(v * v);
         }
+        self.divide_l2(sum);
+    }
+
+    /// The division step of [`SparseRow::normalize_l2`], given the sum of
+    /// squares it computes.
+    pub(crate) fn divide_l2(&mut self, sum: f64) {
+        let p = self.precision();
         if sum == 0.0 {
             return;
         }
@@ -118,6 +120,44 @@ impl SparseRow {
         for v in &mut self.values {
             *v = p.round(*v / sum);
         }
+    }
+}
+
+/// A per-feature vector stored inside a (possibly shared) table: entry
+/// `f` is `data[f * stride + offset]`. A plain vector has stride 1.
+#[derive(Clone)]
+pub(crate) struct Strided {
+    data: Arc<[f64]>,
+    stride: usize,
+    offset: usize,
+}
+
+impl Strided {
+    pub(crate) fn new(data: Arc<[f64]>, stride: usize, offset: usize) -> Self {
+        Strided {
+            data,
+            stride,
+            offset,
+        }
+    }
+
+    pub(crate) fn from_vec(v: Vec<f64>) -> Self {
+        Strided::new(v.into(), 1, 0)
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.data.len() / self.stride
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, f: usize) -> f64 {
+        self.data[f * self.stride + self.offset]
+    }
+
+    /// Whether the table is this vector alone (not shared with weights).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.stride == 1
     }
 }
 
@@ -167,9 +207,19 @@ pub(crate) fn sort_columns(
         h[..buckets].fill(0);
     }
     // All histograms in one read of the columns.
-    for &c in cols.iter() {
-        for (p, h) in hist.iter_mut().enumerate().take(passes) {
-            h[(c >> (p as u32 * digit)) as usize & mask] += 1;
+    if let [h0, h1, ..] = &mut hist[..]
+        && passes == 2
+    {
+        // The usual case (vocabularies of 2k–4M terms), unrolled.
+        for &c in cols.iter() {
+            h0[c as usize & mask] += 1;
+            h1[(c >> digit) as usize & mask] += 1;
+        }
+    } else {
+        for &c in cols.iter() {
+            for (p, h) in hist.iter_mut().enumerate().take(passes) {
+                h[(c >> (p as u32 * digit)) as usize & mask] += 1;
+            }
         }
     }
     // Every element is overwritten by each pass: only grow, never clear.

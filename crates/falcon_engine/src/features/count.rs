@@ -53,6 +53,11 @@ impl CountVectorizer {
         self.vocab.len()
     }
 
+    /// The internal `TfidfTransformer` of a `TfidfVectorizer`.
+    pub(crate) fn tfidf_mut(&mut self) -> Option<&mut Tfidf> {
+        self.tfidf.as_mut()
+    }
+
     /// `_count_vocab(fixed_vocab=True)`: count in-vocabulary features, then
     /// `sort_indices()`; `binary` sets every count to 1.
     ///
