@@ -21,6 +21,7 @@ const THINK = parseFloat(__ENV.THINK_TIME || '0.25');
 const HOT = parseFloat(__ENV.HOT_FRACTION || '0.5');
 const UNIQUE = __ENV.UNIQUE === '1';
 const P95 = __ENV.P95_MS || '500';
+const STAGGER = (__ENV.STAGGER || '1') !== '0';
 
 const texts = new SharedArray('heldout', () =>
   open(__ENV.HELDOUT || '../../bench/data/heldout.jsonl')
@@ -65,6 +66,15 @@ function body(i) {
 }
 
 export default function () {
+  if (STAGGER && __ITER === 0 && THINK > 0) {
+    // k6 starts every VU at the same instant; with a constant think time
+    // and sub-millisecond responses they would stay in lock-step for the
+    // whole run — bursts of VUS simultaneous requests every THINK seconds,
+    // whose tail is k6's own CPU. One offset per VU, spread over one think
+    // time, gives the same users and the same think time, arriving the way
+    // independent users do.
+    sleep((THINK * (__VU - 1)) / options.vus);
+  }
   const res = http.post(`${BASE_URL}/predict`, body(pick()), {
     headers: { 'Content-Type': 'application/json' },
   });

@@ -170,6 +170,16 @@ impl RedisCacheConfig {
     }
 }
 
+/// One entry for [`RedisCache::set_many`]: a key from
+/// [`RedisCache::key_for_digest`] and a value from
+/// [`crate::codec::encode_entry`].
+#[derive(Clone, Debug)]
+pub struct CacheWrite {
+    pub key: String,
+    pub value: Bytes,
+    pub ttl: Duration,
+}
+
 /// The Redis cache tier. Cheap to clone.
 ///
 /// Keys: `{prefix}:p:{model}:{version}:{sha256(text), hex}`; the value
@@ -209,7 +219,12 @@ impl RedisCache {
     /// The Redis key of (model, version, text). `version` should change
     /// whenever the model does (pass e.g. `"3"` or `"3@<file hash>"`).
     pub fn key(&self, model: &str, version: &str, text: &str) -> String {
-        let digest = Sha256::digest(text.as_bytes());
+        self.key_for_digest(model, version, &Sha256::digest(text.as_bytes()).into())
+    }
+
+    /// [`Self::key`] from the text's SHA-256, when the caller already has
+    /// it (the server computes it once per text for the key and the log).
+    pub fn key_for_digest(&self, model: &str, version: &str, digest: &[u8; 32]) -> String {
         let mut k = String::with_capacity(self.prefix.len() + model.len() + version.len() + 72);
         k.push_str(&self.prefix);
         k.push_str(":p:");
@@ -218,7 +233,7 @@ impl RedisCache {
         k.push_str(version);
         k.push(':');
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        for b in digest {
+        for &b in digest {
             k.push(char::from(HEX[usize::from(b >> 4)]));
             k.push(char::from(HEX[usize::from(b & 15)]));
         }
@@ -228,7 +243,19 @@ impl RedisCache {
     /// The payload stored for exactly `text`, or `None` (miss, collision,
     /// or any Redis problem — counted).
     pub async fn get(&self, model: &str, version: &str, text: &str) -> Option<Bytes> {
-        let key = self.key(model, version, text);
+        let digest = Sha256::digest(text.as_bytes()).into();
+        self.get_hashed(model, version, text, &digest).await
+    }
+
+    /// [`Self::get`] with the text's SHA-256 already computed.
+    pub async fn get_hashed(
+        &self,
+        model: &str,
+        version: &str,
+        text: &str,
+        text_sha256: &[u8; 32],
+    ) -> Option<Bytes> {
+        let key = self.key_for_digest(model, version, text_sha256);
         let t = Instant::now();
         let res = self.get_raw(&key).await;
         self.observe(t.elapsed());
@@ -275,6 +302,33 @@ impl RedisCache {
             Err(e) => {
                 tracing::debug!(error = %e, "redis cache store failed");
                 self.counters.set_errors.fetch_add(1, Relaxed)
+            }
+        };
+    }
+
+    /// Stores many entries in one pipeline (one round trip and, on the
+    /// multiplexed connection, one write) under one time budget: the
+    /// write-back path batches what concurrent misses produced. Errors are
+    /// counted per entry, never returned.
+    pub async fn set_many(&self, writes: &[CacheWrite]) {
+        if writes.is_empty() {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for w in writes {
+            let ms = u64::try_from(w.ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            pipe.pset_ex(&w.key, &w.value[..], ms).ignore();
+        }
+        let n = writes.len() as u64;
+        let res = self
+            .conn
+            .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await;
+        match res {
+            Ok(()) => self.counters.sets.fetch_add(n, Relaxed),
+            Err(e) => {
+                tracing::debug!(error = %e, entries = n, "redis cache store failed");
+                self.counters.set_errors.fetch_add(n, Relaxed)
             }
         };
     }
@@ -360,6 +414,11 @@ mod tests {
             assert_eq!(
                 c.key("spam", "2", "abc"),
                 "pfx:p:spam:2:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            );
+            let digest: [u8; 32] = Sha256::digest(b"abc").into();
+            assert_eq!(
+                c.key_for_digest("spam", "2", &digest),
+                c.key("spam", "2", "abc")
             );
         });
     }

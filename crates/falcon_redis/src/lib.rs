@@ -30,7 +30,7 @@ mod conn;
 mod error;
 mod limiter;
 
-pub use cache::{LATENCY_BUCKETS_US, RedisCache, RedisCacheConfig, RedisCacheStats};
+pub use cache::{CacheWrite, LATENCY_BUCKETS_US, RedisCache, RedisCacheConfig, RedisCacheStats};
 pub use conn::{RedisConn, RedisOptions, redact};
 pub use error::RedisTierError;
 pub use limiter::RedisRateLimiter;

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use falcon_auth::{Decision, LocalRateLimiter, Rate, RateLimiter};
-use falcon_redis::{RedisCache, RedisCacheConfig, RedisConn, RedisOptions, RedisRateLimiter};
+use falcon_redis::{
+    CacheWrite, RedisCache, RedisCacheConfig, RedisConn, RedisOptions, RedisRateLimiter,
+};
+use sha2::Digest;
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -218,6 +221,44 @@ async fn get_set_ttl_namespacing_and_collisions() {
         .query_async(&mut rc)
         .await
         .unwrap();
+}
+
+/// The write-back path: many entries in one pipeline, each with its own
+/// TTL, each readable by `get` (whose key is computed from the text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_many_pipelines_entries_with_their_ttls() {
+    let Some(url) = redis_url("set_many_pipelines_entries_with_their_ttls").await else {
+        return;
+    };
+    let c = cache(&url, &prefix("many")).await;
+    let texts: Vec<String> = (0..200).map(|i| format!("text {i}")).collect();
+    let writes: Vec<CacheWrite> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let digest: [u8; 32] = sha2::Sha256::digest(t.as_bytes()).into();
+            CacheWrite {
+                key: c.key_for_digest("spam", "1", &digest),
+                value: falcon_redis::codec::encode_entry(t, format!("P{i}").as_bytes()),
+                ttl: if i == 0 {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_secs(60)
+                },
+            }
+        })
+        .collect();
+    c.set_many(&writes).await;
+    assert_eq!(c.stats().sets, 200);
+    for (i, t) in texts.iter().enumerate() {
+        let got = c.get("spam", "1", t).await.expect("stored");
+        assert_eq!(got.as_ref(), format!("P{i}").as_bytes());
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(c.get("spam", "1", &texts[0]).await.is_none(), "own TTL");
+    assert!(c.get("spam", "1", &texts[1]).await.is_some());
+    c.set_many(&[]).await;
+    assert_eq!(c.stats().set_errors, 0);
 }
 
 /// Concurrent lookups while Redis is killed and later restarted on the

@@ -9,7 +9,7 @@ use falcon_engine::{Contribution, Prediction};
 
 use crate::cache::{CacheKey, CacheStatus};
 use crate::error::ServerError;
-use crate::ports::{PredictionEvent, RequestContext, SharedKey, Tier, plausible};
+use crate::ports::{PredictionEvent, RequestContext, SharedKey, Tier, plausible, text_sha256};
 use crate::repository::LoadedModel;
 use crate::state::AppState;
 
@@ -79,28 +79,39 @@ async fn run_engine(
     Ok(result?)
 }
 
+/// What a miss learned on its way through the tiers, for the caller.
+#[derive(Default)]
+struct MissInfo {
+    /// The shared tier answered.
+    from_shared: bool,
+    /// [`text_sha256`] of the text, when the shared tier needed it (so the
+    /// log reuses it).
+    text_sha256: Option<[u8; 32]>,
+}
+
 /// The prediction for one text through the tiers: memory → shared tier →
 /// engine. Runs as the in-process cache's computation, so concurrent
-/// identical misses ask the shared tier (and the engine) once. Sets
-/// `from_shared` when the shared tier answered.
+/// identical misses ask the shared tier (and the engine) once.
 async fn lookup_or_run(
     state: &AppState,
     model: &Arc<LoadedModel>,
     text: Arc<String>,
     ttl: Duration,
-    from_shared: &mut bool,
+    info: &mut MissInfo,
 ) -> Result<Prediction, ServerError> {
     let Some(tier) = state.shared_tier().filter(|_| !ttl.is_zero()) else {
         return run_engine(state, model, &text).await;
     };
+    let digest = &*info.text_sha256.insert(text_sha256(&text));
     let key = SharedKey {
         model: &model.name,
         version: &model.cache_version,
         text: &text,
+        text_sha256: digest,
     };
     if let Some(p) = tier.get(key).await {
         if plausible(&p, model.model.classes()) {
-            *from_shared = true;
+            info.from_shared = true;
             return Ok(p);
         }
         // Debug, not warn: a poisoned tier would otherwise log per request.
@@ -140,7 +151,7 @@ pub async fn predict(
     let n = texts.len();
     let sink = state.sink();
     // Only with a sink: what the log needs once the request succeeded.
-    let mut logged: Vec<(Arc<String>, Tier, Duration)> = Vec::new();
+    let mut logged: Vec<(Arc<String>, Tier, Duration, [u8; 32])> = Vec::new();
     if sink.is_some() {
         logged.reserve_exact(n);
     }
@@ -154,10 +165,10 @@ pub async fn predict(
         };
         let t0 = Instant::now();
         let for_log = sink.is_some().then(|| text.clone());
-        let mut from_shared = false;
-        let flag = &mut from_shared;
-        let compute = Box::pin(lookup_or_run(state, model, text, ttl, flag));
+        let mut info = MissInfo::default();
+        let compute = Box::pin(lookup_or_run(state, model, text, ttl, &mut info));
         let outcome = state.cache().get_or_compute(key, ttl, compute).await;
+        let from_shared = info.from_shared;
         match outcome {
             Ok((p, status)) => {
                 let elapsed = t0.elapsed();
@@ -187,7 +198,8 @@ pub async fn predict(
                     }
                 }
                 if let Some(t) = for_log {
-                    logged.push((t, tier, elapsed));
+                    let digest = info.text_sha256.unwrap_or_else(|| text_sha256(&t));
+                    logged.push((t, tier, elapsed, digest));
                 }
                 predictions.push(p);
             }
@@ -209,8 +221,8 @@ pub async fn predict(
     result?;
     state.metrics().batch_size.observe(n as f64);
     if let Some(sink) = sink {
-        for (i, ((text, tier, latency), p)) in logged.iter().zip(&predictions).enumerate() {
-            sink.record(event(model, ctx, i, p, *latency, *tier, text));
+        for (i, ((text, tier, latency, digest), p)) in logged.iter().zip(&predictions).enumerate() {
+            sink.record(event(model, ctx, i, p, *latency, *tier, text, digest));
         }
     }
     Ok(Outcome {
@@ -223,6 +235,7 @@ pub async fn predict(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn event<'a>(
     model: &'a LoadedModel,
     ctx: &'a RequestContext,
@@ -231,6 +244,7 @@ fn event<'a>(
     latency: Duration,
     tier: Tier,
     text: &'a str,
+    text_sha256: &'a [u8; 32],
 ) -> PredictionEvent<'a> {
     PredictionEvent {
         request_id: ctx.request_id.as_deref().unwrap_or(""),
@@ -243,6 +257,7 @@ fn event<'a>(
         tier,
         api_key_id: ctx.caller.as_ref().map(|c| &*c.key_id),
         text,
+        text_sha256,
     }
 }
 
@@ -309,7 +324,8 @@ pub async fn explain(
         // One computation for the whole batch: each text gets its share.
         let each = inference / u32::try_from(n.max(1)).unwrap_or(u32::MAX);
         for (i, ((p, _), text)) in result.iter().zip(texts.iter()).enumerate() {
-            sink.record(event(model, ctx, i, p, each, Tier::Computed, text));
+            let digest = text_sha256(text);
+            sink.record(event(model, ctx, i, p, each, Tier::Computed, text, &digest));
         }
     }
     Ok((result, queue, inference))

@@ -27,7 +27,7 @@ pub use config::{ModelSettings, ServerConfig, parse_bytes, parse_duration};
 pub use error::ServerError;
 pub use ports::{
     BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink, RequestContext,
-    SharedKey, SharedTier, Tier,
+    SharedKey, SharedTier, Tier, text_sha256,
 };
 pub use router::router;
 pub use server::{Stopped, run};

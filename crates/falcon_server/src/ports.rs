@@ -45,6 +45,17 @@ pub struct SharedKey<'a> {
     pub version: &'a str,
     /// The exact text.
     pub text: &'a str,
+    /// SHA-256 of `text`. Computed once per text on the request path and
+    /// shared by the tier's lookup, its write-back and the prediction log's
+    /// row (three digests of a 5 KB e-mail otherwise).
+    pub text_sha256: &'a [u8; 32],
+}
+
+/// SHA-256 of a text's UTF-8 bytes: the shared tier's key and the log's
+/// `text_sha256`.
+pub fn text_sha256(text: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).into()
 }
 
 /// A shared cache tier. Implementations must never fail a request: a slow
@@ -81,6 +92,9 @@ pub struct PredictionEvent<'a> {
     /// The API key's id (never the key), when auth is on.
     pub api_key_id: Option<&'a str>,
     pub text: &'a str,
+    /// [`text_sha256`] of `text`, already computed for the shared tier when
+    /// there is one.
+    pub text_sha256: &'a [u8; 32],
 }
 
 /// Records predictions. `record` is called on the request path, once per

@@ -38,6 +38,7 @@ impl SharedTier for FakeTier {
     }
     fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>> {
         self.gets.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(*key.text_sha256, falcon_server::text_sha256(key.text));
         let k = (key.model.into(), key.version.into(), key.text.into());
         let v = self.entries.lock().unwrap().get(&k).cloned();
         let delay = self.delay;
@@ -85,6 +86,9 @@ impl FakeSink {
 impl PredictionSink for FakeSink {
     fn record(&self, e: PredictionEvent<'_>) {
         assert!(e.prediction.label < e.classes.len());
+        // Computed once per text and shared with the tier: it must still be
+        // this text's digest whichever tier answered.
+        assert_eq!(*e.text_sha256, falcon_server::text_sha256(e.text));
         self.0.lock().unwrap().push(Logged {
             request_id: e.request_id.into(),
             item: e.item,

@@ -45,18 +45,23 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
         Tier::Shared => CacheTier::Redis,
         Tier::Computed => CacheTier::Miss,
     };
-    PredictionRecord::new(
-        event.request_id,
-        event.item,
-        event.model,
-        event.version,
+    // Built field by field rather than with `PredictionRecord::new`: the
+    // event carries the text's SHA-256 already (computed once per text).
+    PredictionRecord {
+        request_id: event.request_id.to_owned(),
+        item: event.item,
+        ts_micros: falcon_log::now_micros(),
+        model: event.model.to_owned(),
+        version: event.version.to_owned(),
         label,
         scores,
-        event.latency,
-        tier,
-        event.api_key_id.map(str::to_owned),
-        event.text,
-    )
+        latency_us: u64::try_from(event.latency.as_micros()).unwrap_or(u64::MAX),
+        cache: tier,
+        api_key_id: event.api_key_id.map(str::to_owned),
+        text_sha256: *event.text_sha256,
+        text_len: u32::try_from(event.text.len()).unwrap_or(u32::MAX),
+        text: None,
+    }
 }
 
 impl PredictionSink for LogSink {
@@ -93,6 +98,9 @@ mod tests {
     use falcon_engine::{Label, Prediction};
     use std::time::Duration;
 
+    static HELLO_SHA256: std::sync::LazyLock<[u8; 32]> =
+        std::sync::LazyLock::new(|| falcon_server::text_sha256("hello"));
+
     fn event<'a>(p: &'a Prediction, classes: &'a [Label], tier: Tier) -> PredictionEvent<'a> {
         PredictionEvent {
             request_id: "abc-1",
@@ -105,6 +113,7 @@ mod tests {
             tier,
             api_key_id: Some("k1"),
             text: "hello",
+            text_sha256: &HELLO_SHA256,
         }
     }
 
