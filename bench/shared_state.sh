@@ -156,13 +156,13 @@ wrk_run() { # config mode round
   fi
   # Warm the in-process cache with the mix (unmeasured), as a running server would be.
   if [ "$mode" = mix ]; then
-    BODIES="$OUT/bodies.txt" MODE=mix wrk -t1 -c8 -d3s -s bench/shared_state_wrk.lua "$SERVER_URL" > /dev/null 2>&1
+    BODIES="$OUT/bodies.txt" MODE=mix wrk -t1 -c8 -d3s -s tests/load/wrk_predict.lua "$SERVER_URL" > /dev/null 2>&1
   fi
   echo "== wrk $name: $WRK_CONNS connections, $WRK_DURATION" >&2
   metrics > "$OUT/metrics_${name}_before.txt"
   cpu_snapshot "$SERVER_PID" > "$OUT/cpu_${name}_before.json"
   BODIES="$OUT/bodies.txt" MODE="$mode" wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$WRK_DURATION" \
-    -s bench/shared_state_wrk.lua "$SERVER_URL" > "$OUT/wrk_$name.out" 2>&1
+    -s tests/load/wrk_predict.lua "$SERVER_URL" > "$OUT/wrk_$name.out" 2>&1
   cpu_snapshot "$SERVER_PID" > "$OUT/cpu_${name}_after.json"
   metrics > "$OUT/metrics_${name}_after.txt"
   # Let the log writer catch up, then record where it stands.
