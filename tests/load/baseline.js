@@ -10,7 +10,10 @@
 // Env: BASE_URL, VUS, DURATION, THINK_TIME (seconds), HELDOUT (path),
 // HOT_FRACTION (share of requests drawn from the 50 hottest texts, default
 // 0.5), UNIQUE=1 (suffix every text to defeat the cache), P95_MS (threshold,
-// default 500), SUMMARY (JSON summary path).
+// default 500), SUMMARY (JSON summary path), STAGGER=0 (start every VU at
+// the same instant, k6's default: with sub-ms answers the VUs then stay in
+// lock-step, 50-request bursts every think time; default 1 spreads their
+// first iteration over one think time).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { SharedArray } from 'k6/data';
