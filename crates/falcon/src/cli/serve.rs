@@ -111,6 +111,13 @@ pub struct ServeArgs {
     /// Async worker threads (default: one per core).
     #[arg(long, env = "FALCON_WORKERS")]
     pub workers: Option<usize>,
+    /// How often freed heap pages are given back to the OS (glibc's
+    /// `malloc_trim`, off the request path); 0 disables. Under load the
+    /// allocator's per-thread arenas keep pages that requests freed — the
+    /// 5 KB bodies and cache entries — resident: ~4 MB of the demo's ~40 MB.
+    /// A trim takes 0.2–2 ms under load, on the blocking pool.
+    #[arg(long, env = "FALCON_TRIM_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub trim_interval: Duration,
     /// Threads of the blocking pool that runs long texts and model loads
     /// (default: two per core; its queue is bounded by --max-concurrency).
     #[arg(long, env = "FALCON_BLOCKING_THREADS")]
@@ -368,12 +375,35 @@ async fn serve(args: ServeArgs, config: ServerConfig) -> anyhow::Result<ExitCode
     let state = AppState::with_config_and_ports(config, std::mem::take(&mut shared.ports));
     // Loading builds large temporary trees; once the repository is ready,
     // give their freed pages back to the OS (see `crate::memory`).
+    // Then, every --trim-interval, what load freed since.
     let loading = state.clone();
+    let trim_interval = args.trim_interval;
     tokio::spawn(async move {
         while !loading.repo().is_ready() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let _ = tokio::task::spawn_blocking(crate::memory::release_freed).await;
+        if trim_interval.is_zero() {
+            return;
+        }
+        let mut tick = tokio::time::interval(trim_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let took = tokio::task::spawn_blocking(|| {
+                let t = std::time::Instant::now();
+                crate::memory::release_freed();
+                t.elapsed()
+            })
+            .await;
+            if let Ok(took) = took {
+                tracing::debug!(
+                    us = took.as_micros() as u64,
+                    "freed heap pages returned to the OS"
+                );
+            }
+        }
     });
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let reloader = state.clone();
