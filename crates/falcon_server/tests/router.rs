@@ -926,7 +926,37 @@ async fn openapi_documents_every_route() {
         let routed = r.status < 400
             || !["route_not_found", "method_not_allowed"].contains(&r.error_type().as_str());
         assert!(routed, "{method} {uri}: {}", r.status);
+        // What --auth required adds: 401/429 (and 403 on admin routes)
+        // everywhere but the probes, metrics and docs.
+        let op = &paths[path][method];
+        let open = [
+            "/healthz",
+            "/readyz",
+            "/v2/health/live",
+            "/v2/health/ready",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+        ]
+        .contains(&path);
+        for status in ["401", "429"] {
+            assert_eq!(
+                op["responses"].get(status).is_some(),
+                !open,
+                "{method} {path}: {status}"
+            );
+        }
+        assert_eq!(
+            op["responses"].get("403").is_some(),
+            path.starts_with("/v2/repository/"),
+            "{method} {path}: 403"
+        );
+        assert_eq!(op["security"][0].get("bearer").is_some(), !open, "{path}");
     }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let page = get(&state, "/docs").await;
     assert!(
         page.header("content-type")

@@ -6,6 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
 
+use crate::ports::{is_admin_route, is_open_route};
 use crate::routes::{health, metrics, oip, predict, repository};
 
 #[derive(OpenApi)]
@@ -51,9 +52,83 @@ use crate::routes::{health, metrics, oip, predict, repository};
         predict::PredictRequest,
         predict::PredictResponse,
         predict::BatchPredictResponse
-    ))
+    )),
+    modifiers(&AuthResponses)
 )]
 pub struct ApiDoc;
+
+/// Adds what `--auth required` does to each route, from the same
+/// [`is_open_route`] / [`is_admin_route`] the observe middleware enforces
+/// (so the document cannot drift from it): the `bearer` security scheme,
+/// 401 and 429 on every route but the open ones, 403 on admin routes.
+struct AuthResponses;
+
+impl utoipa::Modify for AuthResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{Content, Ref, RefOr, Response, header::Header};
+
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        let error = |description: &str, header: Option<(&str, &str)>| {
+            let mut r = Response::new(description);
+            r.content.insert(
+                "application/json".into(),
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            );
+            if let Some((name, what)) = header {
+                let mut h = Header::default();
+                h.description = Some(what.into());
+                r.headers.insert(name.into(), h);
+            }
+            RefOr::T(r)
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if is_open_route(path) {
+                continue;
+            }
+            let admin = is_admin_route(path);
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+                let responses = &mut op.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| {
+                    error(
+                        "`unauthorized`: missing, invalid or revoked API key (with --auth required)",
+                        Some(("WWW-Authenticate", "`Bearer`")),
+                    )
+                });
+                if admin {
+                    responses.entry("403".into()).or_insert_with(|| {
+                        error("`forbidden`: the route needs an admin key", None)
+                    });
+                }
+                responses.entry("429".into()).or_insert_with(|| {
+                    error(
+                        "`rate_limited`: the key's rate limit is exhausted",
+                        Some(("Retry-After", "seconds until a request would be admitted")),
+                    )
+                });
+            }
+        }
+    }
+}
 
 /// The OpenAPI document, built once.
 pub fn document() -> &'static str {
