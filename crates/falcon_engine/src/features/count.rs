@@ -77,8 +77,8 @@ impl CountVectorizer {
                     }
                 })?;
             }
-            crate::sparse::sort_columns(&mut s.cols, &mut s.tmp, &mut s.hist, self.vocab.len());
-            let mut row = SparseRow::from_sorted_columns(&s.cols, self.binary, self.precision);
+            let counts = s.counter.count(&s.cols, self.vocab.len());
+            let mut row = SparseRow::from_counts(counts, self.binary, self.precision);
             if let Some(t) = &self.tfidf {
                 t.apply(&mut row);
             }
