@@ -13,8 +13,9 @@ use std::cell::RefCell;
 use crate::sparse::ColumnCounter;
 
 /// Largest buffer (in bytes) kept for the next call: enough for texts of
-/// tens of kilobytes, while a server's threads (workers plus blocking
-/// pool) together keep under ~2 MB of scratch.
+/// tens of kilobytes (the column counter's table may keep four times
+/// this, see [`ColumnCounter::trim`]), while a server's threads (workers
+/// plus blocking pool) together keep a few MB of scratch at most.
 const RETAIN_BYTES: usize = 64 << 10;
 
 /// The reusable buffers. Contents are meaningless between calls.

@@ -196,7 +196,8 @@ pub(crate) struct ColumnCounter {
     /// is [`EMPTY`] between documents (`count` frees the slots it took).
     slots: Vec<u64>,
     /// Slots taken by the current document, in first-occurrence order
-    /// (the first `distinct` of them; grown, never shrunk, but trimmed).
+    /// (the first `distinct`; longer than `size / 2`, never shrunk but
+    /// trimmed).
     used: Vec<u32>,
     /// The distinct entries, sorted on return from `count`.
     entries: Vec<u64>,
@@ -207,6 +208,10 @@ pub(crate) struct ColumnCounter {
     /// Set while a document is being counted: a panic in between would
     /// leave slots taken, so the next call then clears the whole table.
     dirty: bool,
+    /// Slots of the current document's table (a power of two).
+    size: usize,
+    /// Distinct columns counted so far.
+    distinct: usize,
 }
 
 impl Default for ColumnCounter {
@@ -218,6 +223,8 @@ impl Default for ColumnCounter {
             tmp: Vec::new(),
             hist: Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]),
             dirty: false,
+            size: 0,
+            distinct: 0,
         }
     }
 }
@@ -226,12 +233,28 @@ impl ColumnCounter {
     /// The distinct values of `cols` (all `< n_features`) with
     /// their numbers of occurrences, ascending by column, as entries
     /// (see [`entry_column`], [`entry_count`]).
+    #[cfg(test)]
     pub(crate) fn count(&mut self, cols: &[u32], n_features: usize) -> &[u64] {
+        self.count_into(cols);
+        self.finish(n_features)
+    }
+
+    /// Begins a document and counts `cols` (more may be added before
+    /// [`ColumnCounter::finish`]).
+    pub(crate) fn count_into(&mut self, cols: &[u32]) {
+        self.begin(cols.len());
+        for &c in cols {
+            self.add(c);
+        }
+    }
+
+    /// Starts counting a document expected to yield about `hint` columns.
+    pub(crate) fn begin(&mut self, hint: usize) {
         // Sized for the occurrences (typically half of them distinct), and
         // doubled whenever it gets more than half full, so probe sequences
         // stay short; a huge text, whose columns repeat much more, does
         // not pay for a table several times its number of columns.
-        let mut size = (cols.len() + cols.len() / 2).next_power_of_two().max(16);
+        let size = (hint + hint / 2).next_power_of_two().max(16);
         if self.slots.len() < size {
             // `EMPTY` is zero: `calloc`.
             self.slots = vec![EMPTY; size];
@@ -239,66 +262,71 @@ impl ColumnCounter {
             self.slots.fill(EMPTY);
         }
         self.dirty = true;
-        let mut distinct = 0;
-        let mut rest = cols;
-        'table: loop {
-            let limit = size / 2;
-            if self.used.len() <= limit {
-                self.used.resize(limit + 1, 0);
-            }
-            let used = &mut self.used[..=limit];
-            let slots = &mut self.slots[..size];
-            let shift = 64 - size.trailing_zeros();
-            let mask = size - 1;
-            for (i, &c) in rest.iter().enumerate() {
-                // Fibonacci hashing: the top bits of the product spread
-                // nearby column numbers over the table.
-                let mut h = ((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
-                loop {
-                    let e = slots[h & mask];
-                    if e == EMPTY {
-                        slots[h & mask] = ((c as u64) << 32) | 1;
-                        used[distinct] = (h & mask) as u32;
-                        distinct += 1;
-                        if distinct > limit {
-                            size = self.grow(size, distinct);
-                            rest = &rest[i + 1..];
-                            continue 'table;
-                        }
-                        break;
-                    }
-                    if entry_column(e) == c {
-                        slots[h & mask] = e + 1;
-                        break;
-                    }
-                    h += 1;
-                }
-            }
-            break;
+        self.size = size;
+        self.distinct = 0;
+        if self.used.len() <= size / 2 {
+            self.used.resize(size / 2 + 1, 0);
         }
+    }
+
+    /// Counts one occurrence of column `c`.
+    #[inline]
+    pub(crate) fn add(&mut self, c: u32) {
+        // Masks from the slices' lengths, so indexing needs no bounds check.
+        let slots = &mut self.slots[..self.size];
+        let mask = slots.len() - 1;
+        let shift = 64 - slots.len().trailing_zeros();
+        // Fibonacci hashing: the top bits of the product spread nearby
+        // column numbers over the table.
+        let mut h = ((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+        loop {
+            let e = slots[h & mask];
+            if e == EMPTY {
+                slots[h & mask] = ((c as u64) << 32) | 1;
+                // `used` has more than `size / 2` slots, and `distinct`
+                // stays at most `size / 2` (see `grow`).
+                if let Some(u) = self.used.get_mut(self.distinct) {
+                    *u = (h & mask) as u32;
+                }
+                self.distinct += 1;
+                if self.distinct > self.size / 2 {
+                    self.grow();
+                }
+                return;
+            }
+            if entry_column(e) == c {
+                slots[h & mask] = e + 1;
+                return;
+            }
+            h += 1;
+        }
+    }
+
+    /// The counted columns, ascending, as entries; ends the document.
+    pub(crate) fn finish(&mut self, n_features: usize) -> &[u64] {
         self.entries.clear();
         let slots = &mut self.slots;
-        self.entries.extend(self.used[..distinct].iter().map(|&h| {
-            let e = slots[h as usize];
-            slots[h as usize] = EMPTY;
-            e
-        }));
+        self.entries
+            .extend(self.used[..self.distinct].iter().map(|&h| {
+                let e = slots[h as usize];
+                slots[h as usize] = EMPTY;
+                e
+            }));
         self.dirty = false;
         sort_entries(&mut self.entries, &mut self.tmp, &mut self.hist, n_features);
         &self.entries
     }
 
-    /// Moves the entries of a table of `size` slots to one of twice that
-    /// size (rare: only texts whose columns mostly differ get there).
-    /// Returns the new size.
+    /// Moves the entries to a table of twice the size (rare: only texts
+    /// whose columns mostly differ get there).
     #[cold]
-    fn grow(&mut self, size: usize, distinct: usize) -> usize {
+    fn grow(&mut self) {
         self.entries.clear();
-        for &h in &self.used[..distinct] {
+        for &h in &self.used[..self.distinct] {
             self.entries.push(self.slots[h as usize]);
             self.slots[h as usize] = EMPTY;
         }
-        let size = size * 2;
+        let size = self.size * 2;
         if self.slots.len() < size {
             self.slots.resize(size, EMPTY);
         }
@@ -315,12 +343,16 @@ impl ColumnCounter {
             self.slots[h & (size - 1)] = e;
             self.used[k] = (h & (size - 1)) as u32;
         }
-        size
+        self.size = size;
     }
 
-    /// Drops buffers holding more than `bytes`.
+    /// Drops buffers holding more than `bytes`, the table more than four
+    /// times that: a table too small for the next text is allocated and
+    /// cleared again, which for the long e-mails that need a large one
+    /// cost as much as counting (four times 64 KiB covers texts of ~12k
+    /// tokens, every e-mail of the held-out set).
     pub(crate) fn trim(&mut self, bytes: usize) {
-        if self.slots.capacity() * 8 > bytes {
+        if self.slots.capacity() * 8 > 4 * bytes {
             self.slots = Vec::new();
         }
         if self.used.capacity() * 4 > bytes {
