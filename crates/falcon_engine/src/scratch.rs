@@ -10,37 +10,25 @@
 
 use std::cell::RefCell;
 
-use crate::sparse::{RADIX_BUCKETS, RADIX_PASSES, RadixHist};
+use crate::sparse::ColumnCounter;
 
 /// Largest buffer (in bytes) kept for the next call: enough for texts of
-/// tens of kilobytes, while a server's threads (workers plus blocking
-/// pool) together keep under ~2 MB of scratch.
+/// tens of kilobytes (the column counter's table may keep four times
+/// this, see [`ColumnCounter::trim`]), while a server's threads (workers
+/// plus blocking pool) together keep a few MB of scratch at most.
 const RETAIN_BYTES: usize = 64 << 10;
 
 /// The reusable buffers. Contents are meaningless between calls.
+#[derive(Default)]
 pub(crate) struct Scratch {
     /// The preprocessed (lowercased) text.
     pub(crate) text: String,
-    /// Columns of a document's features, then sorted.
+    /// Columns of a document's features (repeated, in no useful order).
     pub(crate) cols: Vec<u32>,
-    /// Radix-sort destination.
-    pub(crate) tmp: Vec<u32>,
     /// Each token's unigram column, in text order.
     pub(crate) uni: Vec<u32>,
-    /// Radix-sort histograms (24 KiB, boxed to keep them off the stack).
-    pub(crate) hist: Box<RadixHist>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Scratch {
-            text: String::new(),
-            cols: Vec::new(),
-            tmp: Vec::new(),
-            uni: Vec::new(),
-            hist: Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]),
-        }
-    }
+    /// Turns `cols` into distinct sorted columns with counts.
+    pub(crate) counter: ColumnCounter,
 }
 
 impl Scratch {
@@ -49,11 +37,12 @@ impl Scratch {
         if self.text.capacity() > RETAIN_BYTES {
             self.text = String::new();
         }
-        for v in [&mut self.cols, &mut self.tmp, &mut self.uni] {
+        for v in [&mut self.cols, &mut self.uni] {
             if v.capacity() * 4 > RETAIN_BYTES {
                 *v = Vec::new();
             }
         }
+        self.counter.trim(RETAIN_BYTES);
     }
 }
 

@@ -58,19 +58,17 @@ impl SparseRow {
         row
     }
 
-    /// Builds a count row from the sorted (repeated) columns of a
-    /// document's in-vocabulary features: each distinct column once, with
-    /// the number of times it occurs (1 with `binary`). Integer counts are
-    /// exact whatever the order they are summed in, so this equals scipy's
-    /// `sum_duplicates` result.
-    pub(crate) fn from_sorted_columns(cols: &[u32], binary: bool, precision: Precision) -> Self {
-        let mut indices = Vec::with_capacity(cols.len());
-        let mut values: Vec<f64> = Vec::with_capacity(cols.len());
-        for run in cols.chunk_by(|a, b| a == b) {
-            indices.push(run[0]);
-            // A count is exact in a double, however it is summed.
-            values.push(if binary { 1.0 } else { run.len() as f64 });
-        }
+    /// Builds a count row from a document's distinct columns with their
+    /// counts, ascending by column (see [`ColumnCounter`]); `binary` sets
+    /// every count to 1. Integer counts are exact whatever the order they
+    /// are summed in, so this equals scipy's `sum_duplicates` result.
+    pub(crate) fn from_counts(counts: &[u64], binary: bool, precision: Precision) -> Self {
+        let indices = counts.iter().map(|&e| entry_column(e)).collect();
+        let values = counts
+            .iter()
+            // A count is exact in a double.
+            .map(|&e| if binary { 1.0 } else { entry_count(e) as f64 })
+            .collect();
         SparseRow {
             indices,
             values,
@@ -161,6 +159,213 @@ impl Strided {
     }
 }
 
+/// A free slot of [`ColumnCounter`]'s table. No entry equals it (an
+/// entry's count is at least 1), and being zero it lets a new table come
+/// from `calloc`, already cleared.
+const EMPTY: u64 = 0;
+
+/// The column of a [`ColumnCounter`] entry.
+#[inline]
+pub(crate) fn entry_column(e: u64) -> u32 {
+    (e >> 32) as u32
+}
+
+/// The count of a [`ColumnCounter`] entry.
+#[inline]
+pub(crate) fn entry_count(e: u64) -> u32 {
+    e as u32
+}
+
+/// Turns the (repeated, unordered) columns of a document's features into
+/// its distinct columns with their counts, ascending by column.
+///
+/// Why not sort all columns and count runs: a document yields ~2 columns
+/// per token but only about half of them are distinct, and sorting touches
+/// every occurrence several times (histogram, two scatter passes, run
+/// scan). Counting first in a small open-addressing table (sized to the
+/// document, so it stays in L1/L2) touches each occurrence once, and only
+/// the distinct entries are sorted. Counts are integers, exact in any
+/// order, and the result is in ascending column order like scipy's row —
+/// so every later floating-point sum runs in the same order as before.
+///
+/// Entries are `column << 32 | count` (`u64`), so sorting them by value
+/// sorts by column (the columns are distinct) and carries the count along.
+/// A count cannot reach 2^32: that would take a text of over 8 GB.
+pub(crate) struct ColumnCounter {
+    /// The table; only its first `2^k` slots serve a document. Every slot
+    /// is [`EMPTY`] between documents (`count` frees the slots it took).
+    slots: Vec<u64>,
+    /// Slots taken by the current document, in first-occurrence order
+    /// (the first `distinct`; longer than `size / 2`, never shrunk but
+    /// trimmed).
+    used: Vec<u32>,
+    /// The distinct entries, sorted on return from `count`.
+    entries: Vec<u64>,
+    /// Radix-sort destination.
+    tmp: Vec<u64>,
+    /// Radix-sort histograms (24 KiB, boxed to keep them off the stack).
+    hist: Box<RadixHist>,
+    /// Set while a document is being counted: a panic in between would
+    /// leave slots taken, so the next call then clears the whole table.
+    dirty: bool,
+    /// Slots of the current document's table (a power of two).
+    size: usize,
+    /// Distinct columns counted so far.
+    distinct: usize,
+}
+
+impl Default for ColumnCounter {
+    fn default() -> Self {
+        ColumnCounter {
+            slots: Vec::new(),
+            used: Vec::new(),
+            entries: Vec::new(),
+            tmp: Vec::new(),
+            hist: Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]),
+            dirty: false,
+            size: 0,
+            distinct: 0,
+        }
+    }
+}
+
+impl ColumnCounter {
+    /// The distinct values of `cols` (all `< n_features`) with
+    /// their numbers of occurrences, ascending by column, as entries
+    /// (see [`entry_column`], [`entry_count`]).
+    #[cfg(test)]
+    pub(crate) fn count(&mut self, cols: &[u32], n_features: usize) -> &[u64] {
+        self.count_into(cols);
+        self.finish(n_features)
+    }
+
+    /// Begins a document and counts `cols` (more may be added before
+    /// [`ColumnCounter::finish`]).
+    pub(crate) fn count_into(&mut self, cols: &[u32]) {
+        self.begin(cols.len());
+        for &c in cols {
+            self.add(c);
+        }
+    }
+
+    /// Starts counting a document expected to yield about `hint` columns.
+    pub(crate) fn begin(&mut self, hint: usize) {
+        // Sized for the occurrences (typically half of them distinct), and
+        // doubled whenever it gets more than half full, so probe sequences
+        // stay short; a huge text, whose columns repeat much more, does
+        // not pay for a table several times its number of columns.
+        let size = (hint + hint / 2).next_power_of_two().max(16);
+        if self.slots.len() < size {
+            // `EMPTY` is zero: `calloc`.
+            self.slots = vec![EMPTY; size];
+        } else if self.dirty {
+            self.slots.fill(EMPTY);
+        }
+        self.dirty = true;
+        self.size = size;
+        self.distinct = 0;
+        if self.used.len() <= size / 2 {
+            self.used.resize(size / 2 + 1, 0);
+        }
+    }
+
+    /// Counts one occurrence of column `c`.
+    #[inline]
+    pub(crate) fn add(&mut self, c: u32) {
+        // Masks from the slices' lengths, so indexing needs no bounds check.
+        let slots = &mut self.slots[..self.size];
+        let mask = slots.len() - 1;
+        let shift = 64 - slots.len().trailing_zeros();
+        // Fibonacci hashing: the top bits of the product spread nearby
+        // column numbers over the table.
+        let mut h = ((c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+        loop {
+            let e = slots[h & mask];
+            if e == EMPTY {
+                slots[h & mask] = ((c as u64) << 32) | 1;
+                // `used` has more than `size / 2` slots, and `distinct`
+                // stays at most `size / 2` (see `grow`).
+                if let Some(u) = self.used.get_mut(self.distinct) {
+                    *u = (h & mask) as u32;
+                }
+                self.distinct += 1;
+                if self.distinct > self.size / 2 {
+                    self.grow();
+                }
+                return;
+            }
+            if entry_column(e) == c {
+                slots[h & mask] = e + 1;
+                return;
+            }
+            h += 1;
+        }
+    }
+
+    /// The counted columns, ascending, as entries; ends the document.
+    pub(crate) fn finish(&mut self, n_features: usize) -> &[u64] {
+        self.entries.clear();
+        let slots = &mut self.slots;
+        self.entries
+            .extend(self.used[..self.distinct].iter().map(|&h| {
+                let e = slots[h as usize];
+                slots[h as usize] = EMPTY;
+                e
+            }));
+        self.dirty = false;
+        sort_entries(&mut self.entries, &mut self.tmp, &mut self.hist, n_features);
+        &self.entries
+    }
+
+    /// Moves the entries to a table of twice the size (rare: only texts
+    /// whose columns mostly differ get there).
+    #[cold]
+    fn grow(&mut self) {
+        self.entries.clear();
+        for &h in &self.used[..self.distinct] {
+            self.entries.push(self.slots[h as usize]);
+            self.slots[h as usize] = EMPTY;
+        }
+        let size = self.size * 2;
+        if self.slots.len() < size {
+            self.slots.resize(size, EMPTY);
+        }
+        if self.used.len() <= size / 2 {
+            self.used.resize(size / 2 + 1, 0);
+        }
+        let shift = 64 - size.trailing_zeros();
+        for (k, &e) in self.entries.iter().enumerate() {
+            let c = entry_column(e) as u64;
+            let mut h = (c.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            while self.slots[h & (size - 1)] != EMPTY {
+                h += 1;
+            }
+            self.slots[h & (size - 1)] = e;
+            self.used[k] = (h & (size - 1)) as u32;
+        }
+        self.size = size;
+    }
+
+    /// Drops buffers holding more than `bytes`, the table more than four
+    /// times that: a table too small for the next text is allocated and
+    /// cleared again, which for the long e-mails that need a large one
+    /// cost as much as counting (four times 64 KiB covers texts of ~12k
+    /// tokens, every e-mail of the held-out set).
+    pub(crate) fn trim(&mut self, bytes: usize) {
+        if self.slots.capacity() * 8 > 4 * bytes {
+            self.slots = Vec::new();
+        }
+        if self.used.capacity() * 4 > bytes {
+            self.used = Vec::new();
+        }
+        for v in [&mut self.entries, &mut self.tmp] {
+            if v.capacity() * 8 > bytes {
+                *v = Vec::new();
+            }
+        }
+    }
+}
+
 /// Largest radix digit: 11 bits, a 2048-entry histogram per pass.
 const MAX_DIGIT_BITS: u32 = 11;
 /// Histogram size of the largest digit.
@@ -170,35 +375,36 @@ pub(crate) const RADIX_PASSES: usize = 3;
 /// Radix-sort histograms, one per pass.
 pub(crate) type RadixHist = [[u32; RADIX_BUCKETS]; RADIX_PASSES];
 
-/// Sorts column numbers, all `< n_features`, ascending.
+/// Sorts [`ColumnCounter`] entries with distinct columns, all
+/// `< n_features`, ascending.
 ///
-/// A document yields hundreds to thousands of columns; a comparison sort
-/// spends ~10 comparisons per column on them, while an LSD radix sort over
-/// the few bits a column number has (18 for a 240k-term vocabulary: two
-/// passes of 9-bit digits) touches each column twice per pass. Short lists
-/// keep the comparison sort, which wins below a few dozen elements.
+/// A document has hundreds of distinct columns; a comparison sort spends
+/// ~10 comparisons per entry on them, while an LSD radix sort over the few
+/// bits a column number has (18 for a 240k-term vocabulary: two passes of
+/// 9-bit digits) touches each entry twice per pass. Short lists keep the
+/// comparison sort, which wins below a few dozen elements.
 ///
 /// `tmp` and `hist` are scratch space (the sorted result may end up in
-/// either vector's buffer; `cols` always holds it on return).
-pub(crate) fn sort_columns(
-    cols: &mut Vec<u32>,
-    tmp: &mut Vec<u32>,
+/// either vector's buffer; `ents` always holds it on return).
+pub(crate) fn sort_entries(
+    ents: &mut Vec<u64>,
+    tmp: &mut Vec<u64>,
     hist: &mut RadixHist,
     n_features: usize,
 ) {
-    /// Below this many columns a comparison sort is cheaper.
+    /// Below this many entries a comparison sort is cheaper.
     const SMALL: usize = 64;
     let bits = usize::BITS - n_features.saturating_sub(1).leading_zeros();
-    if cols.len() <= SMALL || bits == 0 || bits > 32 || cols.len() > u32::MAX as usize {
-        cols.sort_unstable();
+    if ents.len() <= SMALL || bits == 0 || bits > 32 || ents.len() > u32::MAX as usize {
+        ents.sort_unstable();
         return;
     }
     let passes = bits.div_ceil(MAX_DIGIT_BITS) as usize;
     let digit = bits.div_ceil(passes as u32);
     let buckets = 1usize << digit;
-    if cols.len() < buckets / 8 {
-        // Too few columns to pay for clearing and scanning the histograms.
-        cols.sort_unstable();
+    if ents.len() < buckets / 8 {
+        // Too few entries to pay for clearing and scanning the histograms.
+        ents.sort_unstable();
         return;
     }
     // `& (RADIX_BUCKETS - 1)` lets the compiler drop the histogram bounds checks.
@@ -206,24 +412,26 @@ pub(crate) fn sort_columns(
     for h in hist.iter_mut().take(passes) {
         h[..buckets].fill(0);
     }
-    // All histograms in one read of the columns.
+    // All histograms in one read of the entries.
     if let [h0, h1, ..] = &mut hist[..]
         && passes == 2
     {
         // The usual case (vocabularies of 2k–4M terms), unrolled.
-        for &c in cols.iter() {
+        for &e in ents.iter() {
+            let c = entry_column(e);
             h0[c as usize & mask] += 1;
             h1[(c >> digit) as usize & mask] += 1;
         }
     } else {
-        for &c in cols.iter() {
+        for &e in ents.iter() {
+            let c = entry_column(e);
             for (p, h) in hist.iter_mut().enumerate().take(passes) {
                 h[(c >> (p as u32 * digit)) as usize & mask] += 1;
             }
         }
     }
     // Every element is overwritten by each pass: only grow, never clear.
-    tmp.resize(cols.len(), 0);
+    tmp.resize(ents.len(), 0);
     for (p, h) in hist.iter_mut().enumerate().take(passes) {
         let shift = p as u32 * digit;
         let mut sum = 0u32;
@@ -232,12 +440,12 @@ pub(crate) fn sort_columns(
             *n = sum;
             sum += here;
         }
-        for &c in cols.iter() {
-            let slot = &mut h[(c >> shift) as usize & mask];
-            tmp[*slot as usize] = c;
+        for &e in ents.iter() {
+            let slot = &mut h[(entry_column(e) >> shift) as usize & mask];
+            tmp[*slot as usize] = e;
             *slot += 1;
         }
-        std::mem::swap(cols, tmp);
+        std::mem::swap(ents, tmp);
     }
 }
 
@@ -290,37 +498,63 @@ mod tests {
 
     #[test]
     fn columns_counted_and_sorted() {
-        let row = SparseRow::from_sorted_columns(&[1, 3, 5, 5], false, Precision::F64);
+        let mut c = ColumnCounter::default();
+        let row = SparseRow::from_counts(c.count(&[5, 1, 3, 5], 10), false, Precision::F64);
         assert_eq!(row.indices, [1, 3, 5]);
         assert_eq!(row.values, [1.0, 1.0, 2.0]);
-        let row = SparseRow::from_sorted_columns(&[1, 5, 5], true, Precision::F64);
+        let row = SparseRow::from_counts(c.count(&[5, 1, 5], 10), true, Precision::F64);
         assert_eq!(row.values, [1.0, 1.0]);
+        assert!(c.count(&[], 10).is_empty());
     }
 
     #[test]
-    fn radix_sort_agrees_with_sort() {
+    fn counter_agrees_with_sort_and_count() {
+        let mut counter = ColumnCounter::default();
+        let mut x = 12345u64;
         for (n, len) in [
             (240_690usize, 1500usize),
+            (240_690, 30),
             (1 << 20, 5000),
             (300, 200),
             (7, 100),
+            (u32::MAX as usize, 3000),
         ] {
-            let mut x = 12345u64;
-            let cols: Vec<u32> = (0..len)
-                .map(|_| {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((x >> 33) % n as u64) as u32
-                })
-                .collect();
-            let mut want = cols.clone();
-            want.sort_unstable();
-            let (mut got, mut tmp) = (cols, Vec::new());
-            let mut hist = Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]);
-            sort_columns(&mut got, &mut tmp, &mut hist, n);
-            assert_eq!(got, want, "n={n} len={len}");
+            for _ in 0..3 {
+                let cols: Vec<u32> = (0..len)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        // Skewed, so that columns repeat.
+                        let r = (x >> 33) % n as u64;
+                        (if x & 1 == 0 { r % 50 } else { r }) as u32
+                    })
+                    .collect();
+                let mut want = cols.clone();
+                want.sort_unstable();
+                let want: Vec<(u32, u32)> = want
+                    .chunk_by(|a, b| a == b)
+                    .map(|r| (r[0], r.len() as u32))
+                    .collect();
+                let got: Vec<(u32, u32)> = counter
+                    .count(&cols, n)
+                    .iter()
+                    .map(|&e| (entry_column(e), entry_count(e)))
+                    .collect();
+                assert_eq!(got, want, "n={n} len={len}");
+                assert!(counter.slots.iter().all(|&s| s == EMPTY));
+            }
         }
+        // All distinct: the table grows (twice) while counting.
+        let cols: Vec<u32> = (0..3000u32).map(|i| i.wrapping_mul(7919) % 3001).collect();
+        let got = counter.count(&cols, 3001);
+        assert_eq!(got.len(), 3000);
+        assert!(got.windows(2).all(|w| w[0] < w[1]) && got.iter().all(|&e| entry_count(e) == 1));
+        assert!(counter.slots.iter().all(|&s| s == EMPTY));
+        // A table left dirty (as by a panic) is cleared before reuse.
+        counter.slots[3] = (7 << 32) | 9;
+        counter.dirty = true;
+        assert_eq!(counter.count(&[7], 10), [(7 << 32) | 1]);
     }
 
     #[test]

@@ -68,17 +68,18 @@ impl CountVectorizer {
     pub(crate) fn transform(&self, doc: &str) -> Result<SparseRow> {
         crate::scratch::with_scratch(|s| {
             s.cols.clear();
-            let streamed = self.vocab.pair_mode() && self.pair_columns(doc, s)?;
-            if !streamed {
+            let counted = self.vocab.pair_mode() && self.pair_columns(doc, s)?;
+            if !counted {
                 let cols = &mut s.cols;
                 self.analyzer.analyze(doc, &mut s.text, &mut |feature| {
                     if let Some(c) = self.vocab.get(feature) {
                         cols.push(c);
                     }
                 })?;
+                s.counter.count_into(&s.cols);
             }
-            crate::sparse::sort_columns(&mut s.cols, &mut s.tmp, &mut s.hist, self.vocab.len());
-            let mut row = SparseRow::from_sorted_columns(&s.cols, self.binary, self.precision);
+            let counts = s.counter.finish(self.vocab.len());
+            let mut row = SparseRow::from_counts(counts, self.binary, self.precision);
             if let Some(t) = &self.tfidf {
                 t.apply(&mut row);
             }
@@ -92,13 +93,14 @@ impl CountVectorizer {
     /// one streaming pass over the tokens (no token list, no n-gram
     /// strings). An n-gram whose prefix is out of vocabulary cannot be in
     /// it (the vocabulary was checked to be closed under prefixes), so it is
-    /// skipped. Returns `false` when the analyzer has no word tokens.
+    /// skipped. The columns are counted in `s.counter` (begun here, not
+    /// finished). Returns `false` when the analyzer has no word tokens.
     fn pair_columns(&self, doc: &str, s: &mut Scratch) -> Result<bool> {
         let Scratch {
             text: buf,
             cols,
             uni,
-            ..
+            counter,
         } = s;
         let vocab = &self.vocab;
         let max_n = self.analyzer.max_n();
@@ -113,20 +115,26 @@ impl CountVectorizer {
             let tokens = self.analyzer.for_each_word_token(doc, buf, |t| {
                 uni.push(vocab.get_token(t).unwrap_or(NO_COLUMN));
             })?;
-            cols.extend(uni.iter().filter(|&&u| u != NO_COLUMN));
+            // Counted as found (no column list): at most two columns a token.
+            counter.begin(2 * uni.len());
+            for &u in uni.iter() {
+                if u != NO_COLUMN {
+                    counter.add(u);
+                }
+            }
             for w in uni.windows(2) {
                 if w[0] != NO_COLUMN
                     && w[1] != NO_COLUMN
                     && let Some(b) = vocab.get_pair(w[0], w[1])
                 {
-                    cols.push(b);
+                    counter.add(b);
                 }
             }
             return Ok(tokens);
         }
         // `chain[k]`: column of the (k+1)-gram ending at the previous token.
         let mut chain: Vec<Option<u32>> = vec![None; max_n];
-        self.analyzer.for_each_word_token(doc, buf, |t| {
+        let tokens = self.analyzer.for_each_word_token(doc, buf, |t| {
             let cur = vocab.get_token(t);
             for k in (1..max_n).rev() {
                 chain[k] = match (chain[k - 1], cur) {
@@ -141,7 +149,11 @@ impl CountVectorizer {
             if let Some(u) = cur {
                 cols.push(u);
             }
-        })
+        })?;
+        if tokens {
+            counter.count_into(cols);
+        }
+        Ok(tokens)
     }
 
     pub(crate) fn feature_name(&self, col: u32) -> String {
