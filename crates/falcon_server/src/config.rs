@@ -62,7 +62,7 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             retry_after: Duration::from_secs(1),
-            cache_bytes: 8 << 20,
+            cache_bytes: 4 << 20,
             cache_ttl: Duration::from_secs(300),
             inline_max_bytes: 2 << 10,
             max_explain: 1000,
