@@ -76,9 +76,8 @@ impl CountVectorizer {
                         cols.push(c);
                     }
                 })?;
-                s.counter.count_into(&s.cols);
             }
-            let counts = s.counter.finish(self.vocab.len());
+            let counts = s.counter.count(&s.cols, self.vocab.len());
             let mut row = SparseRow::from_counts(counts, self.binary, self.precision);
             if let Some(t) = &self.tfidf {
                 t.apply(&mut row);
@@ -93,14 +92,14 @@ impl CountVectorizer {
     /// one streaming pass over the tokens (no token list, no n-gram
     /// strings). An n-gram whose prefix is out of vocabulary cannot be in
     /// it (the vocabulary was checked to be closed under prefixes), so it is
-    /// skipped. The columns are counted in `s.counter` (begun here, not
-    /// finished). Returns `false` when the analyzer has no word tokens.
+    /// skipped. The columns are pushed to `s.cols`, in no useful order.
+    /// Returns `false` when the analyzer has no word tokens.
     fn pair_columns(&self, doc: &str, s: &mut Scratch) -> Result<bool> {
         let Scratch {
             text: buf,
             cols,
             uni,
-            counter,
+            counter: _,
         } = s;
         let vocab = &self.vocab;
         let max_n = self.analyzer.max_n();
@@ -115,21 +114,19 @@ impl CountVectorizer {
             let tokens = self.analyzer.for_each_word_token(doc, buf, |t| {
                 uni.push(vocab.get_token(t).unwrap_or(NO_COLUMN));
             })?;
-            // Counted as found (no column list): at most two columns a token.
-            counter.begin(2 * uni.len());
-            for &u in uni.iter() {
-                if u != NO_COLUMN {
-                    counter.add(u);
-                }
-            }
+            // The bigrams' lookups, like the tokens', in a loop of their
+            // own: counting as they are found puts branches that depend on
+            // each lookup's (usually missed) load between the lookups, and
+            // stalls the next one behind every mispredict.
             for w in uni.windows(2) {
                 if w[0] != NO_COLUMN
                     && w[1] != NO_COLUMN
                     && let Some(b) = vocab.get_pair(w[0], w[1])
                 {
-                    counter.add(b);
+                    cols.push(b);
                 }
             }
+            cols.extend(uni.iter().filter(|&&u| u != NO_COLUMN));
             return Ok(tokens);
         }
         // `chain[k]`: column of the (k+1)-gram ending at the previous token.
@@ -150,9 +147,6 @@ impl CountVectorizer {
                 cols.push(u);
             }
         })?;
-        if tokens {
-            counter.count_into(cols);
-        }
         Ok(tokens)
     }
 
