@@ -256,17 +256,19 @@ impl ColumnCounter {
         ents.extend(cols.iter().map(|&c| (c as u64) << 32 | 1));
         // Equal columns are equal entries, so duplicates sort like distinct ones.
         sort_entries(ents, &mut self.tmp, &mut self.hist, n_features);
-        let mut kept = 0;
-        for i in 0..ents.len() {
-            let e = ents[i];
-            if kept > 0 && entry_column(ents[kept - 1]) == entry_column(e) {
-                ents[kept - 1] += 1;
-            } else {
-                ents[kept] = e;
-                kept += 1;
-            }
+        if ents.is_empty() {
+            return ents;
         }
-        ents.truncate(kept);
+        // Branch-free: whether an occurrence starts a new column is a coin
+        // toss for the branch predictor (about half of them repeat one).
+        let mut last = 0;
+        for i in 1..ents.len() {
+            let (e, run) = (ents[i], ents[last]);
+            let new = entry_column(e) != entry_column(run);
+            last += new as usize;
+            ents[last] = std::hint::select_unpredictable(new, e, run + 1);
+        }
+        ents.truncate(last + 1);
         ents
     }
 
