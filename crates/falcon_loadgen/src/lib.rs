@@ -10,9 +10,11 @@
 //!   seed's shape (50 VUs, 0.25 s);
 //! - **open loop** ([`Mode::Open`]): a constant arrival rate.
 //!
-//! Every latency is measured from the request's *intended* start, so a
-//! server stall inflates the percentiles of every request that should have
-//! been sent during it (no coordinated omission).
+//! Open-loop latencies are measured from the request's *intended* start, so
+//! a server stall inflates the percentiles of every request that should
+//! have been sent during it (no coordinated omission); closed-loop ones from
+//! the send, as k6 measures them (a virtual user has one request out at a
+//! time, so only the timer's lateness would differ).
 
 mod config;
 mod corpus;

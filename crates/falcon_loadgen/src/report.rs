@@ -86,7 +86,8 @@ pub struct Summary {
     pub warmup_requests: u64,
 }
 
-/// Latency from each request's *intended* start to its last response byte.
+/// Latency to each request's last response byte: from its *intended* start
+/// (open loop) or its send (closed loop).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     pub avg: f64,
