@@ -31,10 +31,13 @@ fn histogram() -> Histogram<u64> {
 /// One finished request.
 #[derive(Clone, Copy, Debug)]
 struct Sample {
-    /// Where the latency clock starts: the request's slot in the arrival
-    /// schedule (open loop), or its send (closed loop; see
-    /// [`virtual_user`]).
+    /// When the request was due: its slot in the arrival schedule (open
+    /// loop) or the previous answer + think time (closed loop). Decides
+    /// which window (warm-up, measured) the request belongs to.
     intended: Instant,
+    /// Where the latency clock starts: `intended` in the open loop, the
+    /// send in the closed loop (see [`virtual_user`]).
+    clock: Instant,
     done: Instant,
     outcome: Outcome,
 }
@@ -76,7 +79,7 @@ impl Tally {
     }
 
     fn add(&mut self, s: Sample) {
-        let us = (s.done.saturating_duration_since(s.intended).as_micros() as u64).max(1);
+        let us = (s.done.saturating_duration_since(s.clock).as_micros() as u64).max(1);
         if s.intended < self.measure_start {
             self.warmup_requests += 1;
             self.warmup_hist.saturating_record(us);
@@ -259,6 +262,7 @@ pub async fn run(cfg: &LoadConfig, corpus: Arc<Corpus>) -> Result<RunReport, Loa
                     let _ = tx
                         .send(Sample {
                             intended,
+                            clock: intended,
                             done,
                             outcome,
                         })
@@ -408,7 +412,8 @@ async fn virtual_user(
         let done = Instant::now();
         if tx
             .send(Sample {
-                intended: sent,
+                intended: due,
+                clock: sent,
                 done,
                 outcome,
             })
