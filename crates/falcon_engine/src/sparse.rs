@@ -203,6 +203,8 @@ pub(crate) struct ColumnCounter {
     entries: Vec<u64>,
     /// Radix-sort destination.
     tmp: Vec<u64>,
+    /// Radix-sort destination when sorting bare columns.
+    tmp_cols: Vec<u32>,
     /// Radix-sort histograms (24 KiB, boxed to keep them off the stack).
     hist: Box<RadixHist>,
     /// Set while a document is being counted: a panic in between would
@@ -221,6 +223,7 @@ impl Default for ColumnCounter {
             used: Vec::new(),
             entries: Vec::new(),
             tmp: Vec::new(),
+            tmp_cols: Vec::new(),
             hist: Box::new([[0; RADIX_BUCKETS]; RADIX_PASSES]),
             dirty: false,
             size: 0,
@@ -240,7 +243,9 @@ impl ColumnCounter {
     /// hash-table insert is a probe loop (measured: -6% of the featurising
     /// time on the demo model). Longer texts go through the table, whose
     /// memory is bounded by the distinct columns rather than by the text.
-    pub(crate) fn count(&mut self, cols: &[u32], n_features: usize) -> &[u64] {
+    ///
+    /// `cols` is left in an unspecified order.
+    pub(crate) fn count(&mut self, cols: &mut Vec<u32>, n_features: usize) -> &[u64] {
         if cols.len() <= SORT_COUNT_MAX {
             return self.count_sorted(cols, n_features);
         }
@@ -248,26 +253,30 @@ impl ColumnCounter {
         self.finish(n_features)
     }
 
-    /// [`ColumnCounter::count`] by sorting every occurrence, then merging
-    /// runs of one column into one entry.
-    fn count_sorted(&mut self, cols: &[u32], n_features: usize) -> &[u64] {
+    /// [`ColumnCounter::count`] by sorting every occurrence (as bare
+    /// columns: half the bytes of entries to move), then turning each run
+    /// of one column into one entry.
+    fn count_sorted(&mut self, cols: &mut Vec<u32>, n_features: usize) -> &[u64] {
+        radix_sort(cols, &mut self.tmp_cols, &mut self.hist, n_features);
         let ents = &mut self.entries;
         ents.clear();
-        ents.extend(cols.iter().map(|&c| (c as u64) << 32 | 1));
-        // Equal columns are equal entries, so duplicates sort like distinct ones.
-        sort_entries(ents, &mut self.tmp, &mut self.hist, n_features);
-        if ents.is_empty() {
+        let Some(&first) = cols.first() else {
             return ents;
-        }
+        };
+        ents.resize(cols.len(), 0);
         // Branch-free: whether an occurrence starts a new column is a coin
         // toss for the branch predictor (about half of them repeat one).
+        // The run's entry lives in a register and is stored every step (to
+        // the same slot while the run lasts), so nothing is read back.
+        let mut run = (first as u64) << 32 | 1;
         let mut last = 0;
-        for i in 1..ents.len() {
-            let (e, run) = (ents[i], ents[last]);
-            let new = entry_column(e) != entry_column(run);
+        for &c in &cols[1..] {
+            ents[last] = run;
+            let new = c != entry_column(run);
             last += new as usize;
-            ents[last] = std::hint::select_unpredictable(new, e, run + 1);
+            run = std::hint::select_unpredictable(new, (c as u64) << 32 | 1, run + 1);
         }
+        ents[last] = run;
         ents.truncate(last + 1);
         ents
     }
@@ -346,7 +355,7 @@ impl ColumnCounter {
                 e
             }));
         self.dirty = false;
-        sort_entries(&mut self.entries, &mut self.tmp, &mut self.hist, n_features);
+        radix_sort(&mut self.entries, &mut self.tmp, &mut self.hist, n_features);
         &self.entries
     }
 
@@ -396,6 +405,9 @@ impl ColumnCounter {
                 *v = Vec::new();
             }
         }
+        if self.tmp_cols.capacity() * 4 > bytes {
+            self.tmp_cols = Vec::new();
+        }
     }
 }
 
@@ -413,8 +425,29 @@ pub(crate) const RADIX_PASSES: usize = 3;
 /// Radix-sort histograms, one per pass.
 pub(crate) type RadixHist = [[u32; RADIX_BUCKETS]; RADIX_PASSES];
 
-/// Sorts [`ColumnCounter`] entries with distinct columns, all
-/// `< n_features`, ascending.
+/// What [`radix_sort`] sorts: a column number, bare or carrying a count.
+pub(crate) trait RadixKey: Copy + Ord + Default {
+    fn column(self) -> u32;
+}
+
+impl RadixKey for u32 {
+    #[inline]
+    fn column(self) -> u32 {
+        self
+    }
+}
+
+/// [`ColumnCounter`] entries: `column << 32 | count`.
+impl RadixKey for u64 {
+    #[inline]
+    fn column(self) -> u32 {
+        entry_column(self)
+    }
+}
+
+/// Sorts columns or [`ColumnCounter`] entries, all of columns
+/// `< n_features`, ascending by column (stable, so entries of equal columns
+/// keep their order; bare equal columns are indistinguishable anyway).
 ///
 /// A document has hundreds of distinct columns; a comparison sort spends
 /// ~10 comparisons per entry on them, while an LSD radix sort over the few
@@ -424,9 +457,9 @@ pub(crate) type RadixHist = [[u32; RADIX_BUCKETS]; RADIX_PASSES];
 ///
 /// `tmp` and `hist` are scratch space (the sorted result may end up in
 /// either vector's buffer; `ents` always holds it on return).
-pub(crate) fn sort_entries(
-    ents: &mut Vec<u64>,
-    tmp: &mut Vec<u64>,
+pub(crate) fn radix_sort<K: RadixKey>(
+    ents: &mut Vec<K>,
+    tmp: &mut Vec<K>,
     hist: &mut RadixHist,
     n_features: usize,
 ) {
@@ -456,20 +489,20 @@ pub(crate) fn sort_entries(
     {
         // The usual case (vocabularies of 2k–4M terms), unrolled.
         for &e in ents.iter() {
-            let c = entry_column(e);
+            let c = e.column();
             h0[c as usize & mask] += 1;
             h1[(c >> digit) as usize & mask] += 1;
         }
     } else {
         for &e in ents.iter() {
-            let c = entry_column(e);
+            let c = e.column();
             for (p, h) in hist.iter_mut().enumerate().take(passes) {
                 h[(c >> (p as u32 * digit)) as usize & mask] += 1;
             }
         }
     }
     // Every element is overwritten by each pass: only grow, never clear.
-    tmp.resize(ents.len(), 0);
+    tmp.resize(ents.len(), K::default());
     for (p, h) in hist.iter_mut().enumerate().take(passes) {
         let shift = p as u32 * digit;
         let mut sum = 0u32;
@@ -479,7 +512,7 @@ pub(crate) fn sort_entries(
             sum += here;
         }
         for &e in ents.iter() {
-            let slot = &mut h[(entry_column(e) >> shift) as usize & mask];
+            let slot = &mut h[(e.column() >> shift) as usize & mask];
             tmp[*slot as usize] = e;
             *slot += 1;
         }
@@ -537,12 +570,12 @@ mod tests {
     #[test]
     fn columns_counted_and_sorted() {
         let mut c = ColumnCounter::default();
-        let row = SparseRow::from_counts(c.count(&[5, 1, 3, 5], 10), false, Precision::F64);
+        let row = SparseRow::from_counts(c.count(&mut vec![5, 1, 3, 5], 10), false, Precision::F64);
         assert_eq!(row.indices, [1, 3, 5]);
         assert_eq!(row.values, [1.0, 1.0, 2.0]);
-        let row = SparseRow::from_counts(c.count(&[5, 1, 5], 10), true, Precision::F64);
+        let row = SparseRow::from_counts(c.count(&mut vec![5, 1, 5], 10), true, Precision::F64);
         assert_eq!(row.values, [1.0, 1.0]);
-        assert!(c.count(&[], 10).is_empty());
+        assert!(c.count(&mut vec![], 10).is_empty());
     }
 
     #[test]
@@ -577,7 +610,7 @@ mod tests {
                     .map(|r| (r[0], r.len() as u32))
                     .collect();
                 let got: Vec<(u32, u32)> = counter
-                    .count(&cols, n)
+                    .count(&mut cols.clone(), n)
                     .iter()
                     .map(|&e| (entry_column(e), entry_count(e)))
                     .collect();

@@ -77,7 +77,7 @@ impl CountVectorizer {
                     }
                 })?;
             }
-            let counts = s.counter.count(&s.cols, self.vocab.len());
+            let counts = s.counter.count(&mut s.cols, self.vocab.len());
             let mut row = SparseRow::from_counts(counts, self.binary, self.precision);
             if let Some(t) = &self.tfidf {
                 t.apply(&mut row);
