@@ -13,6 +13,8 @@
 //! and the token pattern cannot produce tokens containing a space (checked
 //! by the caller) — then a document's n-gram string equals a term exactly
 //! when their token columns do. It also saves the n-gram strings' memory.
+//! An entry packs its three columns in 8 bytes, so pair mode serves
+//! vocabularies of up to 2^21 features; larger ones keep strings.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -38,8 +40,9 @@ pub(crate) struct Vocab {
 }
 
 struct Ngrams {
-    /// `(prefix column, last-token column, n-gram column)`.
-    table: HashTable<(u32, u32, u32)>,
+    /// `(prefix column, last-token column, n-gram column)`, packed in one
+    /// `u64` (see [`Pair`]).
+    table: HashTable<u64>,
     /// Column → (prefix, last), built on first use by `term` (explanations
     /// and inspection only), so serving never pays for it.
     reverse: OnceLock<HashMap<u32, (u32, u32)>>,
@@ -122,7 +125,46 @@ fn term_hash(h: &Hasher, k: u64, b: &[u8]) -> u64 {
 }
 
 fn pair_hash(h: &Hasher, prefix: u32, last: u32) -> u64 {
-    h.hash_one(((prefix as u64) << 32) | last as u64)
+    h.hash_one(Pair::key(prefix, last))
+}
+
+/// Packing of a pair-mode n-gram entry: prefix column, last-token column
+/// and n-gram column, [`PAIR_BITS`] bits each, in one `u64` — 8 bytes an
+/// entry where three `u32`s take 12, so more of the (megabytes-large)
+/// table stays in cache.
+struct Pair;
+
+/// Bits of each column in a pair entry: pair mode serves vocabularies of
+/// up to 2^21 (two million) features; larger ones keep their n-grams as
+/// strings.
+const PAIR_BITS: u32 = 21;
+const PAIR_MASK: u64 = (1 << PAIR_BITS) - 1;
+/// The prefix and last-token fields of an entry.
+const PAIR_KEY_MASK: u64 = (1 << (2 * PAIR_BITS)) - 1;
+
+impl Pair {
+    #[inline]
+    fn key(prefix: u32, last: u32) -> u64 {
+        prefix as u64 | (last as u64) << PAIR_BITS
+    }
+
+    #[inline]
+    fn entry(prefix: u32, last: u32, col: u32) -> u64 {
+        Self::key(prefix, last) | (col as u64) << (2 * PAIR_BITS)
+    }
+
+    #[inline]
+    fn col(e: u64) -> u32 {
+        (e >> (2 * PAIR_BITS)) as u32
+    }
+
+    fn prefix(e: u64) -> u32 {
+        (e & PAIR_MASK) as u32
+    }
+
+    fn last(e: u64) -> u32 {
+        (e >> PAIR_BITS & PAIR_MASK) as u32
+    }
 }
 
 impl Vocab {
@@ -135,6 +177,7 @@ impl Vocab {
         if n > u32::MAX as usize / 2 {
             return Err(EngineError::unsupported("vocabulary_ is too large"));
         }
+        let try_pairs = try_pairs && n <= 1 << PAIR_BITS;
         pairs.sort_unstable_by_key(|&(_, col)| col);
         for (i, (term, col)) in pairs.iter().enumerate() {
             if *col != i as i64 {
@@ -228,16 +271,13 @@ impl Vocab {
             };
             let h = &vocab.hasher;
             let hash = pair_hash(h, prefix_col, last_col);
-            if ng
-                .table
-                .find(hash, |&(p, l, _)| p == prefix_col && l == last_col)
-                .is_some()
-            {
+            let key = Pair::key(prefix_col, last_col);
+            if ng.table.find(hash, |&e| e & PAIR_KEY_MASK == key).is_some() {
                 return Ok(None); // two terms for one token sequence: not decomposable
             }
             ng.table
-                .insert_unique(hash, (prefix_col, last_col, col), |&(p, l, _)| {
-                    pair_hash(h, p, l)
+                .insert_unique(hash, Pair::entry(prefix_col, last_col, col), |&e| {
+                    pair_hash(h, Pair::prefix(e), Pair::last(e))
                 });
         }
         vocab.ngrams = Some(ng);
@@ -299,19 +339,21 @@ impl Vocab {
     #[inline]
     pub(crate) fn get_pair(&self, prefix: u32, last: u32) -> Option<u32> {
         let ng = self.ngrams.as_ref()?;
+        let key = Pair::key(prefix, last);
         ng.table
-            .find(pair_hash(&self.hasher, prefix, last), |&(p, l, _)| {
-                p == prefix && l == last
-            })
-            .map(|&(_, _, c)| c)
+            .find(self.hasher.hash_one(key), |&e| e & PAIR_KEY_MASK == key)
+            .map(|&e| Pair::col(e))
     }
 
     /// The term of column `col` (for explanations and inspection).
     pub(crate) fn term(&self, col: u32) -> String {
         if let Some(ng) = &self.ngrams {
-            let reverse = ng
-                .reverse
-                .get_or_init(|| ng.table.iter().map(|&(p, l, c)| (c, (p, l))).collect());
+            let reverse = ng.reverse.get_or_init(|| {
+                ng.table
+                    .iter()
+                    .map(|&e| (Pair::col(e), (Pair::prefix(e), Pair::last(e))))
+                    .collect()
+            });
             if let Some(&(p, l)) = reverse.get(&col) {
                 return format!("{} {}", self.term(p), self.term(l));
             }
@@ -329,7 +371,7 @@ impl Vocab {
             + self
                 .ngrams
                 .as_ref()
-                .map_or(0, |ng| ctrl(ng.table.capacity(), 12))
+                .map_or(0, |ng| ctrl(ng.table.capacity(), 8))
     }
 }
 
@@ -343,11 +385,10 @@ fn lookup_ngram_str(v: &Vocab, ng: &Ngrams, term: &str) -> Option<u32> {
     } else {
         v.get_string(prefix)?
     };
+    let key = Pair::key(prefix_col, last_col);
     ng.table
-        .find(pair_hash(&v.hasher, prefix_col, last_col), |&(p, l, _)| {
-            p == prefix_col && l == last_col
-        })
-        .map(|&(_, _, c)| c)
+        .find(v.hasher.hash_one(key), |&e| e & PAIR_KEY_MASK == key)
+        .map(|&e| Pair::col(e))
 }
 
 #[cfg(test)]
