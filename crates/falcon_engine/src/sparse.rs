@@ -179,14 +179,15 @@ pub(crate) fn entry_count(e: u64) -> u32 {
 /// Turns the (repeated, unordered) columns of a document's features into
 /// its distinct columns with their counts, ascending by column.
 ///
-/// Why not sort all columns and count runs: a document yields ~2 columns
-/// per token but only about half of them are distinct, and sorting touches
-/// every occurrence several times (histogram, two scatter passes, run
-/// scan). Counting first in a small open-addressing table (sized to the
-/// document, so it stays in L1/L2) touches each occurrence once, and only
-/// the distinct entries are sorted. Counts are integers, exact in any
-/// order, and the result is in ascending column order like scipy's row —
-/// so every later floating-point sum runs in the same order as before.
+/// Two ways (see [`ColumnCounter::count`]): an e-mail's occurrences are
+/// radix-sorted whole and their runs counted — more instructions than
+/// counting in a hash table, but no branch the predictor can get wrong,
+/// which made it 11 % faster per e-mail; a long text's occurrences are
+/// counted in a small open-addressing table (sized to the document, so its
+/// memory follows the distinct columns, not the text) and only the distinct
+/// entries sorted. Counts are integers, exact in any order, and the result
+/// is in ascending column order like scipy's row — so every later
+/// floating-point sum runs in the same order as before.
 ///
 /// Entries are `column << 32 | count` (`u64`), so sorting them by value
 /// sorts by column (the columns are distinct) and carries the count along.
