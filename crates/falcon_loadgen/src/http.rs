@@ -26,9 +26,22 @@ pub fn client(max_idle: usize) -> HttpClient {
         .build(connector)
 }
 
-/// `base` + `path` as a plain-HTTP URI.
+/// `base` + `path` as a plain-HTTP URI. A `base` whose own path already
+/// ends with `path` (`--url http://host/predict` with the default
+/// `--path /predict`) is taken as the full URL, rather than asking for
+/// `/predict/predict` and measuring 404s.
 pub fn target_uri(base: &str, path: &str) -> Result<Uri, LoadgenError> {
-    let full = format!("{}{}", base.trim_end_matches('/'), path);
+    let base = base.trim_end_matches('/');
+    let base_path = base
+        .split_once("://")
+        .map_or(base, |(_, rest)| rest)
+        .split_once('/')
+        .map_or("", |(_, p)| p);
+    let full = if !path.is_empty() && format!("/{base_path}").ends_with(path) {
+        base.to_string()
+    } else {
+        format!("{base}{path}")
+    };
     let uri: Uri = full
         .parse()
         .map_err(|e: http::uri::InvalidUri| LoadgenError::Url {
@@ -128,4 +141,30 @@ pub async fn get(client: &HttpClient, uri: Uri, timeout: Duration) -> Result<Byt
     tokio::time::timeout(timeout, fut)
         .await
         .map_err(|_| "timed out".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_uri_appends_the_path_once() {
+        let t = |b: &str, p: &str| target_uri(b, p).unwrap().to_string();
+        assert_eq!(t("http://h:8000", "/predict"), "http://h:8000/predict");
+        assert_eq!(t("http://h:8000/", "/predict"), "http://h:8000/predict");
+        assert_eq!(
+            t("http://h:8000/predict", "/predict"),
+            "http://h:8000/predict"
+        );
+        assert_eq!(
+            t("http://h:8000/v1/models/spam/predict", "/predict"),
+            "http://h:8000/v1/models/spam/predict"
+        );
+        // A prefix (a proxy's mount point) still gets the path.
+        assert_eq!(t("http://h/falcon", "/predict"), "http://h/falcon/predict");
+        // A host named like the path is a host, not a path.
+        assert_eq!(t("http://predict", "/predict"), "http://predict/predict");
+        assert_eq!(t("http://h:9090", ""), "http://h:9090/");
+        assert!(target_uri("https://h", "/predict").is_err());
+    }
 }

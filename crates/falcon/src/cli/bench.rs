@@ -24,7 +24,8 @@ pub struct BenchArgs {
     /// and its workers (and nginx) sampled for CPU/RSS.
     #[arg(long, env = "FALCON_BENCH_CLUSTER", value_name = "DIR")]
     pub cluster: Option<PathBuf>,
-    /// Path to POST `{"text": ...}` to, e.g. /v1/models/spam/predict.
+    /// Path to POST `{"text": ...}` to, e.g. /v1/models/spam/predict
+    /// (not appended again when --url already ends with it).
     #[arg(long, env = "FALCON_BENCH_PATH", default_value = "/predict")]
     pub path: String,
     /// Closed loop: number of virtual users (the seed's test: 50).
