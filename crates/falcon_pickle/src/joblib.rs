@@ -11,7 +11,7 @@
 //! pickle up to their `BUILD`.
 
 use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use std::io::Read;
 
 use crate::error::PickleError;
 use crate::policy::Limits;
@@ -81,18 +81,27 @@ pub fn detect(bytes: &[u8]) -> Container {
 }
 
 /// The pickle stream inside `bytes`: borrowed when uncompressed, otherwise
-/// inflated — to at most [`Limits::max_decompressed_bytes`] and at most
-/// 1000 times the compressed size, so a decompression bomb fails early.
+/// inflated to at most [`Limits::decompressed_limit`] of the file size, so a
+/// decompression bomb fails early.
+///
+/// Every decoder is streaming, so the memory it holds besides the output is
+/// bounded: deflate's 32 KiB window, bzip2's 900 KiB blocks, lz4's 4 MiB
+/// blocks, and for xz/lzma a window that grows with the output up to the
+/// dictionary size, which [`LZMA_MEMLIMIT`] caps. Bytes after the end of the
+/// compressed data are refused: joblib never writes any, so they mean a
+/// corrupt or doctored file. gzip and bz2 files may hold several members
+/// (as `cat a.gz b.gz` makes); each must start with the codec's magic.
 pub(crate) fn pickle_stream<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<Cow<'a, [u8]>, PickleError> {
     let container = detect(bytes);
     let format = container.name();
-    let limit = limits
-        .max_decompressed_bytes
-        .min((bytes.len() as u64).saturating_mul(1000));
-    let out = match container {
+    let limit = limits.decompressed_limit(bytes.len());
+    let mut input = bytes;
+    let mut out = Vec::new();
+    // Each member consumes at least its header, so the loops below end.
+    match container {
         Container::Plain => return Ok(Cow::Borrowed(bytes)),
         Container::LegacyZFile => {
             return Err(PickleError::Decompress {
@@ -100,48 +109,108 @@ pub(crate) fn pickle_stream<'a>(
                 msg: "files written by joblib < 0.9.3 are not supported".into(),
             });
         }
-        Container::Zlib => read_bounded(flate2::read::ZlibDecoder::new(bytes), limit, format)?,
-        Container::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(bytes), limit, format)?,
-        Container::Bz2 => read_bounded(bzip2::read::MultiBzDecoder::new(bytes), limit, format)?,
-        Container::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(bytes), limit, format)?,
+        Container::Zlib => {
+            let decoder = flate2::bufread::ZlibDecoder::new(&mut input);
+            read_bounded(decoder, &mut out, limit, format)?;
+        }
+        Container::Gzip => loop {
+            let decoder = flate2::bufread::GzDecoder::new(&mut input);
+            read_bounded(decoder, &mut out, limit, format)?;
+            if !next_member(bytes, input, b"\x1f\x8b", format)? {
+                break;
+            }
+        },
+        Container::Bz2 => loop {
+            let decoder = bzip2::bufread::BzDecoder::new(&mut input);
+            read_bounded(decoder, &mut out, limit, format)?;
+            if !next_member(bytes, input, b"BZh", format)? {
+                break;
+            }
+        },
+        Container::Lz4 => loop {
+            // The frame decoder reads exactly the bytes of one frame (its
+            // reads are sized by the frame's own headers).
+            let decoder = lz4_flex::frame::FrameDecoder::new(&mut input);
+            read_bounded(decoder, &mut out, limit, format)?;
+            if !next_member(bytes, input, b"\x04\x22\x4d\x18", format)? {
+                break;
+            }
+        },
         Container::Xz => {
-            let mut out = BoundedWriter::new(limit);
-            let r = lzma_rs::xz_decompress(&mut io::BufReader::new(bytes), &mut out);
-            out.finish(r.map_err(|e| e.to_string()), format)?
+            let decoder = lzma_rust2::XzReader::new_mem_limit(&mut input, true, LZMA_MEMLIMIT_KIB);
+            read_bounded(decoder, &mut out, limit, format)?;
         }
         Container::Lzma => {
-            let mut out = BoundedWriter::new(limit);
-            let options = lzma_rs::decompress::Options {
-                memlimit: Some(usize::try_from(limit).unwrap_or(usize::MAX)),
-                ..Default::default()
-            };
-            let r = lzma_rs::lzma_decompress_with_options(
-                &mut io::BufReader::new(bytes),
-                &mut out,
-                &options,
-            );
-            out.finish(r.map_err(|e| e.to_string()), format)?
+            let mut decoder =
+                lzma_rust2::LzmaReader::new_mem_limit(&mut input, LZMA_MEMLIMIT_KIB, None)
+                    .map_err(|e| PickleError::Decompress {
+                        format,
+                        msg: e.to_string(),
+                    })?;
+            read_bounded(&mut decoder, &mut out, limit, format)?;
+            let (_, buffered) = decoder.into_parts();
+            if !buffered.is_empty() {
+                return Err(trailing(format, bytes.len() - input.len() - buffered.len()));
+            }
         }
-    };
+    }
+    if !input.is_empty() {
+        return Err(trailing(format, bytes.len() - input.len()));
+    }
     Ok(Cow::Owned(out))
+}
+
+/// Most memory the xz/lzma decoder may need, in KiB: the 64 MiB dictionary
+/// of `preset=9` (the largest Python's `lzma` presets use) plus the
+/// decoder's own state. The window is only filled as output is produced, so
+/// a large declared dictionary costs nothing until the data is there.
+pub(crate) const LZMA_MEMLIMIT_KIB: u32 = 65 * 1024;
+
+/// After one gzip/bz2/lz4 member: whether another follows (`rest` starts with
+/// `magic`), or an error if other bytes do.
+fn next_member(
+    whole: &[u8],
+    rest: &[u8],
+    magic: &[u8],
+    format: &'static str,
+) -> Result<bool, PickleError> {
+    if rest.is_empty() {
+        Ok(false)
+    } else if rest.starts_with(magic) {
+        Ok(true)
+    } else {
+        Err(trailing(format, whole.len() - rest.len()))
+    }
+}
+
+fn trailing(format: &'static str, end: usize) -> PickleError {
+    PickleError::Decompress {
+        format,
+        msg: format!(
+            "unexpected bytes after the end of the compressed data (at byte {end} of the file)"
+        ),
+    }
 }
 
 fn too_big(format: &'static str, limit: u64) -> PickleError {
     PickleError::Limit(format!(
-        "{format} stream decompresses to more than {limit} bytes (limit: the smaller of \
-         max_decompressed_bytes and 1000x the compressed size)"
+        "{format} stream decompresses to more than {limit} bytes (limit: \
+         Limits::decompressed_limit of the file size)"
     ))
 }
 
+/// Appends what `reader` produces to `out`, failing once `out` would hold
+/// more than `limit` bytes.
 fn read_bounded(
     reader: impl Read,
+    out: &mut Vec<u8>,
     limit: u64,
     format: &'static str,
-) -> Result<Vec<u8>, PickleError> {
-    let mut out = Vec::new();
+) -> Result<(), PickleError> {
+    let room = limit.saturating_sub(out.len() as u64);
     reader
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
+        .take(room.saturating_add(1))
+        .read_to_end(out)
         .map_err(|e| PickleError::Decompress {
             format,
             msg: e.to_string(),
@@ -149,57 +218,13 @@ fn read_bounded(
     if out.len() as u64 > limit {
         return Err(too_big(format, limit));
     }
-    Ok(out)
-}
-
-/// A `Vec` sink that fails once more than `limit` bytes are written, for
-/// decoders that push output instead of being read from.
-struct BoundedWriter {
-    out: Vec<u8>,
-    limit: u64,
-    exceeded: bool,
-}
-
-impl BoundedWriter {
-    fn new(limit: u64) -> Self {
-        BoundedWriter {
-            out: Vec::new(),
-            limit,
-            exceeded: false,
-        }
-    }
-
-    fn finish(
-        self,
-        result: Result<(), String>,
-        format: &'static str,
-    ) -> Result<Vec<u8>, PickleError> {
-        if self.exceeded {
-            return Err(too_big(format, self.limit));
-        }
-        result.map_err(|msg| PickleError::Decompress { format, msg })?;
-        Ok(self.out)
-    }
-}
-
-impl Write for BoundedWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if (self.out.len() + buf.len()) as u64 > self.limit {
-            self.exceeded = true;
-            return Err(io::Error::other("decompressed size limit exceeded"));
-        }
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn detects_magics() {
@@ -254,5 +279,152 @@ mod tests {
         ] {
             assert!(pickle_stream(bad, &Limits::default()).is_err(), "{bad:?}");
         }
+    }
+
+    /// `data` compressed with `format`, as joblib would write it.
+    pub(crate) fn compress(format: Container, data: &[u8]) -> Vec<u8> {
+        use flate2::Compression;
+        match format {
+            Container::Zlib => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), Compression::new(3));
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::new(3));
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Bz2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(3));
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Lz4 => {
+                let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Xz => {
+                let options = lzma_rust2::XzOptions::with_preset(1);
+                let mut e = lzma_rust2::XzWriter::new(Vec::new(), options).unwrap();
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Lzma => {
+                // Python's FORMAT_ALONE: unknown size, end marker.
+                let options = lzma_rust2::LzmaOptions::with_preset(1);
+                let mut e =
+                    lzma_rust2::LzmaWriter::new_use_header(Vec::new(), &options, None).unwrap();
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            Container::Plain | Container::LegacyZFile => data.to_vec(),
+        }
+    }
+
+    const CODECS: [Container; 6] = [
+        Container::Zlib,
+        Container::Gzip,
+        Container::Bz2,
+        Container::Lz4,
+        Container::Xz,
+        Container::Lzma,
+    ];
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for format in CODECS {
+            let file = compress(format, &data);
+            assert_eq!(detect(&file), format);
+            let out = pickle_stream(&file, &Limits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", format.name()));
+            assert_eq!(&*out, &data[..], "{}", format.name());
+        }
+    }
+
+    #[test]
+    fn every_codec_stops_at_the_limit() {
+        // 4 MiB of zeros: tiny files, far over a 1 MiB + 16x limit. The
+        // limit is enforced while decoding (xz used to decode a whole
+        // block first), so the error comes whatever the codec.
+        let zeros = vec![0u8; 4 << 20];
+        let limits = Limits {
+            decompressed_base: 1 << 20,
+            ..Limits::default()
+        };
+        for format in CODECS {
+            let file = compress(format, &zeros);
+            assert!(file.len() < 64 << 10, "{}: {}", format.name(), file.len());
+            let err = pickle_stream(&file, &limits).unwrap_err();
+            assert!(
+                matches!(err, PickleError::Limit(_))
+                    && err.to_string().contains("decompresses to more than"),
+                "{}: {err}",
+                format.name()
+            );
+        }
+    }
+
+    #[test]
+    fn limit_follows_the_file_size_not_a_ratio() {
+        // The old 1000x ratio let a 22 KB file inflate to 22 MB; now the
+        // stream may be at most base + 16x the file.
+        let zeros = vec![0u8; 3 << 20];
+        let file = compress(Container::Zlib, &zeros);
+        let limits = Limits {
+            decompressed_base: 0,
+            ..Limits::default()
+        };
+        assert!(pickle_stream(&file, &limits).is_err());
+        let limits = Limits {
+            decompressed_base: 3 << 20,
+            ..Limits::default()
+        };
+        assert_eq!(pickle_stream(&file, &limits).unwrap().len(), 3 << 20);
+    }
+
+    #[test]
+    fn trailing_garbage_is_refused() {
+        let data = b"\x80\x04N.";
+        for format in CODECS {
+            let mut file = compress(format, data);
+            assert!(pickle_stream(&file, &Limits::default()).is_ok());
+            file.extend_from_slice(b"garbage!");
+            let err = pickle_stream(&file, &Limits::default()).unwrap_err();
+            assert!(
+                matches!(err, PickleError::Decompress { .. }),
+                "{}: {err}",
+                format.name()
+            );
+            if !matches!(format, Container::Xz) {
+                assert!(
+                    err.to_string().contains("unexpected bytes after the end"),
+                    "{}: {err}",
+                    format.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn multi_member_gzip_bz2_lz4_are_concatenated() {
+        for format in [
+            Container::Gzip,
+            Container::Bz2,
+            Container::Lz4,
+            Container::Xz,
+        ] {
+            let mut file = compress(format, b"\x80\x04");
+            file.extend_from_slice(&compress(format, b"N."));
+            let out = pickle_stream(&file, &Limits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", format.name()));
+            assert_eq!(&*out, b"\x80\x04N.", "{}", format.name());
+        }
+        // A second zlib stream is not something joblib writes.
+        let mut file = compress(Container::Zlib, b"\x80\x04");
+        file.extend_from_slice(&compress(Container::Zlib, b"N."));
+        assert!(pickle_stream(&file, &Limits::default()).is_err());
     }
 }

@@ -9,8 +9,13 @@
 //! [`Object`]s holding their `__dict__`, and anything else is refused.
 //!
 //! Hostile input (truncated, corrupted, or crafted to exhaust memory, stack
-//! or time) yields a [`PickleError`]; allocations are bounded by the input
-//! size and the [`Limits`].
+//! or time) yields a [`PickleError`]. Memory and CPU follow the size of the
+//! *file* given to [`load`], not what it decompresses or expands to: the
+//! decompressed stream, and everything built from it (counted as it is
+//! allocated: objects, the VM's stack and memo, arrays at their widened
+//! in-memory size, the final tree with shared references expanded), each
+//! get a budget of a base plus a multiple of the file size (see [`Limits`]
+//! for the numbers and why).
 //!
 //! ```
 //! use falcon_pickle::{load, Policy, Value};
@@ -43,7 +48,7 @@ pub use value::*;
 /// out of band are read in place.
 pub fn load(bytes: &[u8], policy: &Policy) -> Result<Value, PickleError> {
     let stream = joblib::pickle_stream(bytes, policy.limits())?;
-    unpickler::unpickle(&stream, policy)
+    unpickler::unpickle(&stream, policy, bytes.len())
 }
 
 /// [`load`] of the file at `path`.

@@ -120,6 +120,27 @@ pub(crate) fn element_count(
     })
 }
 
+/// Refuses a shape whose size in bytes, zero dimensions left out, does
+/// not fit in an `isize`, as numpy does ("array is too big"): an empty
+/// array of shape `(0, 2**62, 4)` would otherwise load and hand the engine
+/// dimensions whose product overflows.
+pub(crate) fn check_byte_size(
+    dtype: &Dtype,
+    shape: &[usize],
+    offset: usize,
+) -> Result<(), PickleError> {
+    let mut size = dtype.itemsize.max(1) as u64;
+    for &dim in shape.iter().filter(|&&d| d != 0) {
+        size = size.saturating_mul(dim as u64);
+    }
+    if size > isize::MAX as u64 {
+        return Err(PickleError::Limit(format!(
+            "array of shape {shape:?} at byte {offset} is too big: its size overflows"
+        )));
+    }
+    Ok(())
+}
+
 /// Bytes taken by `count` elements of `dtype`, or a limit error.
 pub(crate) fn byte_len(dtype: &Dtype, count: usize, offset: usize) -> Result<usize, PickleError> {
     count.checked_mul(dtype.itemsize).ok_or_else(|| {

@@ -74,20 +74,64 @@ impl Policy {
     }
 }
 
-/// Upper bounds that keep a hostile file from exhausting memory or stack.
+/// Upper bounds that keep a hostile file from exhausting memory, stack or
+/// time.
 ///
-/// Besides these absolute caps, every allocation is also bounded by the size
-/// of the input: sizes declared in the file are checked against the bytes
-/// that actually follow before anything is allocated.
+/// # The budget rule
+///
+/// Memory must follow the size of the *file* (the input of
+/// [`crate::load`]), not what it claims to decompress to: a 20 KB file must
+/// not be able to demand a gigabyte. The whole product promises a peak RSS
+/// of at most 128 MiB + 50 × the file size for loading a model and serving
+/// it, and the engine copies the fitted arrays roughly once more after
+/// unpickling, so the unpickler gets:
+///
+/// * the decompressed pickle stream: at most
+///   [`decompressed_base`](Self::decompressed_base) (48 MiB) +
+///   [`decompressed_per_file_byte`](Self::decompressed_per_file_byte) (16) ×
+///   the file size;
+/// * everything the unpickler builds from it — the VM's arena of objects,
+///   its stack and memo, decoded arrays at their *in-memory* size (an `int8`
+///   array is widened to `i64`, 8 bytes per element; a zero-size `S0`
+///   element still costs a `Vec`), and the final [`crate::Value`] tree with
+///   shared references expanded: at most [`value_base`](Self::value_base)
+///   (48 MiB) + [`value_per_file_byte`](Self::value_per_file_byte) (12) ×
+///   the file size.
+///
+/// Both are counted *as things are allocated*, so a hostile file is refused
+/// once its estimate crosses the budget, not after. For a small file the
+/// worst case is about 48 + 48 = 96 MiB, which leaves room for the process
+/// itself under 128 MiB; for a big one, 28 × the file while unpickling, then
+/// the engine's copy of the value (≈ 12 × more) once the stream is freed.
+/// The 48 MiB bases keep legitimately very compressible models loadable: a
+/// `HashingVectorizer(n_features=2**20)` + `LogisticRegression` whose
+/// mostly-zero float64 `coef_` is 8 MiB compresses to a few hundred KB.
+///
+/// The absolute caps below ([`max_decompressed_bytes`](Self::max_decompressed_bytes),
+/// [`max_value_bytes`](Self::max_value_bytes)) apply on top, whatever the
+/// file size. CPU is bounded alongside: every opcode is at least one byte
+/// of the stream, work on shared objects is charged to a copy budget of
+/// four times the stream, and decimal integers are limited to 4300 digits
+/// (as CPython does) and converted in linear time per digit block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Most bytes a compressed joblib container may inflate to. The effective
-    /// cap is also at most 1000 times the compressed size.
+    /// Absolute cap on the bytes a compressed joblib container may inflate
+    /// to; the effective cap is also [`Limits::decompressed_limit`] of the
+    /// file size.
     pub max_decompressed_bytes: u64,
-    /// Most (estimated) bytes the final [`crate::Value`] tree may occupy. The
-    /// effective cap is also at most 256 MiB + 128 times the pickle size; it
-    /// is what stops memo-reference "billion laughs" expansion.
+    /// Decompressed bytes allowed whatever the file size.
+    pub decompressed_base: u64,
+    /// Decompressed bytes allowed per byte of the file.
+    pub decompressed_per_file_byte: u64,
+    /// Absolute cap on the (estimated) bytes the unpickler may allocate:
+    /// its working memory plus the final [`crate::Value`] tree. The
+    /// effective cap is also [`Limits::value_limit`] of the file size; it is
+    /// what stops memo-reference "billion laughs" expansion.
     pub max_value_bytes: u64,
+    /// Value bytes allowed whatever the file size.
+    pub value_base: u64,
+    /// Value bytes allowed per byte of the file.
+    pub value_per_file_byte: u64,
     /// Deepest nesting of containers in the result. Deeper data is refused
     /// rather than risking a stack overflow in code that walks the tree
     /// recursively (including `Drop`).
@@ -96,13 +140,51 @@ pub struct Limits {
     pub max_array_elements: u64,
 }
 
+impl Limits {
+    /// Most bytes the pickle stream of a `file_len`-byte file may inflate to.
+    pub fn decompressed_limit(&self, file_len: usize) -> u64 {
+        self.decompressed_base
+            .saturating_add(
+                self.decompressed_per_file_byte
+                    .saturating_mul(file_len as u64),
+            )
+            .min(self.max_decompressed_bytes)
+    }
+
+    /// Most (estimated) bytes unpickling a `file_len`-byte file may allocate.
+    pub fn value_limit(&self, file_len: usize) -> u64 {
+        self.value_base
+            .saturating_add(self.value_per_file_byte.saturating_mul(file_len as u64))
+            .min(self.max_value_bytes)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_decompressed_bytes: 2 << 30,
+            decompressed_base: 48 << 20,
+            decompressed_per_file_byte: 16,
             max_value_bytes: 8 << 30,
+            value_base: 48 << 20,
+            value_per_file_byte: 12,
             max_depth: 256,
             max_array_elements: 1 << 32,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_the_file_size() {
+        let l = Limits::default();
+        assert_eq!(l.decompressed_limit(0), 48 << 20);
+        assert_eq!(l.decompressed_limit(1 << 20), (48 << 20) + (16 << 20));
+        assert_eq!(l.value_limit(1 << 20), (48 << 20) + (12 << 20));
+        assert_eq!(l.value_limit(usize::MAX), 8 << 30);
+        assert_eq!(l.decompressed_limit(usize::MAX), 2 << 30);
     }
 }

@@ -15,10 +15,12 @@
 //! Only when `STOP` is reached is the graph turned into an owned tree (see
 //! `resolve.rs`), with cycle detection and a budget on the expanded size.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::mem::size_of;
 
 use crate::error::PickleError;
-use crate::value::{Array, Dtype, Global};
+use crate::value::{Array, ArrayData, Dtype, Global};
 
 /// Index of a [`Node`] in the [`Arena`]. 32 bits keep nodes small; a pickle
 /// needing more than 4 billion objects is refused.
@@ -229,6 +231,12 @@ impl Memo {
         }
     }
 
+    /// Estimated bytes the memo holds: 4 per dense slot, ~40 per sparse
+    /// entry (hash map slot, control byte, growth slack).
+    pub fn bytes(&self) -> u64 {
+        self.dense.len() as u64 * 4 + self.sparse.len() as u64 * 40
+    }
+
     pub fn get(&self, key: u64) -> Option<Id> {
         match usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
             Some(&id) if id != EMPTY => Some(id),
@@ -236,6 +244,156 @@ impl Memo {
             None => self.sparse.get(&key).copied(),
         }
     }
+}
+
+// ----- memory accounting ------------------------------------------------
+
+/// Bytes the allocator really uses for a heap block of `n` bytes: glibc's
+/// malloc adds an 8-byte header, rounds to 16 and hands out at least 32
+/// bytes. Counting only `n` would let a file of one-element tuples use four
+/// times what it is charged.
+pub(crate) fn heap_block(n: usize) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        ((n as u64).saturating_add(8).next_multiple_of(16)).max(32)
+    }
+}
+
+/// Per-node bookkeeping of `resolve.rs` (colour, reference count, cost and
+/// depth of every node, plus its frame), charged when the node is created.
+const RESOLVE_PER_NODE: u64 = 24;
+
+/// Bytes a dict pair costs beyond its 8-byte slot: the hash set (and, with
+/// duplicate keys, the map) that `resolve::dedup_keys` builds.
+pub(crate) const DEDUP_PER_PAIR: u64 = 24;
+
+const STRING: u64 = size_of::<String>() as u64;
+
+/// Estimated bytes a node takes: its slot in the arena, what resolution
+/// keeps per node, and its heap payload.
+pub(crate) fn node_cost(node: &Node) -> u64 {
+    let heap = match node {
+        Node::Str(s) => heap_block(s.capacity()),
+        Node::Bytes(b) | Node::BigInt(b) | Node::Py2Str(b) => heap_block(b.capacity()),
+        Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
+            heap_block(v.capacity() * size_of::<Id>())
+        }
+        Node::Dict(v) => {
+            heap_block(v.capacity() * size_of::<(Id, Id)>()) + DEDUP_PER_PAIR * v.len() as u64
+        }
+        Node::Array(a) => {
+            heap_block(size_of::<Array>())
+                + heap_block(a.shape.len() * size_of::<usize>())
+                + array_data_cost(&a.data)
+        }
+        Node::ObjectArray(a) => {
+            heap_block(size_of::<ObjectArray>())
+                + heap_block(a.shape.len() * size_of::<usize>())
+                + heap_block(a.items.capacity() * size_of::<Id>())
+        }
+        Node::Global(g) => {
+            heap_block(size_of::<GlobalRef>())
+                + heap_block(g.global.module.len())
+                + heap_block(g.global.name.len())
+        }
+        Node::Object(o) => {
+            heap_block(size_of::<ObjectNode>())
+                + heap_block(o.class.module.len())
+                + heap_block(o.class.name.len())
+                + heap_block(o.args.capacity() * size_of::<Id>())
+        }
+        _ => 0,
+    };
+    size_of::<Node>() as u64 + RESOLVE_PER_NODE + heap
+}
+
+/// Heap bytes of decoded array elements, at their widened in-memory size.
+pub(crate) fn array_data_cost(data: &ArrayData) -> u64 {
+    fn block<T>(v: &[T]) -> u64 {
+        heap_block(std::mem::size_of_val(v))
+    }
+    match data {
+        ArrayData::F64(v) => block(v),
+        ArrayData::F32(v) => block(v),
+        ArrayData::I64(v) => block(v),
+        ArrayData::U64(v) => block(v),
+        ArrayData::Bool(v) => block(v),
+        ArrayData::Str(v) => block(v) + v.iter().map(|s| heap_block(s.capacity())).sum::<u64>(),
+        ArrayData::Bytes(v) => block(v) + v.iter().map(|s| heap_block(s.capacity())).sum::<u64>(),
+        ArrayData::Object(v) => block(v),
+    }
+}
+
+/// Upper bound of [`array_data_cost`] for `count` elements of `dtype`,
+/// known *before* decoding: numbers are widened to 8 bytes (`f4` to 4,
+/// `b1` stays 1), and each `S`/`U` element is a `Vec`/`String` of at most
+/// `itemsize` bytes (UTF-8 never needs more bytes than UTF-32) — so even a
+/// zero-size `S0` element costs 24 bytes.
+pub(crate) fn array_cost_bound(dtype: &Dtype, count: usize) -> u64 {
+    let per = match dtype.kind {
+        'S' | 'U' | 'V' => STRING + heap_block(dtype.itemsize),
+        'f' if dtype.itemsize <= 4 => 4,
+        'b' => 1,
+        // Object arrays hold an `Id` per element while unpickling and a
+        // `Value` after.
+        'O' => size_of::<crate::Value>() as u64,
+        _ => 8,
+    };
+    (count as u64).saturating_mul(per).saturating_add(64)
+}
+
+/// The memory budget of one load: bytes charged so far against the limit.
+///
+/// Charges are estimates made as things are allocated (never refunded: a
+/// pickle keeps almost everything it builds until the end), so a hostile
+/// file is stopped when its allocations cross the budget, not after.
+#[derive(Debug)]
+pub(crate) struct Meter {
+    used: Cell<u64>,
+    budget: u64,
+}
+
+impl Meter {
+    pub fn new(budget: u64) -> Self {
+        Meter {
+            used: Cell::new(0),
+            budget,
+        }
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// Records `bytes` more, or fails if that crosses the budget.
+    pub fn charge(&self, bytes: u64, what: &str) -> Result<(), PickleError> {
+        self.room(bytes, what)?;
+        self.used.set(self.used.get() + bytes);
+        Ok(())
+    }
+
+    /// Fails if `bytes` more would cross the budget, without recording
+    /// them: called before a big allocation that a later [`Meter::charge`]
+    /// will account for.
+    pub fn room(&self, bytes: u64, what: &str) -> Result<(), PickleError> {
+        let total = self.used.get().saturating_add(bytes);
+        if total > self.budget {
+            return Err(over_budget(self.budget, what));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn over_budget(budget: u64, what: &str) -> PickleError {
+    PickleError::Limit(format!(
+        "unpickling would take more than {budget} bytes of memory ({what}); the budget \
+         is Limits::value_limit of the file size"
+    ))
 }
 
 #[cfg(test)]

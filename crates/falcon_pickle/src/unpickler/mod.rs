@@ -16,7 +16,8 @@ mod resolve;
 mod text;
 
 use arena::{
-    Arena, Builtin, FALSE, GlobalRef, Id, Memo, NONE, Node, ObjectArray, ObjectNode, TRUE,
+    Arena, Builtin, FALSE, GlobalRef, Id, Memo, Meter, NONE, Node, ObjectArray, ObjectNode, TRUE,
+    heap_block, node_cost,
 };
 use std::cell::Cell;
 
@@ -29,10 +30,18 @@ use crate::value::{Array, Dtype, Value};
 
 /// Runs the pickle in `data` and returns the object `STOP` found on the
 /// stack, as a tree.
-pub(crate) fn unpickle(data: &[u8], policy: &Policy) -> Result<Value, PickleError> {
-    let mut vm = Vm::new(data, policy);
+///
+/// `file_len` is the size of the file the stream came from (before
+/// decompression): memory and CPU budgets follow it, see [`crate::Limits`].
+pub(crate) fn unpickle(
+    data: &[u8],
+    policy: &Policy,
+    file_len: usize,
+) -> Result<Value, PickleError> {
+    let mut vm = Vm::new(data, policy, file_len);
     let root = vm.run()?;
-    resolve::resolve(vm.arena, root, policy.limits(), data.len())
+    let Vm { arena, meter, .. } = vm;
+    resolve::resolve(arena, root, policy.limits(), &meter)
 }
 
 /// numpy refuses arrays of more dimensions than this.
@@ -58,7 +67,21 @@ struct Vm<'a> {
     /// [`Vm::charge`]).
     copied: Cell<u64>,
     copy_budget: u64,
+    /// Memory charged so far (arena nodes, their payloads, decoded arrays,
+    /// the stack and memo) against [`crate::Limits::value_limit`].
+    meter: Meter,
+    /// Bytes of stack, marks and memo already charged to `meter`.
+    transient_charged: u64,
+    /// CPU spent converting long decimal integers (see [`Vm::parse_int`]).
+    int_work: u64,
+    int_work_budget: u64,
 }
+
+/// Base of the decimal-integer work budget, in 64-bit limb operations
+/// (a few milliseconds).
+const INT_WORK_BASE: u64 = 1 << 22;
+/// Decimal-integer work allowed per byte of the file.
+const INT_WORK_PER_FILE_BYTE: u64 = 16;
 
 /// How a callable is being invoked.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -94,7 +117,7 @@ fn describe(node: &Node) -> &'static str {
 }
 
 impl<'a> Vm<'a> {
-    fn new(data: &'a [u8], policy: &'a Policy) -> Self {
+    fn new(data: &'a [u8], policy: &'a Policy, file_len: usize) -> Self {
         Vm {
             data,
             pos: 0,
@@ -108,6 +131,11 @@ impl<'a> Vm<'a> {
             arg_buf: Vec::new(),
             copied: Cell::new(0),
             copy_budget: 4 * data.len() as u64 + (1 << 20),
+            meter: Meter::new(policy.limits().value_limit(file_len)),
+            transient_charged: 0,
+            int_work: 0,
+            int_work_budget: INT_WORK_BASE
+                .saturating_add(INT_WORK_PER_FILE_BYTE.saturating_mul(file_len as u64)),
         }
     }
 
@@ -232,8 +260,8 @@ impl<'a> Vm<'a> {
 
     fn memo_key_line(&mut self) -> Result<u64, PickleError> {
         let line = self.line("memo key")?;
-        match text::parse_int(line) {
-            Some(Int::Small(k)) if k >= 0 => Ok(k as u64),
+        match self.parse_int(line, "memo key")? {
+            Int::Small(k) if k >= 0 => Ok(k as u64),
             _ => Err(self.err("invalid memo key")),
         }
     }
@@ -241,7 +269,59 @@ impl<'a> Vm<'a> {
     // ----- the stack -----------------------------------------------------
 
     fn new_node(&mut self, node: Node) -> Result<Id, PickleError> {
+        self.meter
+            .charge(node_cost(&node), "objects built by the pickle")?;
         self.arena.push(node)
+    }
+
+    /// Replaces the node `id` (a pending array or wrapper gets its data),
+    /// charging the new node.
+    fn replace_node(&mut self, id: Id, node: Node) -> Result<(), PickleError> {
+        self.meter
+            .charge(node_cost(&node), "objects built by the pickle")?;
+        *self.arena.get_mut(id) = node;
+        Ok(())
+    }
+
+    /// Checks there is budget left for a `bytes` allocation about to be
+    /// made (and charged when its node is created).
+    fn room(&self, bytes: usize) -> Result<(), PickleError> {
+        self.meter.room(heap_block(bytes), "copies of data")
+    }
+
+    /// Charges the growth of the stack, marks and memo since the last call.
+    /// Called once per opcode; each opcode grows them by a few bytes at
+    /// most, so the charge is never late by more than that.
+    fn charge_transient(&mut self) -> Result<(), PickleError> {
+        let now = self.stack.len() as u64 * 4 + self.marks.len() as u64 * 8 + self.memo.bytes();
+        if now > self.transient_charged {
+            self.meter
+                .charge(now - self.transient_charged, "unpickling stack and memo")?;
+            self.transient_charged = now;
+        }
+        Ok(())
+    }
+
+    /// Parses a protocol 0 decimal integer (`INT`, `LONG`, memo keys).
+    ///
+    /// Converting `d` digits costs about `(d / 19)² / 2` limb operations,
+    /// so a file of many 4300-digit integers (each allowed, as CPython
+    /// allows them) could still cost seconds: the total is charged against
+    /// a work budget that follows the file size.
+    fn parse_int(&mut self, text: &[u8], what: &str) -> Result<Int, PickleError> {
+        let digits = text.len() as u64;
+        if digits > 18 {
+            let chunks = digits.div_ceil(19);
+            self.int_work = self.int_work.saturating_add(chunks * (chunks + 1) / 2);
+            if self.int_work > self.int_work_budget {
+                return Err(PickleError::Limit(format!(
+                    "too many long decimal integers (at byte {}): converting them would take \
+                     more than {} limb operations",
+                    self.op_pos, self.int_work_budget
+                )));
+            }
+        }
+        text::parse_int(text).map_err(|e| self.err(format!("invalid {what}: {e}")))
     }
 
     fn push(&mut self, node: Node) -> Result<(), PickleError> {
@@ -323,6 +403,7 @@ impl<'a> Vm<'a> {
         match self.node(id) {
             Node::Tuple(v) => {
                 self.charge(v.len())?;
+                self.room(v.len() * 4)?;
                 Ok(v.clone())
             }
             other => Err(self.err(format!(
@@ -365,6 +446,7 @@ impl<'a> Vm<'a> {
             }
             Node::Str(s) => self
                 .charge(s.len())
+                .and_then(|()| self.room(s.len()))
                 .and_then(|()| {
                     latin1_encode(s).ok_or_else(|| self.np_err("array data str is not Latin-1"))
                 })
@@ -393,6 +475,7 @@ impl<'a> Vm<'a> {
     /// Executes opcodes until `STOP`, returning the top of the stack.
     fn run(&mut self) -> Result<Id, PickleError> {
         loop {
+            self.charge_transient()?;
             self.op_pos = self.pos;
             let Some(&op) = self.data.get(self.pos) else {
                 return Err(PickleError::Truncated {
@@ -441,7 +524,7 @@ impl<'a> Vm<'a> {
                         b"00" => self.stack.push(FALSE),
                         b"01" => self.stack.push(TRUE),
                         _ => {
-                            let i = text::parse_int(line).ok_or_else(|| self.err("invalid INT"))?;
+                            let i = self.parse_int(line, "INT")?;
                             self.push_int(i)?;
                         }
                     }
@@ -467,7 +550,7 @@ impl<'a> Vm<'a> {
                     if let Some(stripped) = line.strip_suffix(b"L") {
                         line = stripped;
                     }
-                    let i = text::parse_int(line).ok_or_else(|| self.err("invalid LONG"))?;
+                    let i = self.parse_int(line, "LONG")?;
                     self.push_int(i)?;
                 }
                 // LONG1
@@ -480,6 +563,7 @@ impl<'a> Vm<'a> {
                 0x8b => {
                     let n = self.len_i32("LONG4 length")?;
                     let bytes = self.take_len(n, "LONG4 data")?;
+                    self.room(bytes.len())?;
                     self.push_int(text::int_from_le(bytes))?;
                 }
                 // NONE
@@ -502,6 +586,7 @@ impl<'a> Vm<'a> {
                 b'T' => {
                     let n = self.len_i32("BINSTRING length")?;
                     let bytes = self.take_len(n, "BINSTRING data")?;
+                    self.room(bytes.len())?;
                     self.push(Node::Py2Str(bytes.to_vec()))?;
                 }
                 // SHORT_BINSTRING
@@ -513,6 +598,8 @@ impl<'a> Vm<'a> {
                 // UNICODE
                 b'V' => {
                     let line = self.line("UNICODE argument")?;
+                    // Latin-1 bytes may double in size as UTF-8.
+                    self.room(2 * line.len())?;
                     let s = text::raw_unicode_escape(line)
                         .ok_or_else(|| self.err("invalid raw-unicode-escape UNICODE argument"))?;
                     self.push(Node::Str(s))?;
@@ -536,6 +623,7 @@ impl<'a> Vm<'a> {
                 b'B' => {
                     let n = self.u32("BINBYTES length")?;
                     let bytes = self.take_len(u64::from(n), "BINBYTES data")?;
+                    self.room(bytes.len())?;
                     self.push(Node::Bytes(bytes.to_vec()))?;
                 }
                 // SHORT_BINBYTES
@@ -548,6 +636,7 @@ impl<'a> Vm<'a> {
                 0x8e | 0x96 => {
                     let n = self.u64("BINBYTES8 length")?;
                     let bytes = self.take_len(n, "BINBYTES8 data")?;
+                    self.room(bytes.len())?;
                     self.push(Node::Bytes(bytes.to_vec()))?;
                 }
                 // NEXT_BUFFER / READONLY_BUFFER
@@ -615,6 +704,7 @@ impl<'a> Vm<'a> {
                 0x90 => {
                     let items = self.pop_mark()?;
                     let target = self.top()?;
+                    self.charge_growth(target, items.len(), 4)?;
                     match self.arena.get_mut(target) {
                         Node::Set(v) => v.extend(items),
                         other => {
@@ -776,6 +866,7 @@ impl<'a> Vm<'a> {
 
     fn push_utf8(&mut self, n: u64, what: &'static str) -> Result<(), PickleError> {
         let bytes = self.take_len(n, what)?;
+        self.room(bytes.len())?;
         let s = std::str::from_utf8(bytes).map_err(|e| {
             PickleError::malformed(
                 self.pos - bytes.len() + e.valid_up_to(),
@@ -806,8 +897,30 @@ impl<'a> Vm<'a> {
         Ok(items.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect())
     }
 
+    /// Charges `added` more elements of `size` bytes in the container
+    /// `target` (as the capacity of its `Vec` grows).
+    fn charge_growth(&self, target: Id, added: usize, size: usize) -> Result<(), PickleError> {
+        let (len, cap) = match self.node(target) {
+            Node::List(v) | Node::Set(v) => (v.len(), v.capacity()),
+            Node::Dict(v) => (v.len(), v.capacity()),
+            _ => return Ok(()),
+        };
+        let new_len = len.saturating_add(added);
+        let mut cost = if new_len > cap {
+            let new_cap = new_len.max(cap.saturating_mul(2));
+            heap_block(new_cap.saturating_mul(size)) - heap_block(cap * size)
+        } else {
+            0
+        };
+        if size == 8 {
+            cost += arena::DEDUP_PER_PAIR * added as u64;
+        }
+        self.meter.charge(cost, "containers built by the pickle")
+    }
+
     fn extend_list(&mut self, items: Vec<Id>) -> Result<(), PickleError> {
         let target = self.top()?;
+        self.charge_growth(target, items.len(), 4)?;
         match self.arena.get_mut(target) {
             Node::List(v) => {
                 v.extend(items);
@@ -822,6 +935,7 @@ impl<'a> Vm<'a> {
 
     fn extend_dict(&mut self, pairs: Vec<(Id, Id)>) -> Result<(), PickleError> {
         let target = self.top()?;
+        self.charge_growth(target, pairs.len(), 8)?;
         match self.arena.get_mut(target) {
             Node::Dict(v) => {
                 v.extend(pairs);
@@ -1007,6 +1121,7 @@ impl<'a> Vm<'a> {
         match self.node(id) {
             Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) => {
                 self.charge(v.len())?;
+                self.room(v.len() * 4)?;
                 Ok(v.clone())
             }
             other => Err(self.err(format!("cannot iterate over a {}", describe(other)))),
@@ -1017,6 +1132,7 @@ impl<'a> Vm<'a> {
     fn pairs_of(&self, id: Id) -> Result<Vec<(Id, Id)>, PickleError> {
         if let Node::Dict(pairs) = self.node(id) {
             self.charge(pairs.len())?;
+            self.room(pairs.len() * 8)?;
             return Ok(pairs.clone());
         }
         self.items_of(id)?
@@ -1037,18 +1153,22 @@ impl<'a> Vm<'a> {
             [b] => match self.node(*b) {
                 Node::Bytes(b) | Node::Py2Str(b) => {
                     self.charge(b.len())?;
+                    self.room(b.len())?;
                     Ok(b.clone())
                 }
-                Node::List(items) | Node::Tuple(items) => self.charge(items.len()).and_then(|()| {
-                    items
-                        .iter()
-                        .map(|&i| {
-                            self.int_of(i)
-                                .and_then(|i| u8::try_from(i).ok())
-                                .ok_or_else(|| self.err("bytes must be in range(0, 256)"))
-                        })
-                        .collect()
-                }),
+                Node::List(items) | Node::Tuple(items) => self
+                    .charge(items.len())
+                    .and_then(|()| self.room(items.len()))
+                    .and_then(|()| {
+                        items
+                            .iter()
+                            .map(|&i| {
+                                self.int_of(i)
+                                    .and_then(|i| u8::try_from(i).ok())
+                                    .ok_or_else(|| self.err("bytes must be in range(0, 256)"))
+                            })
+                            .collect()
+                    }),
                 other => Err(self.err(format!("{global}() of a {}", describe(other)))),
             },
             [text, encoding] => {
@@ -1056,6 +1176,7 @@ impl<'a> Vm<'a> {
                     .str_of(*text)
                     .ok_or_else(|| self.err(format!("{global}() expects a str to encode")))?;
                 self.charge(text.len())?;
+                self.room(text.len())?;
                 let encoding = self
                     .str_of(*encoding)
                     .unwrap_or_default()
@@ -1131,10 +1252,14 @@ impl<'a> Vm<'a> {
     }
 
     /// The element count of an array, refused if its data could not be in
-    /// the rest of the input (zero-size elements are limited to one per
-    /// input byte, so `S0` arrays cannot allocate without bound either).
+    /// the rest of the input, and checked against the budgets *before* the
+    /// array is decoded: every element counts, cumulatively over the whole
+    /// load, against the copy budget (so zero-size `S0` elements are at
+    /// most a few per input byte in total, not per array), and its widened
+    /// in-memory size against the memory budget.
     fn checked_count(&self, dtype: &Dtype, shape: &[usize]) -> Result<usize, PickleError> {
         let count = numpy::element_count(shape, self.policy.limits(), self.op_pos)?;
+        numpy::check_byte_size(dtype, shape, self.op_pos)?;
         // An object element takes at least one byte of pickle.
         let bytes = if dtype.kind == 'O' {
             count
@@ -1148,6 +1273,11 @@ impl<'a> Vm<'a> {
                 self.data.len()
             )));
         }
+        self.charge(count)?;
+        self.meter.room(
+            arena::array_cost_bound(dtype, count),
+            "decoded numpy arrays",
+        )?;
         Ok(count)
     }
 
@@ -1234,6 +1364,7 @@ impl<'a> Vm<'a> {
             (_, Node::None) => Ok(a),
             (Node::Dict(x), Node::Dict(y)) => {
                 self.charge(x.len() + y.len())?;
+                self.room(8 * (x.len() + y.len()))?;
                 let merged = x.iter().chain(y).copied().collect();
                 self.new_node(Node::Dict(merged))
             }
@@ -1259,6 +1390,7 @@ impl<'a> Vm<'a> {
             let items = match self.node(raw) {
                 Node::List(items) => {
                     self.charge(items.len())?;
+                    self.room(items.len() * 4)?;
                     items.clone()
                 }
                 other => {
@@ -1282,8 +1414,7 @@ impl<'a> Vm<'a> {
             let raw = self.raw_bytes_of(raw)?;
             self.array_node(dtype, shape, fortran_order, &raw)?
         };
-        *self.arena.get_mut(target) = node;
-        Ok(())
+        self.replace_node(target, node)
     }
 
     /// `dtype.__setstate__(state)`: byte order and flexible element size.
@@ -1358,8 +1489,7 @@ impl<'a> Vm<'a> {
                 data,
             }))
         };
-        *self.arena.get_mut(target) = node;
-        Ok(())
+        self.replace_node(target, node)
     }
 
     /// Runs the inner pickle joblib writes for an object array, with its own

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use super::arena::{Arena, Id, Node};
+use super::arena::{Arena, Id, Meter, Node, over_budget};
 use crate::error::PickleError;
 use crate::policy::Limits;
 use crate::value::{Array, ArrayData, Dtype, Object, Value};
@@ -87,21 +87,30 @@ fn array_heap(data: &ArrayData) -> u64 {
     }
 }
 
+/// Heap bytes of a node that its [`Value`] takes over by moving (so they
+/// are not allocated again when the tree is built, unless shared).
+fn moved_heap(node: &Node) -> u64 {
+    match node {
+        Node::Str(s) => s.len() as u64,
+        Node::Bytes(b) | Node::BigInt(b) | Node::Py2Str(b) => b.len() as u64,
+        Node::Array(a) => 8 * a.shape.len() as u64 + array_heap(&a.data),
+        _ => 0,
+    }
+}
+
 /// Converts the graph reachable from `root` into a tree.
 ///
-/// `input_len` is the size of the pickle stream: the expanded tree may take
-/// at most 256 MiB + 128 × `input_len` bytes (and at most
-/// [`Limits::max_value_bytes`]).
+/// The arena and everything the VM allocated are still alive while the tree
+/// is built, so the tree's new allocations — a [`Value`] per node, plus a
+/// full copy of every extra reference to a shared node — are charged to the
+/// same `meter` (whose budget is at most [`Limits::max_value_bytes`]).
 pub(crate) fn resolve(
     mut arena: Arena,
     root: Id,
     limits: &Limits,
-    input_len: usize,
+    meter: &Meter,
 ) -> Result<Value, PickleError> {
-    let budget = (256u64 << 20)
-        .saturating_add((input_len as u64).saturating_mul(128))
-        .min(limits.max_value_bytes);
-    let refs = analyse(&arena, root, limits.max_depth, budget)?;
+    let refs = analyse(&arena, root, limits.max_depth, meter)?;
     build(&mut arena, root, &refs)
 }
 
@@ -110,8 +119,11 @@ fn analyse(
     arena: &Arena,
     root: Id,
     max_depth: usize,
-    budget: u64,
+    meter: &Meter,
 ) -> Result<Vec<u32>, PickleError> {
+    let budget = meter.budget();
+    // Heap bytes the tree takes over from the arena rather than copying.
+    let mut moved = 0u64;
     const WHITE: u8 = 0;
     const GRAY: u8 = 1;
     let n = arena.nodes.len();
@@ -161,16 +173,22 @@ fn analyse(
                 return Err(too_deep());
             }
             if total > budget {
-                return Err(PickleError::Limit(format!(
-                    "unpickled data would take more than {budget} bytes \
-                     (shared references expanded too often?)"
-                )));
+                return Err(over_budget(
+                    budget,
+                    "the unpickled data, with shared references expanded",
+                ));
             }
+            moved = moved.saturating_add(moved_heap(node));
             cost[id as usize] = total;
             depth[id as usize] = d;
             color[id as usize] = 2;
         }
     }
+    let new_bytes = cost[root as usize].saturating_sub(moved);
+    meter.charge(
+        new_bytes,
+        "the unpickled data, with shared references expanded",
+    )?;
     Ok(refs)
 }
 
