@@ -362,6 +362,7 @@ impl Meter {
         }
     }
 
+    #[cfg(test)]
     pub fn used(&self) -> u64 {
         self.used.get()
     }
@@ -403,6 +404,27 @@ mod tests {
     #[test]
     fn node_stays_small() {
         assert!(std::mem::size_of::<Node>() <= 32);
+    }
+
+    #[test]
+    fn meter_charges_and_refuses_over_budget() {
+        let m = Meter::new(1000);
+        m.charge(600, "a").unwrap();
+        m.room(400, "b").unwrap();
+        assert_eq!(m.used(), 600);
+        let e = m.room(401, "big copy").unwrap_err().to_string();
+        assert!(e.contains("more than 1000 bytes") && e.contains("big copy"), "{e}");
+        assert!(m.charge(401, "c").is_err());
+        assert_eq!(m.used(), 600);
+        assert_eq!(heap_block(0), 0);
+        assert_eq!(heap_block(1), 32);
+        assert_eq!(heap_block(24), 32);
+        assert_eq!(heap_block(25), 48);
+        // A zero-size S0 element still costs its Vec.
+        let s0 = Dtype::new('S', 0, true);
+        assert_eq!(array_cost_bound(&s0, 1000), 24 * 1000 + 64);
+        let i1 = Dtype::new('i', 1, true);
+        assert_eq!(array_cost_bound(&i1, 1000), 8 * 1000 + 64);
     }
 
     #[test]
