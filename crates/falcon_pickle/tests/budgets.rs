@@ -231,3 +231,16 @@ fn long_unicode_escapes_decode_in_one_pass() {
     let v = load(&p, &Policy::new()).unwrap();
     assert_eq!(v.as_str().unwrap().chars().count(), 100_000);
 }
+
+#[test]
+fn decimal_and_binary_big_ints_agree() {
+    // The same dict pickled with protocol 0 (decimal `L...L` text,
+    // raw-unicode-escape text, xz) and protocol 2 (`LONG1`, lzma): the
+    // limb conversion must give exactly the binary encoding's bytes.
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/unpickle");
+    let p0 = falcon_pickle::load_path(&seeds.join("bigints_p0_xz.joblib"), &Policy::new()).unwrap();
+    let p2 =
+        falcon_pickle::load_path(&seeds.join("bigints_p2_lzma.joblib"), &Policy::new()).unwrap();
+    assert_eq!(p0, p2);
+    assert!(matches!(p0.get("digits"), Some(Value::BigInt(b)) if b.len() == 125));
+}

@@ -413,7 +413,10 @@ mod tests {
         m.room(400, "b").unwrap();
         assert_eq!(m.used(), 600);
         let e = m.room(401, "big copy").unwrap_err().to_string();
-        assert!(e.contains("more than 1000 bytes") && e.contains("big copy"), "{e}");
+        assert!(
+            e.contains("more than 1000 bytes") && e.contains("big copy"),
+            "{e}"
+        );
         assert!(m.charge(401, "c").is_err());
         assert_eq!(m.used(), 600);
         assert_eq!(heap_block(0), 0);

@@ -578,6 +578,7 @@ impl<'a> Vm<'a> {
                         [q, body @ .., q2] if q == q2 && (*q == b'\'' || *q == b'"') => body,
                         _ => return Err(self.err("the STRING opcode argument must be quoted")),
                     };
+                    self.room(body.len())?;
                     let bytes = text::escape_decode(body)
                         .ok_or_else(|| self.err("invalid STRING escape"))?;
                     self.push(Node::Py2Str(bytes))?;
@@ -1499,9 +1500,13 @@ impl<'a> Vm<'a> {
         let marks = std::mem::take(&mut self.marks);
         let memo = std::mem::take(&mut self.memo);
         let op_pos = self.op_pos;
+        // The outer stack and memo stay allocated (and charged): the inner
+        // ones are charged from zero.
+        let transient = std::mem::replace(&mut self.transient_charged, 0);
         self.nested = true;
         let result = self.run();
         self.nested = false;
+        self.transient_charged = transient;
         self.stack = stack;
         self.marks = marks;
         self.memo = memo;
