@@ -81,8 +81,9 @@ pub fn detect(bytes: &[u8]) -> Container {
 }
 
 /// The pickle stream inside `bytes`: borrowed when uncompressed, otherwise
-/// inflated to at most [`Limits::decompressed_limit`] of the file size, so a
-/// decompression bomb fails early.
+/// inflated to at most [`Limits::decompressed_limit`] of the file size and
+/// at most the codec's ratio cap times it, so a decompression bomb fails
+/// early and decoding time follows the file size too.
 ///
 /// Every decoder is streaming, so the memory it holds besides the output is
 /// bounded: deflate's 32 KiB window, bzip2's 900 KiB blocks, lz4's 4 MiB
@@ -97,7 +98,13 @@ pub(crate) fn pickle_stream<'a>(
 ) -> Result<Cow<'a, [u8]>, PickleError> {
     let container = detect(bytes);
     let format = container.name();
-    let limit = limits.decompressed_limit(bytes.len());
+    let ratio = match container {
+        Container::Bz2 | Container::Xz | Container::Lzma => limits.max_ratio_slow,
+        _ => limits.max_ratio_fast,
+    };
+    let limit = limits
+        .decompressed_limit(bytes.len())
+        .min(ratio.saturating_mul(bytes.len() as u64));
     let mut input = bytes;
     let mut out = Vec::new();
     // Each member consumes at least its header, so the loops below end.
@@ -195,7 +202,7 @@ fn trailing(format: &'static str, end: usize) -> PickleError {
 fn too_big(format: &'static str, limit: u64) -> PickleError {
     PickleError::Limit(format!(
         "{format} stream decompresses to more than {limit} bytes (limit: \
-         Limits::decompressed_limit of the file size)"
+         Limits::decompressed_limit of the file size, and the codec's ratio cap)"
     ))
 }
 
@@ -334,7 +341,10 @@ mod tests {
 
     #[test]
     fn every_codec_round_trips() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        // Text of numbers: compressible, but not 80 times.
+        let data: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("{} ", i.wrapping_mul(2_654_435_761)).into_bytes())
+            .collect();
         for format in CODECS {
             let file = compress(format, &data);
             assert_eq!(detect(&file), format);
@@ -370,9 +380,12 @@ mod tests {
     #[test]
     fn limit_follows_the_file_size_not_a_ratio() {
         // The old 1000x ratio let a 22 KB file inflate to 22 MB; now the
-        // stream may be at most base + 16x the file.
-        let zeros = vec![0u8; 3 << 20];
-        let file = compress(Container::Zlib, &zeros);
+        // stream may be at most base + 16x the file, and at most 400x (80x
+        // for the slow codecs) the file.
+        let data: Vec<u8> = (0..3u32 << 20).map(|i| (i % 7 + i % 11) as u8).collect();
+        let file = compress(Container::Zlib, &data);
+        let ratio = data.len() / file.len();
+        assert!((20..400).contains(&ratio), "{ratio}");
         let limits = Limits {
             decompressed_base: 0,
             ..Limits::default()
@@ -383,6 +396,15 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(pickle_stream(&file, &limits).unwrap().len(), 3 << 20);
+        // The ratio caps whatever the base.
+        let limits = Limits {
+            max_ratio_fast: ratio as u64 - 1,
+            ..Limits::default()
+        };
+        assert!(pickle_stream(&file, &limits).is_err());
+        let file = compress(Container::Bz2, &data);
+        assert!(data.len() / file.len() > 80, "{}", file.len());
+        assert!(pickle_stream(&file, &Limits::default()).is_err());
     }
 
     #[test]

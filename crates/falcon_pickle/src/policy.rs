@@ -111,6 +111,13 @@ impl Policy {
 /// `HashingVectorizer(n_features=2**20)` + `LogisticRegression` whose
 /// mostly-zero float64 `coef_` is 8 MiB compresses to a few hundred KB.
 ///
+/// Decompression time is bounded too: 48 MiB of zeros compress to 2 KB
+/// with bz2 and 7 KB with xz, and decoding them takes 0.3 s. So the stream
+/// may also be at most [`max_ratio_fast`](Self::max_ratio_fast) (400) times
+/// the file for zlib/gzip/lz4 and [`max_ratio_slow`](Self::max_ratio_slow)
+/// (80) times for bz2/xz/lzma: the 8 MiB mostly-zero `coef_` above still
+/// loads from a zlib file of 21 KB or more.
+///
 /// The absolute caps below ([`max_decompressed_bytes`](Self::max_decompressed_bytes),
 /// [`max_value_bytes`](Self::max_value_bytes)) apply on top, whatever the
 /// file size. CPU is bounded alongside: every opcode is at least one byte
@@ -127,6 +134,15 @@ pub struct Limits {
     pub decompressed_base: u64,
     /// Decompressed bytes allowed per byte of the file.
     pub decompressed_per_file_byte: u64,
+    /// Highest compression ratio accepted from the fast decoders (zlib,
+    /// gzip, lz4: 400–600 MB/s of output here). Whatever the base allows,
+    /// a file may not inflate to more than this many times its size, so
+    /// that decompressing it (plus running the result) stays under about
+    /// 2 s per MB of file. Real models compress 2–100×.
+    pub max_ratio_fast: u64,
+    /// The same for the slow decoders (bz2, xz, lzma: 130–150 MB/s of
+    /// output on the most compressible data).
+    pub max_ratio_slow: u64,
     /// Absolute cap on the (estimated) bytes the unpickler may allocate:
     /// its working memory plus the final [`crate::Value`] tree. The
     /// effective cap is also [`Limits::value_limit`] of the file size; it is
@@ -145,7 +161,9 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Most bytes the pickle stream of a `file_len`-byte file may inflate to.
+    /// Most bytes the pickle stream of a `file_len`-byte file may inflate
+    /// to, before the codec's ratio cap ([`Limits::max_ratio_fast`],
+    /// [`Limits::max_ratio_slow`]).
     pub fn decompressed_limit(&self, file_len: usize) -> u64 {
         self.decompressed_base
             .saturating_add(
@@ -169,6 +187,8 @@ impl Default for Limits {
             max_decompressed_bytes: 2 << 30,
             decompressed_base: 48 << 20,
             decompressed_per_file_byte: 16,
+            max_ratio_fast: 400,
+            max_ratio_slow: 80,
             max_value_bytes: 8 << 30,
             value_base: 48 << 20,
             value_per_file_byte: 20,
