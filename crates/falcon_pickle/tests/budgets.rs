@@ -265,3 +265,20 @@ fn decimal_and_binary_big_ints_agree() {
     assert_eq!(p0, p2);
     assert!(matches!(p0.get("digits"), Some(Value::BigInt(b)) if b.len() == 125));
 }
+
+#[test]
+fn long_float_text_parses_in_linear_time() {
+    // `float()` accepts any number of digits; so must FLOAT, without
+    // slowing down on them (4 MB of digits).
+    let digits = "3".repeat(4 << 20);
+    let p = cat(&[b"F0.", digits.as_bytes(), b"\n."]);
+    let start = Instant::now();
+    let v = load(&p, &Policy::new()).unwrap();
+    assert_eq!(v, Value::Float(1.0 / 3.0));
+    assert!(start.elapsed().as_secs_f64() < 1.0, "{:?}", start.elapsed());
+    // LONG4: binary, linear, and metered like any other payload.
+    let mut p = cat(&[b"\x80\x02\x8b", &(1u32 << 20).to_le_bytes()]);
+    p.extend(std::iter::repeat_n(0x11u8, 1 << 20));
+    p.push(b'.');
+    assert!(matches!(load(&p, &Policy::new()).unwrap(), Value::BigInt(b) if b.len() == 1 << 20));
+}
