@@ -53,18 +53,49 @@ impl Model {
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
-        let (extractor, classifier) = crate::pipeline::build(&root)?;
-        drop(root);
+        let root = Self::unpickle(bytes)?;
+        Self::from_tree(root, bytes.len())
+    }
+
+    /// The pickled tree of a joblib or pickle file (the expensive half of
+    /// a load; [`inspect`] keeps the tree to describe a refused pipeline
+    /// without parsing the file a second time).
+    fn unpickle(bytes: &[u8]) -> Result<falcon_pickle::Value> {
+        Ok(falcon_pickle::load(
+            bytes,
+            &crate::pipeline::sklearn_policy(),
+        )?)
+    }
+
+    /// Builds the model from an unpickled tree; on refusal the tree is
+    /// handed back with the error.
+    fn from_tree_or_keep(
+        root: falcon_pickle::Value,
+        file_bytes: usize,
+    ) -> std::result::Result<Self, (EngineError, falcon_pickle::Value)> {
+        match crate::pipeline::build(&root) {
+            Ok((extractor, classifier)) => {
+                drop(root);
+                Ok(Self::assemble(extractor, classifier, file_bytes))
+            }
+            Err(e) => Err((e, root)),
+        }
+    }
+
+    fn from_tree(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
+        Self::from_tree_or_keep(root, file_bytes).map_err(|(e, _)| e)
+    }
+
+    fn assemble(extractor: Extractor, classifier: Classifier, file_bytes: usize) -> Self {
         let mut steps = Vec::new();
         extractor.describe("", &mut steps);
         steps.push(classifier.describe());
-        Ok(Model {
+        Model {
             extractor,
             classifier,
             steps,
-            file_bytes: bytes.len(),
-        })
+            file_bytes,
+        }
     }
 
     /// `classes_`, in the order of probabilities and decisions.
@@ -237,19 +268,33 @@ pub fn inspect(path: &Path) -> Inspection {
         supported: false,
         reason: None,
     };
-    match Model::load(path) {
+    // The file is read and unpickled once: a refused pipeline is described
+    // from the same tree (a slow refused file used to be parsed twice).
+    let loaded = std::fs::read(path)
+        .map_err(|source| EngineError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+        .and_then(|bytes| Model::unpickle(&bytes).map(|root| (root, bytes.len())))
+        .map_err(|e| (e, None))
+        .and_then(|(root, len)| {
+            Model::from_tree_or_keep(root, len).map_err(|(e, root)| (e, Some(root)))
+        });
+    out.load_time_ms = ms(started.elapsed());
+    match loaded {
         Ok(m) => {
-            out.load_time_ms = ms(started.elapsed());
             out.steps = m.steps().to_vec();
             out.classes = m.classes().iter().map(ToString::to_string).collect();
             out.n_features = Some(m.n_features());
             out.memory_bytes = Some(m.memory_bytes());
             out.supported = true;
         }
-        Err(e) => {
-            out.load_time_ms = ms(started.elapsed());
+        Err((e, root)) => {
             out.reason = Some(e.to_string());
-            out.steps = raw_steps(path);
+            // A file the unpickler refused has no tree to describe.
+            if let Some(root) = root {
+                describe_tree(&root, "", &mut out.steps);
+            }
         }
     }
     out
@@ -259,20 +304,8 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Step class names read from the pickled tree with a permissive policy
-/// that still executes nothing, so an unsupported pipeline can be shown.
-fn raw_steps(path: &Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let Ok(root) = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy()) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    describe_tree(&root, "", &mut out);
-    out
-}
-
+/// Step class names read from the pickled tree (unpickled with the same
+/// policy, which executes nothing), so an unsupported pipeline can be shown.
 fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) {
     use falcon_pickle::Value;
     if let Value::Object(o) = v {

@@ -88,7 +88,7 @@ impl DbArgs {
             (Ok(db), _) => Ok(db),
             (Err(e), Some(path)) => {
                 tracing::warn!(
-                    error = format!("{e:#}"),
+                    error = super::error_text(&e),
                     "the SQLite database cannot be opened now; starting anyway, it is retried at first use (rows are spooled until then)"
                 );
                 Ok(Database::sqlite_deferred(
