@@ -234,12 +234,7 @@ fn check(case: &Case, command: &str) -> (String, Vec<String>) {
     let mut problems = Vec::new();
     let row = format!(
         "{command:7} {:40} {:>8} B  exit {:>4}  rss {:>7.1}/{:>6.1} MiB  time {:>6.2}/{:>5.2} s",
-        case.path
-            .strip_prefix(workspace())
-            .unwrap_or(&case.path)
-            .display()
-            .to_string()
-            .trim_start_matches("crates/falcon/tests/fixtures/"),
+        short_name(&case.path),
         case.bytes,
         r.code.map_or_else(
             || format!("sig{}", r.signal.unwrap_or(0)),
@@ -344,6 +339,15 @@ fn check(case: &Case, command: &str) -> (String, Vec<String>) {
         }
     }
     (row, problems)
+}
+
+/// `parent/file`, e.g. `hostile/xz_bomb.xz.joblib`, `unpickle/mini.joblib`.
+fn short_name(p: &Path) -> String {
+    let name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    };
+    format!("{}/{}", name(p.parent()), name(Some(p)))
 }
 
 fn last_line(s: &str) -> &str {
