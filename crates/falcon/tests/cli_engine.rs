@@ -215,3 +215,22 @@ fn a_refused_model_states_its_reason_once() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches(reason).count(), 1, "{text}");
 }
+
+/// A file the unpickler accepts but the engine refuses is described from
+/// the one parse `inspect` makes (steps listed, reason given once).
+#[test]
+fn inspect_describes_a_refused_pipeline_from_its_single_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    // A `Pipeline` with an empty state: unpickles, then is refused.
+    let file = dir.path().join("no_steps.pkl");
+    std::fs::write(&file, b"\x80\x04csklearn.pipeline\nPipeline\n)\x81}b.").unwrap();
+    let out = run(&["model", "inspect", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("supported:   no"), "{text}");
+    assert_eq!(text.matches("Pipeline.steps").count(), 1, "{text}");
+    assert!(
+        text.contains("steps:\n  sklearn.pipeline.Pipeline"),
+        "{text}"
+    );
+}
