@@ -48,6 +48,9 @@ struct Run {
 /// Runs the binary with `args` and `stdin`, reaping it with `wait4` to get
 /// its own peak RSS (`RUSAGE_CHILDREN` would be the maximum over every
 /// child reaped so far). Killed after `timeout`.
+// The child is reaped by `wait4`, not `Child::wait` (which would not
+// return its rusage).
+#[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_falcon"))
