@@ -189,13 +189,13 @@ def zlib_of(raw, padding=0):
     return zlib.compress(raw, 9)
 
 
-def tuple1_bomb(count):
+def tuple1_bomb(count, padding=1500):
     """`None` wrapped in `count` one-element tuples: one VM node per opcode
     byte, ~1000 opcodes per zlib byte."""
-    return zlib_of(PROTO4 + NONE + TUPLE1 * count + STOP, padding=1500)
+    return zlib_of(PROTO4 + NONE + TUPLE1 * count + STOP, padding=padding)
 
 
-def shared_string(size, copies):
+def shared_string(size, copies, padding=2500):
     """One `size`-byte string referenced `copies` times through the memo: a
     tree that clones each reference costs `copies x size`."""
     raw = (
@@ -208,7 +208,7 @@ def shared_string(size, copies):
         + APPENDS
         + STOP
     )
-    return zlib_of(raw, padding=2500)
+    return zlib_of(raw, padding=padding)
 
 
 def big_ints(count, digits):
@@ -249,17 +249,17 @@ def recursion_pair_vocab():
     return dump(p, ("zlib", 3))
 
 
-def hashing_int8_coef():
-    """`HashingVectorizer(n_features=50_000_000)` with an int8 `coef_` of 50M
-    zeros (55 KB zlib): loads as a working model at 1.5 GB when int8 is
-    widened to i64 and copied."""
-    n = 50_000_000
+def hashing_int8_coef(n=50_000_000, nonzeros=1000):
+    """`HashingVectorizer(n_features=n)` with an int8 `coef_` of n mostly
+    zeros (50M: 55 KB zlib): loads as a working model at 1.5 GB when int8 is
+    widened to i64 and copied. More nonzeros, more entropy: a lower
+    compression ratio."""
     p = fitted(HashingVectorizer(n_features=1024), LogisticRegression(), BINARY)
     p.named_steps["vec"].n_features = n
     coef = np.zeros((1, n), dtype=np.int8)
     # A few nonzero weights (and enough entropy to stay under 1000x zlib).
     rng = np.random.default_rng(14)
-    coef[0, rng.integers(0, n, 1000)] = rng.integers(-100, 100, 1000, dtype=np.int8)
+    coef[0, rng.integers(0, n, nonzeros)] = rng.integers(-100, 100, nonzeros, dtype=np.int8)
     p.named_steps["clf"].coef_ = coef
     return dump(p, ("zlib", 9))
 
@@ -313,8 +313,10 @@ def main():
     # one: most are a single reason; where either the unpickler's budget or
     # the engine's validation may legitimately refuse first, both are named.
     NOT_A_MODEL = "not a scikit-learn Pipeline"
-    # The unpickler's memory budget ("... would take more than N bytes ...").
-    OVER_BUDGET = "would take more than"
+    # The unpickler's budgets: memory ("... would take more than N bytes"),
+    # copies out of shared objects ("re-uses its data too often"), and the
+    # decompressed size / compression ratio ("decompresses to more than").
+    BUDGET = ["would take more than", "too often", "decompresses to more than"]
     svc_bytes, svc_labels = linearsvc_no_intercept()
     cases = [
         ("recursion_pair_vocab.z.joblib", recursion_pair_vocab(),
@@ -323,24 +325,37 @@ def main():
          {"expect": "serves"}),
         ("s0_arrays_7k.pkl", s0_arrays(7_500),
          "review b: S0-dtype arrays built by memoised _frombuffer REDUCEs, 7.5 KB (231 MB measured)",
-         {"expect": "refused", "error_contains": [OVER_BUDGET, NOT_A_MODEL]}),
+         {"expect": "refused", "error_contains": BUDGET + [NOT_A_MODEL]}),
         ("s0_arrays_15k.pkl", s0_arrays(15_000),
          "review b: S0-dtype arrays built by memoised _frombuffer REDUCEs, 15 KB (896 MB measured)",
-         {"expect": "refused", "error_contains": [OVER_BUDGET, NOT_A_MODEL]}),
+         {"expect": "refused", "error_contains": BUDGET + [NOT_A_MODEL]}),
         ("xz_bomb.xz.joblib", xz_bomb(500_000_000),
          "review c: xz stream of one block inflating to 500 MB, far beyond the decompression limit "
          "(983 MB peak measured)",
          {"expect": "refused", "error_contains": ["decompress"]}),
         ("tuple1_bomb.z.pkl", tuple1_bomb(22_000_000),
          "review d: zlib file of 22M TUPLE1 opcodes (1.29 GB measured)",
-         {"expect": "refused", "error_contains": [OVER_BUDGET, "nested", "decompress"]}),
+         {"expect": "refused", "error_contains": BUDGET + ["nested"]}),
         ("shared_string.z.pkl", shared_string(20_000_000, 50),
          "review d: a 20 MB string referenced 50 times through the memo (1.0 GB measured)",
-         {"expect": "refused", "error_contains": [OVER_BUDGET, NOT_A_MODEL]}),
+         {"expect": "refused", "error_contains": BUDGET + [NOT_A_MODEL]}),
         ("hashing_int8_coef.z.joblib", hashing_int8_coef(),
          "review d: HashingVectorizer(n_features=50_000_000) with an int8 coef_ of zeros "
          "(accepted at 1.57 GB measured)",
-         {"expect": "refused", "error_contains": [OVER_BUDGET, "coef_"]}),
+         {"expect": "refused", "error_contains": BUDGET + ["coef_"]}),
+        # The same three under a 400x compression ratio (~60 KB each): past
+        # any ratio cap, they reach the VM's node count, the copies of a
+        # shared object and the engine's dense-table bound.
+        ("tuple1_bomb_under_cap.z.pkl", tuple1_bomb(22_000_000, padding=40_000),
+         "review d, past a ratio cap: 22M TUPLE1 opcodes in ~60 KB (ratio ~360)",
+         {"expect": "refused", "error_contains": BUDGET + ["nested"]}),
+        ("shared_string_under_cap.z.pkl", shared_string(20_000_000, 50, padding=45_000),
+         "review d, past a ratio cap: a 20 MB string referenced 50 times, in ~65 KB (ratio ~300)",
+         {"expect": "refused", "error_contains": BUDGET + [NOT_A_MODEL]}),
+        ("hashing_int8_coef_under_cap.z.joblib", hashing_int8_coef(20_000_000, 15_000),
+         "review d, past a ratio cap: HashingVectorizer(n_features=20_000_000), int8 coef_ "
+         "(160 MB widened to i64), in ~65 KB",
+         {"expect": "refused", "error_contains": BUDGET + ["coef_"]}),
         ("trailing_garbage.z.joblib", trailing_garbage(),
          "review d: a valid zlib joblib model followed by 64 random bytes",
          {"expect": "refused", "error_contains": ["after the end"]}),
