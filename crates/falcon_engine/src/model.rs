@@ -53,49 +53,26 @@ impl Model {
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let root = Self::unpickle(bytes)?;
-        Self::from_tree(root, bytes.len())
+        let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
+        Self::from_value(root, bytes.len())
     }
 
-    /// The pickled tree of a joblib or pickle file (the expensive half of
-    /// a load; [`inspect`] keeps the tree to describe a refused pipeline
-    /// without parsing the file a second time).
-    fn unpickle(bytes: &[u8]) -> Result<falcon_pickle::Value> {
-        Ok(falcon_pickle::load(
-            bytes,
-            &crate::pipeline::sklearn_policy(),
-        )?)
-    }
-
-    /// Builds the model from an unpickled tree; on refusal the tree is
-    /// handed back with the error.
-    fn from_tree_or_keep(
-        root: falcon_pickle::Value,
-        file_bytes: usize,
-    ) -> std::result::Result<Self, (EngineError, falcon_pickle::Value)> {
-        match crate::pipeline::build(&root) {
-            Ok((extractor, classifier)) => {
-                drop(root);
-                Ok(Self::assemble(extractor, classifier, file_bytes))
-            }
-            Err(e) => Err((e, root)),
-        }
-    }
-
-    fn from_tree(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
-        Self::from_tree_or_keep(root, file_bytes).map_err(|(e, _)| e)
-    }
-
-    fn assemble(extractor: Extractor, classifier: Classifier, file_bytes: usize) -> Self {
+    /// Builds a model from an already unpickled tree, as if it had come
+    /// from a file of `file_bytes` bytes: [`inspect`] unpickles a file
+    /// once, describes the tree, then builds from it.
+    #[doc(hidden)]
+    pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
+        let (extractor, classifier) = crate::pipeline::build(&root)?;
+        drop(root);
         let mut steps = Vec::new();
         extractor.describe("", &mut steps);
         steps.push(classifier.describe());
-        Model {
+        Ok(Model {
             extractor,
             classifier,
             steps,
             file_bytes,
-        }
+        })
     }
 
     /// `classes_`, in the order of probabilities and decisions.
@@ -268,17 +245,22 @@ pub fn inspect(path: &Path) -> Inspection {
         supported: false,
         reason: None,
     };
-    // The file is read and unpickled once: a refused pipeline is described
-    // from the same tree (a slow refused file used to be parsed twice).
+    // The file is read and unpickled once (a slow refused file used to be
+    // parsed a second time to list its steps): the raw tree's steps are
+    // noted before the model is built from it.
+    let mut raw = Vec::new();
     let loaded = std::fs::read(path)
         .map_err(|source| EngineError::Io {
             path: path.display().to_string(),
             source,
         })
-        .and_then(|bytes| Model::unpickle(&bytes).map(|root| (root, bytes.len())))
-        .map_err(|e| (e, None))
-        .and_then(|(root, len)| {
-            Model::from_tree_or_keep(root, len).map_err(|(e, root)| (e, Some(root)))
+        .and_then(|bytes| {
+            let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+            let file_bytes = bytes.len();
+            // Not needed once unpickled: freed before the tables are built.
+            drop(bytes);
+            raw = raw_steps(&root);
+            Model::from_value(root, file_bytes)
         });
     out.load_time_ms = ms(started.elapsed());
     match loaded {
@@ -289,12 +271,9 @@ pub fn inspect(path: &Path) -> Inspection {
             out.memory_bytes = Some(m.memory_bytes());
             out.supported = true;
         }
-        Err((e, root)) => {
+        Err(e) => {
             out.reason = Some(e.to_string());
-            // A file the unpickler refused has no tree to describe.
-            if let Some(root) = root {
-                describe_tree(&root, "", &mut out.steps);
-            }
+            out.steps = raw;
         }
     }
     out
@@ -304,8 +283,14 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Step class names read from the pickled tree (unpickled with the same
-/// policy, which executes nothing), so an unsupported pipeline can be shown.
+/// Step class names read from the pickled tree (class names only: no
+/// estimator is built), so an unsupported pipeline can be shown.
+fn raw_steps(root: &falcon_pickle::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    describe_tree(root, "", &mut out);
+    out
+}
+
 fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) {
     use falcon_pickle::Value;
     if let Value::Object(o) = v {
