@@ -179,3 +179,58 @@ fn a_missing_or_corrupt_model_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error:") && !err.contains("panicked"), "{err}");
 }
+
+/// The unpickler's reason appears once on stderr (`EngineError` includes
+/// its source in its message; anyhow's `{:#}` printed it a second time).
+#[test]
+fn a_refused_model_states_its_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // `pickle.dumps(os.system)`: a global that is not on the allowlist.
+    let evil = dir.path().join("evil.pkl");
+    std::fs::write(
+        &evil,
+        b"\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94.",
+    )
+    .unwrap();
+    let reason = "refusing to load posix.system: not on the allowlist";
+    for args in [
+        vec!["predict", "--model", evil.to_str().unwrap()],
+        vec![
+            "model",
+            "bench",
+            "--model",
+            evil.to_str().unwrap(),
+            "--input",
+            "/dev/null",
+        ],
+    ] {
+        let out = run(&args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches(reason).count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: loading "), "{err}");
+    }
+    let out = run(&["model", "inspect", evil.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(reason).count(), 1, "{text}");
+}
+
+/// A file the unpickler accepts but the engine refuses is described from
+/// the one parse `inspect` makes (steps listed, reason given once).
+#[test]
+fn inspect_describes_a_refused_pipeline_from_its_single_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    // A `Pipeline` with an empty state: unpickles, then is refused.
+    let file = dir.path().join("no_steps.pkl");
+    std::fs::write(&file, b"\x80\x04csklearn.pipeline\nPipeline\n)\x81}b.").unwrap();
+    let out = run(&["model", "inspect", file.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("supported:   no"), "{text}");
+    assert_eq!(text.matches("Pipeline.steps").count(), 1, "{text}");
+    assert!(
+        text.contains("steps:\n  sklearn.pipeline.Pipeline"),
+        "{text}"
+    );
+}

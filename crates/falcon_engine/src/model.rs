@@ -54,6 +54,14 @@ impl Model {
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
+        Self::from_value(root, bytes.len())
+    }
+
+    /// Builds a model from an already unpickled tree, as if it had come
+    /// from a file of `file_bytes` bytes: [`inspect`] unpickles a file
+    /// once, describes the tree, then builds from it.
+    #[doc(hidden)]
+    pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
         let (extractor, classifier) = crate::pipeline::build(&root)?;
         drop(root);
         let mut steps = Vec::new();
@@ -63,7 +71,7 @@ impl Model {
             extractor,
             classifier,
             steps,
-            file_bytes: bytes.len(),
+            file_bytes,
         })
     }
 
@@ -237,9 +245,26 @@ pub fn inspect(path: &Path) -> Inspection {
         supported: false,
         reason: None,
     };
-    match Model::load(path) {
+    // The file is read and unpickled once (a slow refused file used to be
+    // parsed a second time to list its steps): the raw tree's steps are
+    // noted before the model is built from it.
+    let mut raw = Vec::new();
+    let loaded = std::fs::read(path)
+        .map_err(|source| EngineError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+        .and_then(|bytes| {
+            let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+            let file_bytes = bytes.len();
+            // Not needed once unpickled: freed before the tables are built.
+            drop(bytes);
+            raw = raw_steps(&root);
+            Model::from_value(root, file_bytes)
+        });
+    out.load_time_ms = ms(started.elapsed());
+    match loaded {
         Ok(m) => {
-            out.load_time_ms = ms(started.elapsed());
             out.steps = m.steps().to_vec();
             out.classes = m.classes().iter().map(ToString::to_string).collect();
             out.n_features = Some(m.n_features());
@@ -247,9 +272,8 @@ pub fn inspect(path: &Path) -> Inspection {
             out.supported = true;
         }
         Err(e) => {
-            out.load_time_ms = ms(started.elapsed());
             out.reason = Some(e.to_string());
-            out.steps = raw_steps(path);
+            out.steps = raw;
         }
     }
     out
@@ -259,17 +283,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Step class names read from the pickled tree with a permissive policy
-/// that still executes nothing, so an unsupported pipeline can be shown.
-fn raw_steps(path: &Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let Ok(root) = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy()) else {
-        return Vec::new();
-    };
+/// Step class names read from the pickled tree (class names only: no
+/// estimator is built), so an unsupported pipeline can be shown.
+fn raw_steps(root: &falcon_pickle::Value) -> Vec<String> {
     let mut out = Vec::new();
-    describe_tree(&root, "", &mut out);
+    describe_tree(root, "", &mut out);
     out
 }
 

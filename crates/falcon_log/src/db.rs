@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -24,10 +24,16 @@ pub enum Database {
 }
 
 /// A SQLite connection usable from async code.
+///
+/// The connection may be opened lazily ([`Database::sqlite_deferred`]):
+/// then the first [`Sqlite::call`] opens it, and a failure is returned as
+/// that call's error (transient when the file is busy), so the log writer
+/// spools and retries as it does for an unreachable Postgres.
 #[derive(Clone)]
 pub struct Sqlite {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    conn: Arc<Mutex<Option<rusqlite::Connection>>>,
     path: PathBuf,
+    busy_timeout: Duration,
 }
 
 impl Sqlite {
@@ -38,11 +44,16 @@ impl Sqlite {
         R: Send + 'static,
     {
         let conn = self.conn.clone();
+        let (path, busy_timeout) = (self.path.clone(), self.busy_timeout);
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut guard)
+            let conn = match &mut *guard {
+                Some(conn) => conn,
+                empty => empty.insert(open_sqlite_blocking(&path, busy_timeout)?),
+            };
+            f(conn)
         })
         .await
         .map_err(|e| LogError::Invalid(format!("sqlite task failed: {e}")))?
@@ -51,6 +62,110 @@ impl Sqlite {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Runs `f` holding the cross-process start-up lock (see
+    /// [`StartupLock`]).
+    fn with_startup_lock<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let _lock = StartupLock::acquire(&self.path, self.busy_timeout);
+        f()
+    }
+}
+
+/// An advisory lock on `<db>.startup-lock` held while a process opens the
+/// database (switching it to WAL) and applies the migrations.
+///
+/// Why: workers started together on one fresh data dir (`falcon cluster
+/// up`) race for SQLite's own locks, and some of those races are not
+/// covered by the busy timeout (SQLite returns `SQLITE_BUSY` immediately
+/// when waiting could deadlock, e.g. two connections both upgrading a
+/// read lock while one switches the journal mode). Serialising the
+/// start-up between processes removes the race; `BEGIN IMMEDIATE`, the
+/// busy timeout and the retry in [`open_sqlite_blocking`] remain as the
+/// fallback when the lock file cannot be used (read-only directory, a
+/// holder stuck past the timeout): the lock is an optimisation of
+/// correctness, never a new way to fail.
+struct StartupLock(Option<std::fs::File>);
+
+impl StartupLock {
+    fn acquire(db: &Path, timeout: Duration) -> StartupLock {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".startup-lock");
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))
+        else {
+            return StartupLock(None);
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return StartupLock(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return StartupLock(None),
+            }
+        }
+    }
+}
+
+impl Drop for StartupLock {
+    fn drop(&mut self) {
+        if let Some(file) = &self.0 {
+            let _ = file.unlock();
+        }
+    }
+}
+
+/// Opens `path` (creating it and its directory) and configures the
+/// connection, under the start-up lock.
+///
+/// The busy timeout is set first, before anything that takes a lock:
+/// `PRAGMA journal_mode=WAL` needs an exclusive lock on a fresh file, and
+/// without the timeout a second worker opening the file at the same
+/// instant failed at once with "database is locked". A busy error that
+/// SQLite reports without waiting (see [`StartupLock`]) is retried until
+/// the timeout.
+fn open_sqlite_blocking(path: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LogError::io(format!("creating {}", dir.display()), e))?;
+    }
+    let _lock = StartupLock::acquire(path, busy_timeout);
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        match configure_sqlite(path, busy_timeout) {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn configure_sqlite(path: &Path, busy_timeout: Duration) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(busy_timeout)?;
+    // WAL: readers (`falcon log stats`) do not block the writer;
+    // NORMAL sync is durable against process crashes and costs no
+    // fsync per transaction.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// `SQLITE_BUSY`/`SQLITE_LOCKED`: another connection holds a lock.
+fn is_busy(e: &LogError) -> bool {
+    matches!(
+        e,
+        LogError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
 }
 
 /// One schema change, in both dialects. Applied once, in list order, and
@@ -156,26 +271,27 @@ impl Database {
     pub async fn open_sqlite_with(path: &Path, busy_timeout: Duration) -> Result<Database> {
         let path = path.to_owned();
         let p = path.clone();
-        let conn = tokio::task::spawn_blocking(move || -> Result<rusqlite::Connection> {
-            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| LogError::io(format!("creating {}", dir.display()), e))?;
-            }
-            let conn = rusqlite::Connection::open(&p)?;
-            // WAL: readers (`falcon log stats`) do not block the writer;
-            // NORMAL sync is durable against process crashes and costs no
-            // fsync per transaction.
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.busy_timeout(busy_timeout)?;
-            Ok(conn)
-        })
-        .await
-        .map_err(|e| LogError::Invalid(format!("sqlite open task failed: {e}")))??;
+        let conn = tokio::task::spawn_blocking(move || open_sqlite_blocking(&p, busy_timeout))
+            .await
+            .map_err(|e| LogError::Invalid(format!("sqlite open task failed: {e}")))??;
         Ok(Database::Sqlite(Sqlite {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Some(conn))),
             path,
+            busy_timeout,
         }))
+    }
+
+    /// A SQLite database whose file is opened at first use, not now: what
+    /// `falcon serve` falls back to when [`Database::open_sqlite`] fails,
+    /// so that a database problem never prevents start-up (as a Postgres
+    /// pool connects only at first use). Until the file opens, every
+    /// operation fails with the open's error and the log spools its rows.
+    pub fn sqlite_deferred(path: &Path, busy_timeout: Duration) -> Database {
+        Database::Sqlite(Sqlite {
+            conn: Arc::new(Mutex::new(None)),
+            path: path.to_owned(),
+            busy_timeout,
+        })
     }
 
     /// A pooled Postgres client.
@@ -234,35 +350,40 @@ impl Database {
                 tx.commit().await?;
                 Ok(())
             }
+            // Serialised across processes by the start-up lock, and by
+            // `BEGIN IMMEDIATE` (the write lock taken up front, waiting up to
+            // the busy timeout) should the lock file be unusable.
             Database::Sqlite(db) => {
-                db.call(move |conn| {
-                    let tx =
-                        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    tx.execute_batch(
-                        "CREATE TABLE IF NOT EXISTS falcon_migrations (
-                            name TEXT PRIMARY KEY,
-                            applied_at INTEGER NOT NULL)",
-                    )?;
-                    for m in migrations {
-                        let done: bool = tx
-                            .prepare("SELECT 1 FROM falcon_migrations WHERE name = ?1")?
-                            .exists([m.name])?;
-                        if !done {
-                            tracing::info!(migration = m.name, "applying migration");
-                            tx.execute_batch(m.sqlite)?;
-                            tx.execute(
-                                "INSERT INTO falcon_migrations (name, applied_at) VALUES (?1, ?2)",
-                                rusqlite::params![m.name, crate::record::now_micros()],
-                            )?;
-                        }
-                    }
-                    tx.commit()?;
-                    Ok(())
-                })
-                .await
+                let locked = db.clone();
+                db.call(move |conn| locked.with_startup_lock(|| migrate_sqlite(conn, migrations)))
+                    .await
             }
         }
     }
+}
+
+fn migrate_sqlite(conn: &mut rusqlite::Connection, migrations: &'static [Migration]) -> Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS falcon_migrations (
+                            name TEXT PRIMARY KEY,
+                            applied_at INTEGER NOT NULL)",
+    )?;
+    for m in migrations {
+        let done: bool = tx
+            .prepare("SELECT 1 FROM falcon_migrations WHERE name = ?1")?
+            .exists([m.name])?;
+        if !done {
+            tracing::info!(migration = m.name, "applying migration");
+            tx.execute_batch(m.sqlite)?;
+            tx.execute(
+                "INSERT INTO falcon_migrations (name, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![m.name, crate::record::now_micros()],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -279,6 +400,22 @@ mod tests {
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
         assert_eq!(redact_url("redis://:pw@h:6379/0"), "redis://:***@h:6379/0");
         assert_eq!(redact_url("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
+    }
+
+    /// The fallback `falcon serve` takes when the file cannot be opened at
+    /// start-up: operations fail (transiently, so the log spools) until the
+    /// file can be opened, then work.
+    #[tokio::test]
+    async fn deferred_sqlite_opens_at_first_use_once_possible() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("data");
+        std::fs::write(&blocker, b"a file where the data dir should be").unwrap();
+        let db = Database::sqlite_deferred(&blocker.join("falcon.db"), Duration::from_millis(50));
+        let e = db.migrate(crate::store::MIGRATIONS).await.unwrap_err();
+        assert!(e.is_transient(), "{e}");
+        std::fs::remove_file(&blocker).unwrap();
+        db.migrate(crate::store::MIGRATIONS).await.unwrap();
+        assert_eq!(crate::store::count(&db).await.unwrap(), 0);
     }
 
     #[tokio::test]

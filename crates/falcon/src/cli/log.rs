@@ -69,6 +69,38 @@ impl DbArgs {
     }
 }
 
+impl DbArgs {
+    /// [`DbArgs::connect`] for `falcon serve`, where a database problem must
+    /// never prevent start-up: a SQLite file that cannot be opened now
+    /// (locked by another worker past the busy timeout, a full disk) is
+    /// opened at first use instead, and the log spools until then — the
+    /// same path a Postgres server that is down at start-up takes. An
+    /// invalid URL is still an error.
+    pub async fn connect_or_defer(&self) -> Result<Database> {
+        let sqlite_path = match &self.database_url {
+            None => Some(falcon_log::default_sqlite_path(&self.data_dir)),
+            Some(url) => url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(PathBuf::from),
+        };
+        match (self.connect().await, sqlite_path) {
+            (Ok(db), _) => Ok(db),
+            (Err(e), Some(path)) => {
+                tracing::warn!(
+                    error = super::error_text(&e),
+                    "the SQLite database cannot be opened now; starting anyway, it is retried at first use (rows are spooled until then)"
+                );
+                Ok(Database::sqlite_deferred(
+                    &path,
+                    DbOptions::default().sqlite_busy_timeout,
+                ))
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Counts per model/version/label, cache hit rate, latency percentiles.

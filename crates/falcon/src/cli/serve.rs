@@ -312,7 +312,7 @@ async fn shared_state(args: &ServeArgs, cache_ttl: Duration) -> anyhow::Result<S
     };
     let needs_db = !args.no_log || args.auth == AuthMode::Required;
     let db = if needs_db {
-        Some(args.db.connect().await?)
+        Some(args.db.connect_or_defer().await?)
     } else {
         None
     };

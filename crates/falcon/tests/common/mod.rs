@@ -109,11 +109,16 @@ impl Falcon {
     /// Starts `falcon serve --addr 127.0.0.1:0 --models <bundled> ARGS` and
     /// waits until `/readyz` answers 200.
     pub async fn start(args: &[String]) -> Falcon {
+        Falcon::start_in(&models_dir(), args).await
+    }
+
+    /// [`Falcon::start`] on the model repository `models`.
+    pub async fn start_in(models: &Path, args: &[String]) -> Falcon {
         let mut cmd = falcon_command();
         cmd.arg("serve")
             .args(["--addr", "127.0.0.1:0", "--log-format", "json"])
             .arg("--models")
-            .arg(models_dir())
+            .arg(models)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
