@@ -37,9 +37,23 @@ pub(crate) enum Extractor {
     Chain(Box<Extractor>, Vec<Tfidf>),
 }
 
+/// Deepest nesting of `Pipeline`s and `FeatureUnion`s inside the text step.
+/// Loading, transforming and describing an extractor recurse once per
+/// level, so the depth must be bounded by a constant rather than by the
+/// file (the unpickler's own depth limit is far larger); real pipelines
+/// nest two or three levels.
+pub(crate) const MAX_NESTING: usize = 16;
+
 impl Extractor {
-    /// Builds the text step of a pipeline from its pickled estimator.
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// Builds the text step of a pipeline from its pickled estimator,
+    /// `depth` levels of `Pipeline`/`FeatureUnion` down.
+    pub(crate) fn from_object(obj: &Object, depth: usize) -> Result<Self> {
+        if depth > MAX_NESTING {
+            return Err(EngineError::unsupported(format!(
+                "{} is nested more than {MAX_NESTING} Pipelines/FeatureUnions deep",
+                obj.class
+            )));
+        }
         match obj.class.name.as_str() {
             "CountVectorizer" | "TfidfVectorizer" => Ok(Extractor::Count(Box::new(
                 CountVectorizer::from_object(obj)?,
@@ -47,10 +61,10 @@ impl Extractor {
             "HashingVectorizer" => Ok(Extractor::Hashing(Box::new(
                 HashingVectorizer::from_object(obj)?,
             ))),
-            "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(obj)?)),
+            "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(obj, depth + 1)?)),
             "Pipeline" => {
                 let steps = crate::pipeline::steps(obj)?;
-                Self::from_steps(&steps)
+                Self::from_steps(&steps, depth + 1)
             }
             other => Err(EngineError::unsupported(format!(
                 "{other} ({}) cannot turn text into features; expected CountVectorizer, TfidfVectorizer, HashingVectorizer, FeatureUnion or Pipeline",
@@ -60,11 +74,11 @@ impl Extractor {
     }
 
     /// A vectorizer followed by any number of `TfidfTransformer`s.
-    pub(crate) fn from_steps(steps: &[(String, &Object)]) -> Result<Self> {
+    pub(crate) fn from_steps(steps: &[(String, &Object)], depth: usize) -> Result<Self> {
         let Some(((_, first), rest)) = steps.split_first() else {
             return Err(EngineError::unsupported("a Pipeline with no steps"));
         };
-        let head = Extractor::from_object(first)?;
+        let head = Extractor::from_object(first, depth)?;
         if rest.is_empty() {
             return Ok(head);
         }

@@ -54,7 +54,15 @@ impl Model {
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
-        let (extractor, classifier) = crate::pipeline::build(&root)?;
+        Self::from_value(root, bytes.len())
+    }
+
+    /// Builds a model from an already unpickled tree, as if it had come
+    /// from a file of `file_bytes` bytes (which sets the memory budget, see
+    /// [`dense_budget`]). For tests that craft hostile models in memory.
+    #[doc(hidden)]
+    pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
+        let (extractor, classifier) = crate::pipeline::build(&root, dense_budget(file_bytes))?;
         drop(root);
         let mut steps = Vec::new();
         extractor.describe("", &mut steps);
@@ -63,7 +71,7 @@ impl Model {
             extractor,
             classifier,
             steps,
-            file_bytes: bytes.len(),
+            file_bytes,
         })
     }
 
@@ -93,6 +101,7 @@ impl Model {
     pub fn predict(&self, text: &str) -> Result<Prediction> {
         let row = self.extractor.transform(text, None)?;
         let s = self.classifier.score(&row);
+        s.check_finite()?;
         Ok(Prediction {
             label: s.label,
             probabilities: s.probabilities,
@@ -108,6 +117,7 @@ impl Model {
         let mut seen = SeenNames::new();
         let row = self.extractor.transform(text, Some(&mut seen))?;
         let s = self.classifier.score(&row);
+        s.check_finite()?;
         let mut contribs = self.classifier.contributions(&row, s.label);
         contribs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let top = contribs
@@ -153,6 +163,23 @@ impl Model {
             explanation: None,
         }
     }
+}
+
+/// The most bytes one dense parameter table (a classifier's weights,
+/// with an interleaved `idf_`) may take for a model file of `file_bytes`
+/// bytes: 48 MiB, plus 20 times the file size.
+///
+/// Why from the file size: a real model's weights are in its file, so
+/// they take about the file's size (twice for float32 or a compressed
+/// joblib of noisy floats). A hostile file can declare
+/// `HashingVectorizer(n_features=50_000_000)` with a `coef_` of
+/// compressed zeros: 55 KB on disk, gigabytes as tables. The bound keeps
+/// a load within the product's rule, peak RSS <= 128 MiB + 50 x file
+/// size, with room for the unpickled tree (which holds the same numbers
+/// while the tables are built); the 48 MiB floor admits any model whose
+/// tables are small whatever its compression.
+pub(crate) fn dense_budget(file_bytes: usize) -> usize {
+    (48usize << 20).saturating_add(file_bytes.saturating_mul(20))
 }
 
 /// `{"label": ..., "probabilities": {"<class>": p}, "decision": ...,
@@ -273,8 +300,15 @@ fn raw_steps(path: &Path) -> Vec<String> {
     out
 }
 
+/// Lists the estimators of a raw tree, at most
+/// [`crate::features::MAX_NESTING`] levels deep (the recursion must not
+/// follow a hostile file's depth).
 fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) {
     use falcon_pickle::Value;
+    if indent.len() > 2 * crate::features::MAX_NESTING {
+        out.push(format!("{indent}…"));
+        return;
+    }
     if let Value::Object(o) = v {
         out.push(format!("{indent}{}", o.class));
         if let Some(state) = o.state.as_deref()

@@ -22,7 +22,8 @@ pub(crate) struct FeatureUnion {
 }
 
 impl FeatureUnion {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// `depth`: nesting level of this union (see [`super::MAX_NESTING`]).
+    pub(crate) fn from_object(obj: &Object, depth: usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let list = a.get("transformer_list")?;
         let items = match list {
@@ -64,15 +65,15 @@ impl FeatureUnion {
                     )));
                 }
             };
-            let extractor = Extractor::from_object(trans)?;
+            let extractor = Extractor::from_object(trans, depth)?;
             let weight = match weights.and_then(|w| {
                 w.iter()
                     .find(|(k, _)| matches!(k, Value::Str(s) if *s == name))
             }) {
                 None => None,
-                Some((_, Value::Float(f))) => Some(*f),
+                Some((_, Value::Float(f))) if f.is_finite() => Some(*f),
                 Some((_, Value::Int(i))) => Some(*i as f64),
-                Some((_, v)) => return Err(a.err("transformer_weights", "numbers", v)),
+                Some((_, v)) => return Err(a.err("transformer_weights", "finite numbers", v)),
             };
             let width = extractor.n_features();
             parts.push(Part {
