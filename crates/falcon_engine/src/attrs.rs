@@ -236,7 +236,10 @@ impl<'a> Attrs<'a> {
         } else {
             format!("{x}")
         };
-        EngineError::unsupported(format!("{}.{name} contains {what} at {at}{why}", self.class))
+        EngineError::unsupported(format!(
+            "{}.{name} contains {what} at {at}{why}",
+            self.class
+        ))
     }
 
     pub(crate) fn object(&self, name: &str) -> Result<&'a Object> {
@@ -303,11 +306,7 @@ fn describe_array(a: &Array) -> String {
 /// not exist), two labels with the same `str()` (the JSON maps of
 /// probabilities and decisions would get duplicate keys), and a NaN or
 /// infinite float label.
-pub(crate) fn labels(
-    attrs: &Attrs<'_>,
-    name: &str,
-    estimator: &str,
-) -> Result<Vec<crate::Label>> {
+pub(crate) fn labels(attrs: &Attrs<'_>, name: &str, estimator: &str) -> Result<Vec<crate::Label>> {
     use crate::Label;
     let a = attrs.array(name)?;
     let labels: Vec<Label> = match &a.data {
@@ -335,7 +334,10 @@ pub(crate) fn labels(
         }
     };
     if labels.len() < 2 {
-        let shown: Vec<String> = labels.iter().map(|l| format!("{:?}", l.to_string())).collect();
+        let shown: Vec<String> = labels
+            .iter()
+            .map(|l| format!("{:?}", l.to_string()))
+            .collect();
         return Err(EngineError::unsupported(format!(
             "{estimator}.classes_ has {} class{} [{}]; a classifier needs at least 2 (scikit-learn cannot fit one on a single class)",
             labels.len(),

@@ -214,8 +214,17 @@ impl Serialize for PerClass<'_> {
 impl Serialize for PredictionView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let p = self.prediction;
+        // `Prediction`'s fields are public: a hand-made one with a label
+        // outside `classes_` is a serialisation error, not a panic.
+        let label = self.classes.get(p.label).ok_or_else(|| {
+            serde::ser::Error::custom(format!(
+                "label index {} outside the {} classes",
+                p.label,
+                self.classes.len()
+            ))
+        })?;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("label", &self.classes[p.label])?;
+        m.serialize_entry("label", label)?;
         if let Some(probs) = &p.probabilities {
             m.serialize_entry("probabilities", &PerClass(self.classes, probs))?;
         }

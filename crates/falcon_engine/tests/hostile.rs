@@ -200,7 +200,9 @@ fn one_class_naive_bayes_is_refused() {
 #[test]
 fn duplicate_labels_are_refused() {
     let (mut v, size) = tree("lr_multinomial_tfidf_bigram.pkl");
-    let n = array(attr(&mut v, "LogisticRegression", "classes_")).data.len();
+    let n = array(attr(&mut v, "LogisticRegression", "classes_"))
+        .data
+        .len();
     let mut labels = vec!["spam"; n];
     labels[0] = "ham";
     *attr(&mut v, "LogisticRegression", "classes_") = str_array(&labels);
@@ -238,7 +240,11 @@ fn nan_coef_is_refused_with_its_position() {
 fn infinite_parameters_are_refused() {
     let (mut v, size) = tree("lr_multinomial_tfidf_bigram.pkl");
     f64s(attr(&mut v, "LogisticRegression", "intercept_"))[1] = f64::INFINITY;
-    refused(v, size, &["LogisticRegression.intercept_ contains inf at [1]"]);
+    refused(
+        v,
+        size,
+        &["LogisticRegression.intercept_ contains inf at [1]"],
+    );
 
     let (mut v, size) = tree("lr_bin_tfidf.pkl");
     f64s(attr(&mut v, "TfidfTransformer", "idf_"))[3] = f64::NAN;
@@ -246,11 +252,19 @@ fn infinite_parameters_are_refused() {
 
     let (mut v, size) = tree("mnb_count_tri.pkl");
     f64s(attr(&mut v, "MultinomialNB", "feature_log_prob_"))[5] = f64::NAN;
-    refused(v, size, &["MultinomialNB.feature_log_prob_ contains NaN at [0, 5]"]);
+    refused(
+        v,
+        size,
+        &["MultinomialNB.feature_log_prob_ contains NaN at [0, 5]"],
+    );
 
     let (mut v, size) = tree("mnb_count_tri.pkl");
     f64s(attr(&mut v, "MultinomialNB", "class_log_prior_"))[2] = f64::INFINITY;
-    refused(v, size, &["MultinomialNB.class_log_prior_ contains inf at [2]"]);
+    refused(
+        v,
+        size,
+        &["MultinomialNB.class_log_prior_ contains inf at [2]"],
+    );
 
     let (mut v, size) = tree("mnb_count_tri.pkl");
     for x in f64s(attr(&mut v, "MultinomialNB", "class_log_prior_")) {
@@ -380,7 +394,10 @@ fn huge_hashing_coef_is_refused_for_a_small_file() {
     refused(
         v,
         55_000,
-        &["LogisticRegression.coef_ is 1 x 8000000", "allowed for a model file"],
+        &[
+            "LogisticRegression.coef_ is 1 x 8000000",
+            "allowed for a model file",
+        ],
     );
 }
 
@@ -406,4 +423,20 @@ fn duplicate_vocabulary_terms_are_refused() {
     let first = vocab[0].0.clone();
     vocab[1].0 = first;
     refused(v, size, &["vocabulary_ has the term", "twice"]);
+}
+
+// ---- 3. output -------------------------------------------------------------
+
+/// A `Prediction` whose label is outside `classes_` (its fields are public)
+/// fails to serialise instead of panicking.
+#[test]
+fn out_of_range_label_is_a_serialisation_error() {
+    let m = Model::load(&fixture_path("hostile/linearsvc_nointercept_tri.pkl")).unwrap();
+    let p = falcon_engine::Prediction {
+        label: 99,
+        probabilities: None,
+        decision: Some(vec![0.0; 3]),
+    };
+    let err = serde_json::to_string(&m.view(&p)).unwrap_err();
+    assert!(err.to_string().contains("label index 99"), "{err}");
 }

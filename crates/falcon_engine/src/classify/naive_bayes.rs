@@ -60,10 +60,7 @@ impl NaiveBayes {
             };
             return Err(a.non_finite("feature_log_prob_", flp[i], i, n_features, why));
         }
-        if let Some(i) = prior
-            .iter()
-            .position(|&x| x.is_nan() || x == f64::INFINITY)
-        {
+        if let Some(i) = prior.iter().position(|&x| x.is_nan() || x == f64::INFINITY) {
             return Err(a.non_finite("class_log_prior_", prior[i], i, 0, ""));
         }
         if prior.iter().all(|&x| x == f64::NEG_INFINITY) {

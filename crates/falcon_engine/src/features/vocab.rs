@@ -519,6 +519,31 @@ mod tests {
     }
 
     #[test]
+    fn long_ngram_queries_and_terms_are_not_recursive() {
+        // A million-word query: the recursive lookup took one stack frame
+        // per word and overflowed the stack.
+        let v = Vocab::new(vec![("a", 0), ("a a", 1), ("a a a", 2)], true).unwrap();
+        assert!(v.pair_mode());
+        let words = vec!["a"; 1_000_000].join(" ");
+        assert_eq!(v.get(&words), None);
+        assert_eq!(v.get("a a a"), Some(2));
+        assert_eq!(v.term(2), "a a a");
+        // Building from a million-word term whose prefixes are unknown
+        // falls back to string mode, again without recursing.
+        let v = Vocab::new(vec![("a", 0), (words.as_str(), 1)], true).unwrap();
+        assert!(!v.pair_mode());
+        assert_eq!(v.get(&words), Some(1));
+    }
+
+    #[test]
+    fn refuses_duplicate_terms() {
+        let err = Vocab::new(vec![("a", 0), ("b", 1), ("a", 2)], false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("\"a\" twice"), "{err}");
+    }
+
+    #[test]
     fn refuses_gaps_and_duplicates() {
         assert!(Vocab::new(vec![("a", 0), ("b", 2)], false).is_err());
         assert!(Vocab::new(vec![("a", 0), ("b", 0)], false).is_err());
