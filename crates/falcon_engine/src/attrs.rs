@@ -226,10 +226,9 @@ impl<'a> Attrs<'a> {
         cols: usize,
         why: &str,
     ) -> EngineError {
-        let at = if cols == 0 {
-            format!("[{i}]")
-        } else {
-            format!("[{}, {}]", i / cols, i % cols)
+        let at = match i.checked_div(cols) {
+            None => format!("[{i}]"),
+            Some(row) => format!("[{row}, {}]", i % cols),
         };
         let what = if x.is_nan() {
             "NaN".to_string()
