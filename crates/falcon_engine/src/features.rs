@@ -44,6 +44,12 @@ pub(crate) enum Extractor {
 /// nest two or three levels.
 pub(crate) const MAX_NESTING: usize = 16;
 
+/// Most steps one `Pipeline`, or parts one `FeatureUnion`, may have. A
+/// pickle can repeat one memoised vectorizer a hundred thousand times for
+/// a few bytes each; every copy would compile its pattern, copy its
+/// parameters and run on every text. Real pipelines have a handful.
+pub(crate) const MAX_PARTS: usize = 256;
+
 impl Extractor {
     /// Builds the text step of a pipeline from its pickled estimator,
     /// `depth` levels of `Pipeline`/`FeatureUnion` down.
@@ -78,6 +84,12 @@ impl Extractor {
         let Some(((_, first), rest)) = steps.split_first() else {
             return Err(EngineError::unsupported("a Pipeline with no steps"));
         };
+        if steps.len() > MAX_PARTS {
+            return Err(EngineError::unsupported(format!(
+                "a Pipeline has {} steps; at most {MAX_PARTS} are supported",
+                steps.len()
+            )));
+        }
         let head = Extractor::from_object(first, depth)?;
         if rest.is_empty() {
             return Ok(head);

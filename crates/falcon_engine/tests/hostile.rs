@@ -440,3 +440,23 @@ fn out_of_range_label_is_a_serialisation_error() {
     let err = serde_json::to_string(&m.view(&p)).unwrap_err();
     assert!(err.to_string().contains("label index 99"), "{err}");
 }
+
+/// A `FeatureUnion` of a hundred thousand copies of one vectorizer (a
+/// memoised object costs a few bytes per repeat in a pickle) is refused
+/// before any copy is built.
+#[test]
+fn huge_feature_union_is_refused() {
+    let (mut v, size) = tree("union_word_charwb_lr.pkl");
+    let Value::List(parts) = attr(&mut v, "FeatureUnion", "transformer_list") else {
+        panic!("transformer_list")
+    };
+    // "drop" entries are the cheapest to build here; the count alone is
+    // refused, whatever the entries are.
+    let drop = Value::Tuple(vec![Value::Str("x".into()), Value::Str("drop".into())]);
+    parts.resize(100_000, drop);
+    refused(
+        v,
+        size,
+        &["FeatureUnion has 100000 transformers", "at most 256"],
+    );
+}

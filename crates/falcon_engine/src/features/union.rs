@@ -35,6 +35,13 @@ impl FeatureUnion {
             Some(Value::Dict(d)) => Some(d),
             Some(v) => return Err(a.err("transformer_weights", "a dict or None", v)),
         };
+        if items.len() > super::MAX_PARTS {
+            return Err(EngineError::unsupported(format!(
+                "FeatureUnion has {} transformers; at most {} are supported",
+                items.len(),
+                super::MAX_PARTS
+            )));
+        }
         let mut parts = Vec::new();
         let mut offset: usize = 0;
         for item in items {
