@@ -460,3 +460,16 @@ fn huge_feature_union_is_refused() {
         &["FeatureUnion has 100000 transformers", "at most 256"],
     );
 }
+
+/// A `token_pattern` of 200,000 capturing groups: parsing it copied the
+/// table of group widths at every group (quadratic: minutes); it is now
+/// parsed in linear time and refused for its groups.
+#[test]
+fn many_group_token_pattern_is_refused_quickly() {
+    let (mut v, size) = tree("lr_bin_tfidf.pkl");
+    *attr(&mut v, "TfidfVectorizer", "token_pattern") = Value::Str("(a)".repeat(200_000));
+    let started = std::time::Instant::now();
+    refused(v, size, &["more than one capturing group"]);
+    // About 1.5 s in a debug build; the quadratic parse took minutes.
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
