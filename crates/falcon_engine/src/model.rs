@@ -48,7 +48,12 @@ impl Model {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes(&bytes)
+        let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+        let file_bytes = bytes.len();
+        // The file's bytes are not needed once unpickled: released before
+        // the tables are built, so they do not add to the load's peak.
+        drop(bytes);
+        Self::from_value(root, file_bytes)
     }
 
     /// Loads a model from the bytes of a joblib or pickle file.
