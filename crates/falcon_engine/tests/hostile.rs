@@ -473,3 +473,21 @@ fn many_group_token_pattern_is_refused_quickly() {
     // About 1.5 s in a debug build; the quadratic parse took minutes.
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
 }
+
+/// Finite parameters large enough to overflow on a text: the score is
+/// infinite (as in scikit-learn), and the text is refused with an error
+/// rather than served as `null`.
+#[test]
+fn overflowing_score_is_an_error_not_a_null() {
+    let (mut v, size) = tree("lr_bin_tfidf.pkl");
+    for w in f64s(attr(&mut v, "LogisticRegression", "coef_")) {
+        *w = f64::MAX;
+    }
+    let m = load(v, size).expect("finite parameters load");
+    let err = m.predict("free money now click here").unwrap_err();
+    assert!(matches!(err, EngineError::NonFinite(_)), "{err}");
+    assert!(err.to_string().contains("inf"), "{err}");
+    assert!(m.explain("free money now click here", 3).is_err());
+    // A text with no known word scores the (finite) intercept alone.
+    m.predict("").expect("empty text is finite");
+}
