@@ -148,7 +148,7 @@ pub(crate) fn build(root: &Value, max_dense: usize) -> Result<(Extractor, Classi
         ));
     }
     let mut classifier = Classifier::from_object(last, max_dense)?;
-    let mut extractor = Extractor::from_steps(head, 0)?;
+    let mut extractor = Extractor::from_steps(head, 0, &mut 0)?;
     let (got, want) = (extractor.n_features(), classifier.n_features());
     if got != want {
         return Err(EngineError::unsupported(format!(

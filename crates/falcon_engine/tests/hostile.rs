@@ -491,3 +491,34 @@ fn overflowing_score_is_an_error_not_a_null() {
     // A text with no known word scores the (finite) intercept alone.
     m.predict("").expect("empty text is finite");
 }
+
+/// Unions of unions: each level within the per-union bound, but their
+/// product far beyond it. The whole text step's estimators are counted.
+#[test]
+fn nested_unions_cannot_multiply_estimators() {
+    let (mut v, size) = tree("union_word_charwb_lr.pkl");
+    let union = Value::Object(Box::new(find(&mut v, "FeatureUnion").unwrap().clone()));
+    let wrap = |inner: Value| {
+        let parts = (0..20)
+            .map(|i| Value::Tuple(vec![Value::Str(format!("u{i}")), inner.clone()]))
+            .collect();
+        Value::Object(Box::new(Object {
+            class: Global::new("sklearn.pipeline", "FeatureUnion"),
+            args: Vec::new(),
+            state: Some(Box::new(Value::Dict(vec![(
+                Value::Str("transformer_list".into()),
+                Value::List(parts),
+            )]))),
+        }))
+    };
+    // 20 x 20 unions of the 2-vectorizer union: 800 vectorizers, each level 20 wide.
+    let nested = wrap(wrap(union));
+    let Value::List(steps) = attr(&mut v, "Pipeline", "steps") else {
+        panic!("steps")
+    };
+    let Value::Tuple(first) = &mut steps[0] else {
+        panic!("(name, step)")
+    };
+    first[1] = nested;
+    refused(v, size, &["more than 256"]);
+}

@@ -23,7 +23,8 @@ pub(crate) struct FeatureUnion {
 
 impl FeatureUnion {
     /// `depth`: nesting level of this union (see [`super::MAX_NESTING`]).
-    pub(crate) fn from_object(obj: &Object, depth: usize) -> Result<Self> {
+    /// `built`: estimators of the text step so far (see [`super::MAX_PARTS`]).
+    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let list = a.get("transformer_list")?;
         let items = match list {
@@ -72,7 +73,7 @@ impl FeatureUnion {
                     )));
                 }
             };
-            let extractor = Extractor::from_object(trans, depth)?;
+            let extractor = Extractor::from_object(trans, depth, built)?;
             let weight = match weights.and_then(|w| {
                 w.iter()
                     .find(|(k, _)| matches!(k, Value::Str(s) if *s == name))
