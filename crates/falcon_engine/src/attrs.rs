@@ -5,6 +5,8 @@
 //! (an attribute of the wrong type, a missing fitted array) is refused with a
 //! message a data scientist can act on.
 
+use std::borrow::Cow;
+
 use falcon_pickle::{Array, ArrayData, Object, Value};
 
 use crate::error::{EngineError, Result};
@@ -125,27 +127,58 @@ impl<'a> Attrs<'a> {
     }
 
     /// A float array as f64 values in C (row-major) order, with its shape.
-    pub(crate) fn f64_array(&self, name: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+    ///
+    /// A C-ordered float64 array is borrowed from the unpickled tree, not
+    /// copied: the weights of a large model are then held twice at most
+    /// while loading (the tree's copy and the engine's table), not three
+    /// times. Values are returned as stored, finite or not; see
+    /// [`Attrs::matrix`] and [`Attrs::vector`] for the checked readers.
+    pub(crate) fn f64_array(&self, name: &str) -> Result<(Cow<'a, [f64]>, &'a [usize])> {
         let a = self.array(name)?;
-        let data: Vec<f64> = match &a.data {
-            ArrayData::F64(v) => v.clone(),
-            ArrayData::F32(v) => v.iter().map(|&x| x as f64).collect(),
-            ArrayData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-            ArrayData::U64(v) => v.iter().map(|&x| x as f64).collect(),
+        let expected = a.shape.iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+        if expected != Some(a.data.len()) {
+            return Err(self.err_found(
+                name,
+                "an array whose data matches its shape",
+                &format!("{} and {} elements", describe_array(a), a.data.len()),
+            ));
+        }
+        let data: Cow<'a, [f64]> = match &a.data {
+            ArrayData::F64(v) => Cow::Borrowed(v),
+            ArrayData::F32(v) => Cow::Owned(v.iter().map(|&x| x as f64).collect()),
+            ArrayData::I64(v) => Cow::Owned(v.iter().map(|&x| x as f64).collect()),
+            ArrayData::U64(v) => Cow::Owned(v.iter().map(|&x| x as f64).collect()),
             _ => {
                 return Err(self.err_found(name, "a numeric array", &describe_array(a)));
             }
         };
-        Ok((c_order(data, &a.shape, a.fortran_order), a.shape.clone()))
+        Ok((c_order(data, &a.shape, a.fortran_order), &a.shape))
+    }
+
+    /// The `(rows, cols)` of [`Attrs::matrix`], read from the shape alone
+    /// so a size can be refused before any element is converted.
+    pub(crate) fn matrix_shape(&self, name: &str) -> Result<(usize, usize)> {
+        let a = self.array(name)?;
+        match *a.shape.as_slice() {
+            [rows, cols] => Ok((rows, cols)),
+            [cols] => Ok((1, cols)),
+            _ => Err(EngineError::unsupported(format!(
+                "{}.{name}: expected a 2-D array, found shape {:?}",
+                self.class, a.shape
+            ))),
+        }
     }
 
     /// A 2-D float array `(rows, cols)` in row-major order. A 1-D array is
     /// read as a single row, as scikit-learn does for binary `coef_`.
-    pub(crate) fn matrix(&self, name: &str) -> Result<(Vec<f64>, usize, usize)> {
+    /// Values are as stored: the caller checks them with
+    /// [`Attrs::check_finite`] once it knows the shape is acceptable (and
+    /// what infinities mean for its estimator).
+    pub(crate) fn matrix(&self, name: &str) -> Result<(Cow<'a, [f64]>, usize, usize)> {
         let (data, shape) = self.f64_array(name)?;
-        match shape.as_slice() {
-            [rows, cols] => Ok((data, *rows, *cols)),
-            [cols] => Ok((data, 1, *cols)),
+        match *shape {
+            [rows, cols] => Ok((data, rows, cols)),
+            [cols] => Ok((data, 1, cols)),
             _ => Err(EngineError::unsupported(format!(
                 "{}.{name}: expected a 2-D array, found shape {shape:?}",
                 self.class
@@ -153,8 +186,15 @@ impl<'a> Attrs<'a> {
         }
     }
 
-    /// A 1-D float array.
-    pub(crate) fn vector(&self, name: &str) -> Result<Vec<f64>> {
+    /// A 1-D float array, every value finite.
+    pub(crate) fn vector(&self, name: &str) -> Result<Cow<'a, [f64]>> {
+        let v = self.vector_unchecked(name)?;
+        self.check_finite(name, &v, 0)?;
+        Ok(v)
+    }
+
+    /// [`Attrs::vector`] without the finiteness check.
+    pub(crate) fn vector_unchecked(&self, name: &str) -> Result<Cow<'a, [f64]>> {
         let (data, shape) = self.f64_array(name)?;
         if shape.len() > 1 && shape.iter().filter(|&&d| d != 1).count() > 1 {
             return Err(EngineError::unsupported(format!(
@@ -163,6 +203,42 @@ impl<'a> Attrs<'a> {
             )));
         }
         Ok(data)
+    }
+
+    /// Refuses a parameter holding NaN or an infinity, naming where: such a
+    /// model answers NaN (or `null` in JSON) for some texts, which is never
+    /// what a served model should say. `cols` is the row length, to report
+    /// a 2-D position; 0 for a 1-D array.
+    pub(crate) fn check_finite(&self, name: &str, data: &[f64], cols: usize) -> Result<()> {
+        match data.iter().position(|x| !x.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(self.non_finite(name, data[i], i, cols, "")),
+        }
+    }
+
+    /// The error for the non-finite value `x` at flat index `i` of `name`
+    /// (`cols` values per row; `why` is appended).
+    pub(crate) fn non_finite(
+        &self,
+        name: &str,
+        x: f64,
+        i: usize,
+        cols: usize,
+        why: &str,
+    ) -> EngineError {
+        let at = match i.checked_div(cols) {
+            None => format!("[{i}]"),
+            Some(row) => format!("[{row}, {}]", i % cols),
+        };
+        let what = if x.is_nan() {
+            "NaN".to_string()
+        } else {
+            format!("{x}")
+        };
+        EngineError::unsupported(format!(
+            "{}.{name} contains {what} at {at}{why}",
+            self.class
+        ))
     }
 
     pub(crate) fn object(&self, name: &str) -> Result<&'a Object> {
@@ -174,23 +250,21 @@ impl<'a> Attrs<'a> {
 }
 
 /// Reorders a Fortran-ordered array's elements into C order.
-fn c_order<T: Copy>(data: Vec<T>, shape: &[usize], fortran: bool) -> Vec<T> {
-    if !fortran || shape.len() < 2 {
-        return data;
-    }
-    if shape.len() != 2 {
+fn c_order<'a>(data: Cow<'a, [f64]>, shape: &[usize], fortran: bool) -> Cow<'a, [f64]> {
+    if !fortran || shape.len() != 2 {
         // Only 1-D and 2-D arrays occur in the supported estimators; higher
         // ranks are rejected by their readers before the order matters.
         return data;
     }
     let (rows, cols) = (shape[0], shape[1]);
     let mut out = Vec::with_capacity(data.len());
+    // `f64_array` checked that rows * cols is the data's length.
     for r in 0..rows {
         for c in 0..cols {
             out.push(data[c * rows + r]);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A short description of a value for error messages.
@@ -221,8 +295,17 @@ fn describe_array(a: &Array) -> String {
     format!("an array of dtype {} and shape {:?}", a.dtype, a.shape)
 }
 
-/// The class labels of a classifier's `classes_` array.
-pub(crate) fn labels(attrs: &Attrs<'_>, name: &str) -> Result<Vec<crate::Label>> {
+/// The class labels of `estimator`'s `classes_` array (read from `attrs`,
+/// which is the estimator's own or, for `RidgeClassifier`, its label
+/// binarizer's).
+///
+/// Refused here, because they would break the output rather than the
+/// arithmetic: fewer than two classes (scikit-learn cannot fit such a
+/// classifier, and a binary decision would index a second class that does
+/// not exist), two labels with the same `str()` (the JSON maps of
+/// probabilities and decisions would get duplicate keys), and a NaN or
+/// infinite float label.
+pub(crate) fn labels(attrs: &Attrs<'_>, name: &str, estimator: &str) -> Result<Vec<crate::Label>> {
     use crate::Label;
     let a = attrs.array(name)?;
     let labels: Vec<Label> = match &a.data {
@@ -249,11 +332,35 @@ pub(crate) fn labels(attrs: &Attrs<'_>, name: &str) -> Result<Vec<crate::Label>>
             return Err(attrs.err_found(name, "string or integer labels", &describe_array(a)));
         }
     };
-    if labels.is_empty() {
+    if labels.len() < 2 {
+        let shown: Vec<String> = labels
+            .iter()
+            .map(|l| format!("{:?}", l.to_string()))
+            .collect();
         return Err(EngineError::unsupported(format!(
-            "{}.{name} is empty",
-            attrs.class
+            "{estimator}.classes_ has {} class{} [{}]; a classifier needs at least 2 (scikit-learn cannot fit one on a single class)",
+            labels.len(),
+            if labels.len() == 1 { "" } else { "es" },
+            shown.join(", ")
         )));
+    }
+    if let Some(bad) = labels
+        .iter()
+        .find(|l| matches!(l, crate::Label::Float(x) if !x.is_finite()))
+    {
+        return Err(EngineError::unsupported(format!(
+            "{estimator}.classes_ contains the label {bad}, which is not a finite number"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(labels.len());
+    for l in &labels {
+        let key = l.to_string();
+        if !seen.insert(key) {
+            return Err(EngineError::unsupported(format!(
+                "{estimator}.classes_ contains the label {:?} twice (as Python's str(); probabilities and decisions are keyed by it)",
+                l.to_string()
+            )));
+        }
     }
     Ok(labels)
 }

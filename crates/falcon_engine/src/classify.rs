@@ -25,13 +25,58 @@ pub(crate) struct Scores {
     pub(crate) decision: Option<Vec<f64>>,
 }
 
+impl Scores {
+    /// Refuses an answer scikit-learn would give as NaN or an infinity:
+    /// JSON cannot carry it (it would be served as `null`). Load-time
+    /// checks make this unreachable for ordinary models; extreme but finite
+    /// parameters can still overflow on some text.
+    pub(crate) fn check_finite(&self) -> Result<()> {
+        let all = self.probabilities.iter().chain(&self.decision).flatten();
+        match all.copied().find(|x| !x.is_finite()) {
+            None => Ok(()),
+            Some(x) => Err(EngineError::NonFinite(format!(
+                "the model's score for this text is {x} (scikit-learn computes the same), which cannot be served"
+            ))),
+        }
+    }
+}
+
 pub(crate) enum Classifier {
     Linear(Linear),
     NaiveBayes(NaiveBayes),
 }
 
+/// Refuses, before anything is allocated, a `k × n` weight table larger
+/// than `max_dense` bytes. The table is counted with one extra row, the
+/// `idf_` a `TfidfVectorizer` may interleave into it (see
+/// [`Weights::fuse_in_front`]), and its products cannot overflow.
+///
+/// `max_dense` comes from the model file's size (see
+/// `crate::model::dense_budget`): a file can declare a huge `n_features`
+/// with a `coef_` of compressed zeros, and the engine must not turn a
+/// 55 KB upload into gigabytes of tables.
+pub(crate) fn check_dense(
+    class: &str,
+    what: &str,
+    k: usize,
+    n: usize,
+    max_dense: usize,
+) -> Result<()> {
+    let bytes = k
+        .checked_add(1)
+        .and_then(|rows| rows.checked_mul(n))
+        .and_then(|cells| cells.checked_mul(8));
+    match bytes {
+        Some(b) if b <= max_dense => Ok(()),
+        _ => Err(EngineError::unsupported(format!(
+            "{class}.{what} is {k} x {n}: as a dense float64 table it needs {} bytes, over the {max_dense} bytes allowed for a model file of this size (48 MiB + 20 x the file size)",
+            bytes.map_or_else(|| "more than 2^64".to_string(), |b| b.to_string())
+        ))),
+    }
+}
+
 impl Classifier {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    pub(crate) fn from_object(obj: &Object, max_dense: usize) -> Result<Self> {
         let name = obj.class.name.as_str();
         match name {
             "LogisticRegression"
@@ -39,10 +84,10 @@ impl Classifier {
             | "SGDClassifier"
             | "RidgeClassifier"
             | "PassiveAggressiveClassifier"
-            | "Perceptron" => Ok(Classifier::Linear(Linear::from_object(obj)?)),
-            "MultinomialNB" | "ComplementNB" | "BernoulliNB" => {
-                Ok(Classifier::NaiveBayes(NaiveBayes::from_object(obj)?))
-            }
+            | "Perceptron" => Ok(Classifier::Linear(Linear::from_object(obj, max_dense)?)),
+            "MultinomialNB" | "ComplementNB" | "BernoulliNB" => Ok(Classifier::NaiveBayes(
+                NaiveBayes::from_object(obj, max_dense)?,
+            )),
             _ => Err(EngineError::unsupported(format!(
                 "{} is not a supported classifier (supported: LogisticRegression, LinearSVC, SGDClassifier, RidgeClassifier, PassiveAggressiveClassifier, Perceptron, MultinomialNB, ComplementNB, BernoulliNB)",
                 obj.class

@@ -36,6 +36,11 @@ pub enum EngineError {
     /// differently from Python.
     #[error("cannot tokenize this text: {0}")]
     Text(falcon_text::TextError),
+    /// The model's answer for one text is NaN or infinite (its parameters
+    /// are finite, but large enough to overflow on this text). Refused
+    /// rather than served as `null`.
+    #[error("cannot score this text: {0}")]
+    NonFinite(String),
 }
 
 impl EngineError {

@@ -37,9 +37,33 @@ pub(crate) enum Extractor {
     Chain(Box<Extractor>, Vec<Tfidf>),
 }
 
+/// Deepest nesting of `Pipeline`s and `FeatureUnion`s inside the text step.
+/// Loading, transforming and describing an extractor recurse once per
+/// level, so the depth must be bounded by a constant rather than by the
+/// file (the unpickler's own depth limit is far larger); real pipelines
+/// nest two or three levels.
+pub(crate) const MAX_NESTING: usize = 16;
+
+/// Most steps one `Pipeline`, or parts one `FeatureUnion`, may have, and
+/// most estimators the whole text step may hold (nesting would otherwise
+/// multiply the first bound). A pickle can repeat one memoised vectorizer
+/// a hundred thousand times for a few bytes each; every copy would compile
+/// its pattern, copy its parameters and run on every text. Real pipelines
+/// have a handful.
+pub(crate) const MAX_PARTS: usize = 256;
+
 impl Extractor {
-    /// Builds the text step of a pipeline from its pickled estimator.
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// Builds the text step of a pipeline from its pickled estimator,
+    /// `depth` levels of `Pipeline`/`FeatureUnion` down; `built` counts the
+    /// estimators of the whole text step so far (see [`MAX_PARTS`]).
+    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
+        if depth > MAX_NESTING {
+            return Err(EngineError::unsupported(format!(
+                "{} is nested more than {MAX_NESTING} Pipelines/FeatureUnions deep",
+                obj.class
+            )));
+        }
+        count_estimator(built)?;
         match obj.class.name.as_str() {
             "CountVectorizer" | "TfidfVectorizer" => Ok(Extractor::Count(Box::new(
                 CountVectorizer::from_object(obj)?,
@@ -47,10 +71,14 @@ impl Extractor {
             "HashingVectorizer" => Ok(Extractor::Hashing(Box::new(
                 HashingVectorizer::from_object(obj)?,
             ))),
-            "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(obj)?)),
+            "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(
+                obj,
+                depth + 1,
+                built,
+            )?)),
             "Pipeline" => {
                 let steps = crate::pipeline::steps(obj)?;
-                Self::from_steps(&steps)
+                Self::from_steps(&steps, depth + 1, built)
             }
             other => Err(EngineError::unsupported(format!(
                 "{other} ({}) cannot turn text into features; expected CountVectorizer, TfidfVectorizer, HashingVectorizer, FeatureUnion or Pipeline",
@@ -60,11 +88,21 @@ impl Extractor {
     }
 
     /// A vectorizer followed by any number of `TfidfTransformer`s.
-    pub(crate) fn from_steps(steps: &[(String, &Object)]) -> Result<Self> {
+    pub(crate) fn from_steps(
+        steps: &[(String, &Object)],
+        depth: usize,
+        built: &mut usize,
+    ) -> Result<Self> {
         let Some(((_, first), rest)) = steps.split_first() else {
             return Err(EngineError::unsupported("a Pipeline with no steps"));
         };
-        let head = Extractor::from_object(first)?;
+        if steps.len() > MAX_PARTS {
+            return Err(EngineError::unsupported(format!(
+                "a Pipeline has {} steps; at most {MAX_PARTS} are supported",
+                steps.len()
+            )));
+        }
+        let head = Extractor::from_object(first, depth, built)?;
         if rest.is_empty() {
             return Ok(head);
         }
@@ -77,6 +115,7 @@ impl Extractor {
                     obj.class
                 )));
             }
+            count_estimator(built)?;
             let t = Tfidf::from_transformer(obj)?;
             t.check_width(n)?;
             n = t.n_features().unwrap_or(n);
@@ -156,6 +195,18 @@ impl Extractor {
             }
         }
     }
+}
+
+/// Counts one more estimator of the text step, refusing the
+/// [`MAX_PARTS`]-plus-first.
+fn count_estimator(built: &mut usize) -> Result<()> {
+    *built += 1;
+    if *built > MAX_PARTS {
+        return Err(EngineError::unsupported(format!(
+            "the text step holds more than {MAX_PARTS} vectorizers, transformers, Pipelines and FeatureUnions"
+        )));
+    }
+    Ok(())
 }
 
 /// `norm` of a vectorizer or `TfidfTransformer`.

@@ -48,7 +48,12 @@ impl Model {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes(&bytes)
+        let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+        let file_bytes = bytes.len();
+        // The file's bytes are not needed once unpickled: released before
+        // the tables are built, so they do not add to the load's peak.
+        drop(bytes);
+        Self::from_value(root, file_bytes)
     }
 
     /// Loads a model from the bytes of a joblib or pickle file.
@@ -58,11 +63,12 @@ impl Model {
     }
 
     /// Builds a model from an already unpickled tree, as if it had come
-    /// from a file of `file_bytes` bytes: [`inspect`] unpickles a file
-    /// once, describes the tree, then builds from it.
+    /// from a file of `file_bytes` bytes (which sets the memory budget, see
+    /// [`dense_budget`]): [`inspect`] unpickles a file once, describes the
+    /// tree, then builds from it; tests craft hostile models in memory.
     #[doc(hidden)]
     pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
-        let (extractor, classifier) = crate::pipeline::build(&root)?;
+        let (extractor, classifier) = crate::pipeline::build(&root, dense_budget(file_bytes))?;
         drop(root);
         let mut steps = Vec::new();
         extractor.describe("", &mut steps);
@@ -101,6 +107,7 @@ impl Model {
     pub fn predict(&self, text: &str) -> Result<Prediction> {
         let row = self.extractor.transform(text, None)?;
         let s = self.classifier.score(&row);
+        s.check_finite()?;
         Ok(Prediction {
             label: s.label,
             probabilities: s.probabilities,
@@ -116,6 +123,7 @@ impl Model {
         let mut seen = SeenNames::new();
         let row = self.extractor.transform(text, Some(&mut seen))?;
         let s = self.classifier.score(&row);
+        s.check_finite()?;
         let mut contribs = self.classifier.contributions(&row, s.label);
         contribs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let top = contribs
@@ -163,6 +171,23 @@ impl Model {
     }
 }
 
+/// The most bytes one dense parameter table (a classifier's weights,
+/// with an interleaved `idf_`) may take for a model file of `file_bytes`
+/// bytes: 48 MiB, plus 20 times the file size.
+///
+/// Why from the file size: a real model's weights are in its file, so
+/// they take about the file's size (twice for float32 or a compressed
+/// joblib of noisy floats). A hostile file can declare
+/// `HashingVectorizer(n_features=50_000_000)` with a `coef_` of
+/// compressed zeros: 55 KB on disk, gigabytes as tables. The bound keeps
+/// a load within the product's rule, peak RSS <= 128 MiB + 50 x file
+/// size, with room for the unpickled tree (which holds the same numbers
+/// while the tables are built); the 48 MiB floor admits any model whose
+/// tables are small whatever its compression.
+pub(crate) fn dense_budget(file_bytes: usize) -> usize {
+    (48usize << 20).saturating_add(file_bytes.saturating_mul(20))
+}
+
 /// `{"label": ..., "probabilities": {"<class>": p}, "decision": ...,
 /// "explanation": [...]}`, the format shared by `falcon predict` and the
 /// HTTP API. Class keys are Python's `str(class)`.
@@ -195,8 +220,17 @@ impl Serialize for PerClass<'_> {
 impl Serialize for PredictionView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let p = self.prediction;
+        // `Prediction`'s fields are public: a hand-made one with a label
+        // outside `classes_` is a serialisation error, not a panic.
+        let label = self.classes.get(p.label).ok_or_else(|| {
+            serde::ser::Error::custom(format!(
+                "label index {} outside the {} classes",
+                p.label,
+                self.classes.len()
+            ))
+        })?;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("label", &self.classes[p.label])?;
+        m.serialize_entry("label", label)?;
         if let Some(probs) = &p.probabilities {
             m.serialize_entry("probabilities", &PerClass(self.classes, probs))?;
         }
@@ -291,8 +325,15 @@ fn raw_steps(root: &falcon_pickle::Value) -> Vec<String> {
     out
 }
 
+/// Lists the estimators of a raw tree, at most
+/// [`crate::features::MAX_NESTING`] levels deep (the recursion must not
+/// follow a hostile file's depth).
 fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) {
     use falcon_pickle::Value;
+    if indent.len() > 2 * crate::features::MAX_NESTING {
+        out.push(format!("{indent}…"));
+        return;
+    }
     if let Value::Object(o) = v {
         out.push(format!("{indent}{}", o.class));
         if let Some(state) = o.state.as_deref()

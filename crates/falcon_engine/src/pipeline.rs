@@ -123,7 +123,9 @@ pub(crate) fn steps(obj: &Object) -> Result<Vec<(String, &Object)>> {
 }
 
 /// Splits a top-level pickled object into its text step and classifier.
-pub(crate) fn build(root: &Value) -> Result<(Extractor, Classifier)> {
+/// `max_dense` bounds each dense weight table, in bytes (see
+/// `crate::model::dense_budget`).
+pub(crate) fn build(root: &Value, max_dense: usize) -> Result<(Extractor, Classifier)> {
     let Value::Object(obj) = root else {
         return Err(EngineError::unsupported(format!(
             "the file holds {}, not a scikit-learn Pipeline",
@@ -145,8 +147,8 @@ pub(crate) fn build(root: &Value) -> Result<(Extractor, Classifier)> {
             "the Pipeline has no vectorizer before its classifier",
         ));
     }
-    let mut classifier = Classifier::from_object(last)?;
-    let mut extractor = Extractor::from_steps(head)?;
+    let mut classifier = Classifier::from_object(last, max_dense)?;
+    let mut extractor = Extractor::from_steps(head, 0, &mut 0)?;
     let (got, want) = (extractor.n_features(), classifier.n_features());
     if got != want {
         return Err(EngineError::unsupported(format!(

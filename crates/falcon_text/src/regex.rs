@@ -60,7 +60,7 @@ impl PyRegex {
     /// IGNORECASE or inside look-behinds, non-ASCII group names and the `(?t)` flag.
     pub fn compile(pattern: &str) -> Result<PyRegex, TextError> {
         let parsed = parse::parse(pattern)?;
-        let (min_width, _) = parse::width(&parsed.nodes, &parsed.group_widths);
+        let (min_width, _) = parse::width(&parsed.nodes, parsed.group_widths.as_slice());
         if min_width == 0 {
             return Err(TextError::Unsupported {
                 pattern: pattern.to_string(),

@@ -33,7 +33,9 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// `max_dense` bounds the bytes of the weight table (see
+    /// [`super::check_dense`]).
+    pub(crate) fn from_object(obj: &Object, max_dense: usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
         let classes = if class == "RidgeClassifier" {
@@ -46,19 +48,35 @@ impl Linear {
                     "multilabel RidgeClassifier is not supported",
                 ));
             }
-            labels(&lb, "classes_")?
+            labels(&lb, "classes_", &class)?
         } else {
-            labels(&a, "classes_")?
+            labels(&a, "classes_", &class)?
         };
-        let (coef, k, n_features) = a.matrix("coef_")?;
-        let intercept = match a.opt("intercept_") {
+        let (k, n_features) = a.matrix_shape("coef_")?;
+        let expected_k = if classes.len() == 2 { 1 } else { classes.len() };
+        if k != expected_k {
+            return Err(EngineError::unsupported(format!(
+                "{class}: coef_ has {k} rows for {} classes (expected {expected_k})",
+                classes.len()
+            )));
+        }
+        super::check_dense(&class, "coef_", k, n_features, max_dense)?;
+        let (coef, _, _) = a.matrix("coef_")?;
+        a.check_finite("coef_", &coef, n_features)?;
+        let mut intercept = match a.opt("intercept_") {
             Some(falcon_pickle::Value::Float(f)) => vec![*f],
             Some(falcon_pickle::Value::Int(i)) => vec![*i as f64],
-            Some(_) => a.vector("intercept_")?,
+            Some(_) => a.vector("intercept_")?.into_owned(),
             None => return Err(a.err("intercept_", "an array", &falcon_pickle::Value::None)),
         };
-        let expected_k = if classes.len() == 2 { 1 } else { classes.len() };
-        if k != expected_k || intercept.len() != k {
+        a.check_finite("intercept_", &intercept, 0)?;
+        if intercept.len() == 1 && k > 1 {
+            // `LinearSVC`/`RidgeClassifier(fit_intercept=False)` store the
+            // scalar 0.0 even for several classes; numpy broadcasts it to
+            // every class in `X @ coef_.T + intercept_`, and so does this.
+            intercept = vec![intercept[0]; k];
+        }
+        if intercept.len() != k {
             return Err(EngineError::unsupported(format!(
                 "{class}: coef_ has {k} rows and intercept_ {} values for {} classes (expected {expected_k})",
                 intercept.len(),

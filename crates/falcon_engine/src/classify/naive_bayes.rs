@@ -22,13 +22,27 @@ pub(crate) struct NaiveBayes {
     pub(crate) n_features: usize,
 }
 
+/// Appended to the error for a `-inf` fitted log-probability.
+const ALPHA0: &str = ": the model was fitted with alpha=0 (force_alpha=True), and scikit-learn's predict_proba then answers NaN for some texts, which Falcon will not serve; refit with alpha > 0";
+
 impl NaiveBayes {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// `max_dense` bounds the bytes of the weight table (see
+    /// [`super::check_dense`]).
+    ///
+    /// Infinities: `feature_log_prob_` is `-inf` for a feature never seen
+    /// with a class when the model was fitted with `alpha=0`; a text with
+    /// such a feature for every class then gets `-inf` everywhere and
+    /// scikit-learn's `predict_proba` answers NaN, which JSON cannot carry.
+    /// Those models are refused. A `class_log_prior_` of `-inf` (a class
+    /// given prior 0 in `class_prior`) only drives that class's
+    /// probability to exactly 0, which is reproduced, so it is served as
+    /// long as some class has a finite prior.
+    pub(crate) fn from_object(obj: &Object, max_dense: usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
-        let classes = labels(&a, "classes_")?;
-        let (flp, k, n_features) = a.matrix("feature_log_prob_")?;
-        let prior = a.vector("class_log_prior_")?;
+        let classes = labels(&a, "classes_", &class)?;
+        let (k, n_features) = a.matrix_shape("feature_log_prob_")?;
+        let prior = a.vector_unchecked("class_log_prior_")?;
         if k != classes.len() || prior.len() != k {
             return Err(EngineError::unsupported(format!(
                 "{class}: feature_log_prob_ has {k} rows and class_log_prior_ {} values for {} classes",
@@ -36,13 +50,30 @@ impl NaiveBayes {
                 classes.len()
             )));
         }
+        super::check_dense(&class, "feature_log_prob_", k, n_features, max_dense)?;
+        let (flp, _, _) = a.matrix("feature_log_prob_")?;
+        if let Some(i) = flp.iter().position(|x| !x.is_finite()) {
+            let why = if flp[i] == f64::NEG_INFINITY {
+                ALPHA0
+            } else {
+                ""
+            };
+            return Err(a.non_finite("feature_log_prob_", flp[i], i, n_features, why));
+        }
+        if let Some(i) = prior.iter().position(|&x| x.is_nan() || x == f64::INFINITY) {
+            return Err(a.non_finite("class_log_prior_", prior[i], i, 0, ""));
+        }
+        if prior.iter().all(|&x| x == f64::NEG_INFINITY) {
+            return Err(EngineError::unsupported(format!(
+                "{class}.class_log_prior_ is -inf for every class: every probability would be NaN"
+            )));
+        }
         let mut binarize = None;
-        let (weights, bias) = match class.as_str() {
-            "MultinomialNB" => (flp, Some(prior)),
-            "ComplementNB" => {
-                let bias = (classes.len() == 1).then_some(prior);
-                (flp, bias)
-            }
+        let (weights, bias): (std::borrow::Cow<'_, [f64]>, _) = match class.as_str() {
+            "MultinomialNB" => (flp, Some(prior.into_owned())),
+            // With several classes `ComplementNB` adds no prior (and one
+            // class is refused by `labels`).
+            "ComplementNB" => (flp, None),
             "BernoulliNB" => {
                 binarize = match a.opt("binarize") {
                     None | Some(Value::None) => None,
@@ -50,14 +81,39 @@ impl NaiveBayes {
                     Some(Value::Int(i)) => Some(*i as f64),
                     Some(v) => return Err(a.err("binarize", "a number or None", v)),
                 };
+                if let Some(b) = binarize
+                    && !(b.is_finite() && b >= 0.0)
+                {
+                    // `binarize` raises on a sparse matrix below 0.
+                    return Err(a.err(
+                        "binarize",
+                        "a finite number >= 0 or None",
+                        &Value::Float(b),
+                    ));
+                }
                 // neg_prob = log(1 - exp(flp)); W = flp - neg_prob;
                 // bias = class_log_prior_ + neg_prob.sum(axis=1)
                 let neg: Vec<f64> = flp.iter().map(|&x| (1.0 - x.exp()).ln()).collect();
+                if let Some(i) = neg.iter().position(|x| !x.is_finite()) {
+                    // A log-probability of 0 (a feature present in every
+                    // document of a class: alpha=0 again) or above.
+                    return Err(a.non_finite(
+                        "feature_log_prob_",
+                        flp[i],
+                        i,
+                        n_features,
+                        if flp[i] <= 0.0 {
+                            ALPHA0
+                        } else {
+                            " (a log-probability above 0)"
+                        },
+                    ));
+                }
                 let w: Vec<f64> = flp.iter().zip(&neg).map(|(f, n)| f - n).collect();
                 let bias = (0..k)
                     .map(|r| prior[r] + numpy_sum(&neg[r * n_features..(r + 1) * n_features]))
                     .collect();
-                (w, Some(bias))
+                (w.into(), Some(bias))
             }
             other => {
                 return Err(EngineError::unsupported(format!(

@@ -38,7 +38,7 @@ impl Tfidf {
                         a.class
                     )));
                 }
-                Some(Strided::from_vec(a.vector("idf_")?))
+                Some(Strided::from_vec(a.vector("idf_")?.into_owned()))
             }
             None if use_idf => {
                 return Err(EngineError::unsupported(format!(

@@ -22,7 +22,9 @@ pub(crate) struct FeatureUnion {
 }
 
 impl FeatureUnion {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    /// `depth`: nesting level of this union (see [`super::MAX_NESTING`]).
+    /// `built`: estimators of the text step so far (see [`super::MAX_PARTS`]).
+    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let list = a.get("transformer_list")?;
         let items = match list {
@@ -34,6 +36,13 @@ impl FeatureUnion {
             Some(Value::Dict(d)) => Some(d),
             Some(v) => return Err(a.err("transformer_weights", "a dict or None", v)),
         };
+        if items.len() > super::MAX_PARTS {
+            return Err(EngineError::unsupported(format!(
+                "FeatureUnion has {} transformers; at most {} are supported",
+                items.len(),
+                super::MAX_PARTS
+            )));
+        }
         let mut parts = Vec::new();
         let mut offset: usize = 0;
         for item in items {
@@ -64,15 +73,15 @@ impl FeatureUnion {
                     )));
                 }
             };
-            let extractor = Extractor::from_object(trans)?;
+            let extractor = Extractor::from_object(trans, depth, built)?;
             let weight = match weights.and_then(|w| {
                 w.iter()
                     .find(|(k, _)| matches!(k, Value::Str(s) if *s == name))
             }) {
                 None => None,
-                Some((_, Value::Float(f))) => Some(*f),
+                Some((_, Value::Float(f))) if f.is_finite() => Some(*f),
                 Some((_, Value::Int(i))) => Some(*i as f64),
-                Some((_, v)) => return Err(a.err("transformer_weights", "numbers", v)),
+                Some((_, v)) => return Err(a.err("transformer_weights", "finite numbers", v)),
             };
             let width = extractor.n_features();
             parts.push(Part {

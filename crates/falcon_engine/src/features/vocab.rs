@@ -24,7 +24,10 @@ use hashbrown::HashTable;
 
 use crate::error::{EngineError, Result};
 
-type Hasher = foldhash::fast::FixedState;
+/// Seeded per table from a per-process random seed: with a fixed seed a
+/// hostile `vocabulary_` could be made of colliding terms, turning every
+/// insert into a scan of one probe chain and the load quadratic.
+type Hasher = foldhash::fast::RandomState;
 
 pub(crate) struct Vocab {
     /// UTF-8 bytes of every term stored as a string, in column order.
@@ -231,7 +234,28 @@ impl Vocab {
             } else {
                 k
             };
-            table.insert_unique(term_hash(&hasher, k, b), Slot::new(col, stored), rehash);
+            // A pickled dict can repeat a key (Python would keep the last
+            // one and leave a column without a term): refused, not served
+            // with one of the two columns picked arbitrarily.
+            let same = |s: &Slot| {
+                let sk = s.key();
+                if k & LONG != LONG {
+                    return sk == k;
+                }
+                sk >> 32 == k >> 32 && bytes_of(s.col) == b
+            };
+            match table.entry(term_hash(&hasher, k, b), same, rehash) {
+                hashbrown::hash_table::Entry::Occupied(o) => {
+                    return Err(EngineError::unsupported(format!(
+                        "vocabulary_ has the term {:?} twice (columns {} and {col})",
+                        String::from_utf8_lossy(b),
+                        o.get().col
+                    )));
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(Slot::new(col, stored));
+                }
+            }
         }
         let mut vocab = Vocab {
             arena,
@@ -354,8 +378,24 @@ impl Vocab {
                     .map(|&e| (Pair::col(e), (Pair::prefix(e), Pair::last(e))))
                     .collect()
             });
-            if let Some(&(p, l)) = reverse.get(&col) {
-                return format!("{} {}", self.term(p), self.term(l));
+            if reverse.contains_key(&col) {
+                // Walk the prefixes down to the first token (a loop, not
+                // recursion: an n-gram term may have a million words).
+                let mut lasts = Vec::new();
+                let mut c = col;
+                while let Some(&(p, l)) = reverse.get(&c) {
+                    lasts.push(l);
+                    c = p;
+                    if lasts.len() > self.len() {
+                        break; // cannot happen: prefixes are shorter n-grams
+                    }
+                }
+                let mut out = String::from_utf8_lossy(self.term_bytes(c)).into_owned();
+                for &l in lasts.iter().rev() {
+                    out.push(' ');
+                    out.push_str(&String::from_utf8_lossy(self.term_bytes(l)));
+                }
+                return out;
             }
         }
         // The arena only ever receives whole `&str`s, cut at their bounds.
@@ -375,20 +415,27 @@ impl Vocab {
     }
 }
 
-/// Resolves an n-gram string in pair mode by splitting at its last space.
+/// Resolves an n-gram string (one with a space) in pair mode: its first
+/// token's column, extended one token at a time through the pair table.
+///
+/// A loop, not recursion on the prefix: a `vocabulary_` term can hold a
+/// million space-separated words, and one stack frame per word overflowed
+/// the stack and aborted the process.
 fn lookup_ngram_str(v: &Vocab, ng: &Ngrams, term: &str) -> Option<u32> {
-    let split = term.rfind(' ')?;
-    let (prefix, last) = (&term[..split], &term[split + 1..]);
-    let last_col = v.get_string(last)?;
-    let prefix_col = if prefix.contains(' ') {
-        lookup_ngram_str(v, ng, prefix)?
-    } else {
-        v.get_string(prefix)?
-    };
-    let key = Pair::key(prefix_col, last_col);
-    ng.table
-        .find(v.hasher.hash_one(key), |&e| e & PAIR_KEY_MASK == key)
-        .map(|&e| Pair::col(e))
+    let mut words = term.split(' ');
+    let mut col = v.get_string(words.next()?)?;
+    let mut extended = false;
+    for word in words {
+        let last = v.get_string(word)?;
+        let key = Pair::key(col, last);
+        col = ng
+            .table
+            .find(v.hasher.hash_one(key), |&e| e & PAIR_KEY_MASK == key)
+            .map(|&e| Pair::col(e))?;
+        extended = true;
+    }
+    // A term without a space is not an n-gram (the callers never pass one).
+    extended.then_some(col)
 }
 
 #[cfg(test)]
@@ -469,6 +516,31 @@ mod tests {
         let huge = "x".repeat(MAX_TERM + 1);
         let err = Vocab::new(vec![(huge.as_str(), 0)], false).err().unwrap();
         assert!(err.to_string().contains("at most"), "{err}");
+    }
+
+    #[test]
+    fn long_ngram_queries_and_terms_are_not_recursive() {
+        // A million-word query: the recursive lookup took one stack frame
+        // per word and overflowed the stack.
+        let v = Vocab::new(vec![("a", 0), ("a a", 1), ("a a a", 2)], true).unwrap();
+        assert!(v.pair_mode());
+        let words = vec!["a"; 1_000_000].join(" ");
+        assert_eq!(v.get(&words), None);
+        assert_eq!(v.get("a a a"), Some(2));
+        assert_eq!(v.term(2), "a a a");
+        // Building from a million-word term whose prefixes are unknown
+        // falls back to string mode, again without recursing.
+        let v = Vocab::new(vec![("a", 0), (words.as_str(), 1)], true).unwrap();
+        assert!(!v.pair_mode());
+        assert_eq!(v.get(&words), Some(1));
+    }
+
+    #[test]
+    fn refuses_duplicate_terms() {
+        let err = Vocab::new(vec![("a", 0), ("b", 1), ("a", 2)], false)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("\"a\" twice"), "{err}");
     }
 
     #[test]

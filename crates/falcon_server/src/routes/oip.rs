@@ -466,6 +466,16 @@ fn class_scores(p: &Prediction, kind: Kind) -> Vec<f64> {
     }
 }
 
+/// `str(classes_[i])`. The engine guarantees one class per score and a
+/// label inside `classes_`, but a mismatch must not take a request (or the
+/// server) down with an index panic: the index itself stands in for the
+/// missing name.
+fn class_name(classes: &[falcon_engine::Label], i: usize) -> String {
+    classes
+        .get(i)
+        .map_or_else(|| i.to_string(), ToString::to_string)
+}
+
 enum Tensor {
     Bytes(Vec<String>),
     Fp64(Vec<f64>),
@@ -495,14 +505,14 @@ fn encode_response(
                 let mut idx: Vec<usize> = (0..scores.len()).collect();
                 idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
                 for &i in idx.iter().take(k) {
-                    data.push(format!("{}:{}:{}", scores[i], i, classes[i]));
+                    data.push(format!("{}:{}:{}", scores[i], i, class_name(classes, i)));
                 }
             }
             (Tensor::Bytes(data), vec![n, k])
         } else {
             match o.kind {
                 Kind::Label => (
-                    Tensor::Bytes(preds.iter().map(|p| classes[p.label].to_string()).collect()),
+                    Tensor::Bytes(preds.iter().map(|p| class_name(classes, p.label)).collect()),
                     vec![n],
                 ),
                 Kind::Probabilities | Kind::Decision => {
@@ -652,6 +662,18 @@ pub async fn all_stats(State(state): State<AppState>) -> Result<Response, Server
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_names_never_index_out_of_bounds() {
+        let classes = [
+            falcon_engine::Label::Str("ham".into()),
+            falcon_engine::Label::Int(7),
+        ];
+        assert_eq!(class_name(&classes, 0), "ham");
+        assert_eq!(class_name(&classes, 1), "7");
+        assert_eq!(class_name(&classes, 2), "2");
+        assert_eq!(class_name(&[], 0), "0");
+    }
 
     #[test]
     fn binary_bytes_roundtrip_and_truncation() {

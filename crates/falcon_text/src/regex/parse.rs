@@ -118,8 +118,31 @@ impl Node {
     }
 }
 
+/// Widths of the capturing groups, for back-references: the closed widths
+/// of a finished parse, or the parser's table in which a still-open group
+/// is `None` (read as `(0, None)`). Read in place: copying the table at
+/// every group close made patterns of many groups quadratic to parse.
+pub(crate) trait GroupWidths {
+    fn group_width(&self, g: usize) -> (u64, Option<u64>);
+}
+
+impl GroupWidths for [(u64, Option<u64>)] {
+    fn group_width(&self, g: usize) -> (u64, Option<u64>) {
+        self.get(g).copied().unwrap_or((0, None))
+    }
+}
+
+impl GroupWidths for [Option<(u64, Option<u64>)>] {
+    fn group_width(&self, g: usize) -> (u64, Option<u64>) {
+        self.get(g).copied().flatten().unwrap_or((0, None))
+    }
+}
+
 /// Minimum and maximum width in code points (`None` = unbounded), like `SubPattern.getwidth`.
-pub(crate) fn width(nodes: &[Node], group_widths: &[(u64, Option<u64>)]) -> (u64, Option<u64>) {
+pub(crate) fn width<G: GroupWidths + ?Sized>(
+    nodes: &[Node],
+    group_widths: &G,
+) -> (u64, Option<u64>) {
     let mut lo = 0u64;
     let mut hi = Some(0u64);
     for n in nodes {
@@ -133,7 +156,7 @@ pub(crate) fn width(nodes: &[Node], group_widths: &[(u64, Option<u64>)]) -> (u64
     (lo, hi)
 }
 
-fn node_width(n: &Node, gw: &[(u64, Option<u64>)]) -> (u64, Option<u64>) {
+fn node_width<G: GroupWidths + ?Sized>(n: &Node, gw: &G) -> (u64, Option<u64>) {
     match n {
         Node::Lit(..) | Node::NotLit(..) | Node::In { .. } | Node::Any(_) => (1, Some(1)),
         Node::At(..) | Node::Assert { .. } => (0, Some(0)),
@@ -162,7 +185,7 @@ fn node_width(n: &Node, gw: &[(u64, Option<u64>)]) -> (u64, Option<u64>) {
             };
             (l.saturating_mul(*min), hi)
         }
-        Node::GroupRef(g, _) => gw.get(*g).copied().unwrap_or((0, None)),
+        Node::GroupRef(g, _) => gw.group_width(*g),
     }
 }
 
@@ -343,7 +366,8 @@ struct State {
     global_verbose: bool,
     /// Widths of groups; `None` while a group is still open. Index 0 is the whole match.
     group_widths: Vec<Option<(u64, Option<u64>)>>,
-    group_names: Vec<(String, usize)>,
+    /// Name → group number (a map: looked up once per group).
+    group_names: std::collections::HashMap<String, usize>,
     lookbehind_groups: Option<usize>,
     in_lookbehind: bool,
 }
@@ -374,7 +398,7 @@ pub(crate) fn parse(pattern: &str) -> PResult<Parsed> {
         global_unicode: false,
         global_verbose: false,
         group_widths: vec![Some((0, None))],
-        group_names: Vec::new(),
+        group_names: std::collections::HashMap::new(),
         lookbehind_groups: None,
         in_lookbehind: false,
     };
@@ -676,8 +700,7 @@ fn parse_seq(
                             let n = source.getuntil(')', "group name")?;
                             check_group_name(source, &n)?;
                             let len = n.chars().count() + 1;
-                            let Some(&(_, gid)) = state.group_names.iter().find(|(k, _)| *k == n)
-                            else {
+                            let Some(&gid) = state.group_names.get(&n) else {
                                 return Err(source.error(format!("unknown group name {n:?}"), len));
                             };
                             if !state.check_group(gid) {
@@ -747,7 +770,7 @@ fn parse_seq(
                             ));
                         }
                         if behind {
-                            let (lo, hi) = width(&p, &state.closed_widths());
+                            let (lo, hi) = width(&p, state.group_widths.as_slice());
                             if Some(lo) != hi {
                                 return Err(TextError::Syntax {
                                     pattern: source.pattern.to_string(),
@@ -812,13 +835,13 @@ fn parse_seq(
                 }
                 let gid = state.groups();
                 if let Some(n) = &name {
-                    if state.group_names.iter().any(|(k, _)| k == n) {
+                    if state.group_names.contains_key(n) {
                         return Err(source.error(
                             format!("redefinition of group name {n:?} as group {gid}"),
                             n.chars().count() + 1,
                         ));
                     }
-                    state.group_names.push((n.clone(), gid));
+                    state.group_names.insert(n.clone(), gid);
                 }
                 state.group_widths.push(None);
                 Some(gid)
@@ -836,7 +859,7 @@ fn parse_seq(
             let has_flags = add.i || add.m || add.s || add.x || add.a || add.u;
             let has_del = del.i || del.m || del.s || del.x;
             if let Some(g) = group {
-                let w = width(&p, &state.closed_widths());
+                let w = width(&p, state.group_widths.as_slice());
                 state.group_widths[g] = Some(w);
                 subpattern.push(Node::Group { index: g, body: p });
             } else if atomic {

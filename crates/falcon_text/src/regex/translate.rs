@@ -531,7 +531,7 @@ impl Emitter<'_> {
                 kind,
                 body,
             } => {
-                let (lo, _) = super::parse::width(body, &[]);
+                let (lo, _) = super::parse::width(body, &[] as &[(u64, Option<u64>)]);
                 if lo == 0 && max.is_none_or(|m| m > 1) {
                     return Err(self.unsupported(
                         "repetition of a sub-pattern that can match the empty string",
