@@ -20,6 +20,9 @@ pub struct Model {
     /// Human-readable step descriptions, for `model inspect`.
     steps: Vec<String>,
     file_bytes: usize,
+    /// Which scikit-learn release fitted the model and which text rules
+    /// Falcon applies (see [`Model::provenance`]).
+    provenance: String,
 }
 
 /// What the model predicts for one text.
@@ -53,7 +56,12 @@ impl Model {
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
+        let loaded = falcon_pickle::load_with_origin(bytes, &crate::pipeline::sklearn_policy())?;
+        if loaded.python2 {
+            return Err(EngineError::unsupported(crate::release::PYTHON2_REFUSAL));
+        }
+        let root = loaded.value;
+        let provenance = crate::release::provenance(&root);
         let (extractor, classifier) = crate::pipeline::build(&root)?;
         drop(root);
         let mut steps = Vec::new();
@@ -64,6 +72,7 @@ impl Model {
             classifier,
             steps,
             file_bytes: bytes.len(),
+            provenance,
         })
     }
 
@@ -131,6 +140,14 @@ impl Model {
     }
 
     /// One line per pipeline step.
+    /// `"trained with scikit-learn 0.24.2; text rules of CPython 3.11
+    /// (Unicode 14.0.0)"`: the release recorded in the pickle (its
+    /// `_sklearn_version`), whose arithmetic the engine follows where
+    /// releases differ, and the Python text semantics it applies.
+    pub fn provenance(&self) -> &str {
+        &self.provenance
+    }
+
     pub fn steps(&self) -> &[String] {
         &self.steps
     }
@@ -212,6 +229,8 @@ pub struct Inspection {
     /// The pipeline's steps: from the loaded model when it is supported,
     /// otherwise from the raw pickled tree as far as it could be read.
     pub steps: Vec<String>,
+    /// [`Model::provenance`], when the model loads.
+    pub provenance: Option<String>,
     pub classes: Vec<String>,
     pub n_features: Option<usize>,
     pub memory_bytes: Option<usize>,
@@ -230,6 +249,7 @@ pub fn inspect(path: &Path) -> Inspection {
         path: path.display().to_string(),
         file_bytes,
         steps: Vec::new(),
+        provenance: None,
         classes: Vec::new(),
         n_features: None,
         memory_bytes: None,
@@ -241,6 +261,7 @@ pub fn inspect(path: &Path) -> Inspection {
         Ok(m) => {
             out.load_time_ms = ms(started.elapsed());
             out.steps = m.steps().to_vec();
+            out.provenance = Some(m.provenance().to_string());
             out.classes = m.classes().iter().map(ToString::to_string).collect();
             out.n_features = Some(m.n_features());
             out.memory_bytes = Some(m.memory_bytes());

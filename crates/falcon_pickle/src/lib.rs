@@ -42,8 +42,27 @@ pub use value::*;
 /// lzma, lz4, else a bare pickle stream); numpy arrays that joblib wrote
 /// out of band are read in place.
 pub fn load(bytes: &[u8], policy: &Policy) -> Result<Value, PickleError> {
+    load_with_origin(bytes, policy).map(|l| l.value)
+}
+
+/// What [`load_with_origin`] returns: the value, and what the stream reveals
+/// about the interpreter that wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub value: Value,
+    /// Written by Python 2: the stream holds Python 2 `str` objects (the
+    /// `STRING`/`BINSTRING`/`SHORT_BINSTRING` opcodes, which Python 3 never
+    /// writes). They are decoded as Latin-1, as `pickle.load(f,
+    /// encoding="latin1")` does, but a model fitted under Python 2 also
+    /// lowercased and tokenized its texts with Python 2's rules.
+    pub python2: bool,
+}
+
+/// [`load`], also telling whether the file was written by Python 2.
+pub fn load_with_origin(bytes: &[u8], policy: &Policy) -> Result<Loaded, PickleError> {
     let stream = joblib::pickle_stream(bytes, policy.limits())?;
-    unpickler::unpickle(&stream, policy)
+    let (value, python2) = unpickler::unpickle(&stream, policy)?;
+    Ok(Loaded { value, python2 })
 }
 
 /// [`load`] of the file at `path`.

@@ -29,10 +29,17 @@ use crate::value::{Array, Dtype, Value};
 
 /// Runs the pickle in `data` and returns the object `STOP` found on the
 /// stack, as a tree.
-pub(crate) fn unpickle(data: &[u8], policy: &Policy) -> Result<Value, PickleError> {
+pub(crate) fn unpickle(data: &[u8], policy: &Policy) -> Result<(Value, bool), PickleError> {
     let mut vm = Vm::new(data, policy);
     let root = vm.run()?;
-    resolve::resolve(vm.arena, root, policy.limits(), data.len())
+    // Python 3 never writes the `STRING` opcodes (its `bytes` go through
+    // `_codecs.encode` below protocol 3), so one of them marks a Python 2
+    // pickle, whose text semantics differ.
+    let python2 = vm.arena.nodes.iter().any(|n| matches!(n, Node::Py2Str(_)));
+    Ok((
+        resolve::resolve(vm.arena, root, policy.limits(), data.len())?,
+        python2,
+    ))
 }
 
 /// numpy refuses arrays of more dimensions than this.
