@@ -153,6 +153,9 @@ def cases():
     add("hashing_tfidf_lr", "bin", "HashingVectorizer(2**12, alternate_sign=False) + TfidfTransformer + LogisticRegression",
         lambda: pipe([("hash", HashingVectorizer(n_features=2 ** 12, alternate_sign=False)),
                       ("tfidf", TfidfTransformer())], lr(solver="liblinear")))
+    if SK < (0, 21):
+        add("hashing_non_negative", "tri", "HashingVectorizer(2**10, non_negative=True) (removed in 0.21) + MultinomialNB",
+            lambda: pipe(HashingVectorizer(n_features=2 ** 10, non_negative=True), MultinomialNB()))
     add("count_tfidf_transformer_mnb", "tri", "CountVectorizer + TfidfTransformer(sublinear_tf) + MultinomialNB",
         lambda: pipe([("count", count()), ("tfidf", TfidfTransformer(sublinear_tf=True))], MultinomialNB()))
     add("union_word_char_svc", "tri", "FeatureUnion(word Tfidf, char_wb Tfidf) + LinearSVC",
