@@ -73,3 +73,22 @@ pub fn load_path(path: &Path, policy: &Policy) -> Result<Value, PickleError> {
     })?;
     load(&bytes, policy)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python2_strings_mark_the_origin() {
+        // Python 2: pickle.dumps({'a': 'b'}, 2) writes its str as SHORT_BINSTRING.
+        let py2 = b"\x80\x02}q\x00U\x01aq\x01U\x01bq\x02s.";
+        let l = load_with_origin(py2, &Policy::new()).unwrap();
+        assert!(l.python2);
+        assert_eq!(l.value.get("a"), Some(&Value::Str("b".into())));
+        // Python 3: the same dict with BINUNICODE.
+        let py3 = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01X\x01\x00\x00\x00bq\x02s.";
+        let l = load_with_origin(py3, &Policy::new()).unwrap();
+        assert!(!l.python2);
+        assert_eq!(load(py3, &Policy::new()).unwrap(), l.value);
+    }
+}
