@@ -14,6 +14,7 @@ mod features;
 mod label;
 mod model;
 mod pipeline;
+mod release;
 mod scratch;
 mod sparse;
 

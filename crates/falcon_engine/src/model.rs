@@ -20,6 +20,9 @@ pub struct Model {
     /// Human-readable step descriptions, for `model inspect`.
     steps: Vec<String>,
     file_bytes: usize,
+    /// Which scikit-learn release fitted the model and which text rules
+    /// Falcon applies (see [`Model::provenance`]).
+    provenance: String,
 }
 
 /// What the model predicts for one text.
@@ -48,18 +51,27 @@ impl Model {
             path: path.display().to_string(),
             source,
         })?;
-        let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+        let loaded = falcon_pickle::load_with_origin(&bytes, &crate::pipeline::sklearn_policy())?;
         let file_bytes = bytes.len();
         // The file's bytes are not needed once unpickled: released before
         // the tables are built, so they do not add to the load's peak.
         drop(bytes);
-        Self::from_value(root, file_bytes)
+        Self::from_loaded(loaded, file_bytes)
     }
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let root = falcon_pickle::load(bytes, &crate::pipeline::sklearn_policy())?;
-        Self::from_value(root, bytes.len())
+        let loaded = falcon_pickle::load_with_origin(bytes, &crate::pipeline::sklearn_policy())?;
+        Self::from_loaded(loaded, bytes.len())
+    }
+
+    /// [`Model::from_value`] of a file's unpickled contents, refusing what
+    /// the stream reveals the engine cannot reproduce (a Python 2 pickle).
+    fn from_loaded(loaded: falcon_pickle::Loaded, file_bytes: usize) -> Result<Self> {
+        if loaded.python2 {
+            return Err(EngineError::unsupported(crate::release::PYTHON2_REFUSAL));
+        }
+        Self::from_value(loaded.value, file_bytes)
     }
 
     /// Builds a model from an already unpickled tree, as if it had come
@@ -68,6 +80,7 @@ impl Model {
     /// tree, then builds from it; tests craft hostile models in memory.
     #[doc(hidden)]
     pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
+        let provenance = crate::release::provenance(&root);
         let (extractor, classifier) = crate::pipeline::build(&root, dense_budget(file_bytes))?;
         drop(root);
         let mut steps = Vec::new();
@@ -78,6 +91,7 @@ impl Model {
             classifier,
             steps,
             file_bytes,
+            provenance,
         })
     }
 
@@ -147,6 +161,14 @@ impl Model {
     }
 
     /// One line per pipeline step.
+    /// `"trained with scikit-learn 0.24.2; text rules of CPython 3.11
+    /// (Unicode 14.0.0)"`: the release recorded in the pickle (its
+    /// `_sklearn_version`), whose arithmetic the engine follows where
+    /// releases differ, and the Python text semantics it applies.
+    pub fn provenance(&self) -> &str {
+        &self.provenance
+    }
+
     pub fn steps(&self) -> &[String] {
         &self.steps
     }
@@ -254,6 +276,8 @@ pub struct Inspection {
     /// The pipeline's steps: from the loaded model when it is supported,
     /// otherwise from the raw pickled tree as far as it could be read.
     pub steps: Vec<String>,
+    /// [`Model::provenance`], when the model loads.
+    pub provenance: Option<String>,
     pub classes: Vec<String>,
     pub n_features: Option<usize>,
     pub memory_bytes: Option<usize>,
@@ -272,6 +296,7 @@ pub fn inspect(path: &Path) -> Inspection {
         path: path.display().to_string(),
         file_bytes,
         steps: Vec::new(),
+        provenance: None,
         classes: Vec::new(),
         n_features: None,
         memory_bytes: None,
@@ -289,17 +314,19 @@ pub fn inspect(path: &Path) -> Inspection {
             source,
         })
         .and_then(|bytes| {
-            let root = falcon_pickle::load(&bytes, &crate::pipeline::sklearn_policy())?;
+            let loaded =
+                falcon_pickle::load_with_origin(&bytes, &crate::pipeline::sklearn_policy())?;
             let file_bytes = bytes.len();
             // Not needed once unpickled: freed before the tables are built.
             drop(bytes);
-            raw = raw_steps(&root);
-            Model::from_value(root, file_bytes)
+            raw = raw_steps(&loaded.value);
+            Model::from_loaded(loaded, file_bytes)
         });
     out.load_time_ms = ms(started.elapsed());
     match loaded {
         Ok(m) => {
             out.steps = m.steps().to_vec();
+            out.provenance = Some(m.provenance().to_string());
             out.classes = m.classes().iter().map(ToString::to_string).collect();
             out.n_features = Some(m.n_features());
             out.memory_bytes = Some(m.memory_bytes());

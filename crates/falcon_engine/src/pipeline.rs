@@ -8,6 +8,24 @@ use crate::classify::Classifier;
 use crate::error::{EngineError, Result};
 use crate::features::Extractor;
 
+/// The loss objects SGD-family estimators pickle (`loss_function_`). They
+/// are never used for prediction (the `loss` parameter string is), but
+/// they must unpickle.
+const SGD_LOSSES: &[&str] = &[
+    "Hinge",
+    "ModifiedHuber",
+    "SquaredHinge",
+    "Log",
+    "SquaredLoss",
+    "Huber",
+    "EpsilonInsensitive",
+    "SquaredEpsilonInsensitive",
+    "CyHalfBinomialLoss",
+    "CyHalfMultinomialLoss",
+    "CyHuberLoss",
+    "CyHalfSquaredError",
+];
+
 /// Every class the unpickler may instantiate. Anything else in a file —
 /// `os.system`, a user's tokenizer function, a random forest — is refused
 /// by name before any of the file is interpreted as a model.
@@ -39,25 +57,31 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["MultinomialNB", "ComplementNB", "BernoulliNB"],
     ),
     ("sklearn.preprocessing._label", &["LabelBinarizer"]),
-    // SGD-family estimators pickle their loss object; it is never used for
-    // prediction (the `loss` parameter string is), but it must unpickle.
+    // The same classes under the module paths of scikit-learn < 0.22,
+    // which had no leading underscore (0.22 kept them as deprecated
+    // aliases; pickles written before it name them).
+    ("sklearn.linear_model.logistic", &["LogisticRegression"]),
+    ("sklearn.svm.classes", &["LinearSVC"]),
     (
-        "sklearn.linear_model._sgd_fast",
-        &[
-            "Hinge",
-            "ModifiedHuber",
-            "SquaredHinge",
-            "Log",
-            "SquaredLoss",
-            "Huber",
-            "EpsilonInsensitive",
-            "SquaredEpsilonInsensitive",
-            "CyHalfBinomialLoss",
-            "CyHalfMultinomialLoss",
-            "CyHuberLoss",
-            "CyHalfSquaredError",
-        ],
+        "sklearn.linear_model.stochastic_gradient",
+        &["SGDClassifier"],
     ),
+    ("sklearn.linear_model.ridge", &["RidgeClassifier"]),
+    (
+        "sklearn.linear_model.passive_aggressive",
+        &["PassiveAggressiveClassifier"],
+    ),
+    ("sklearn.linear_model.perceptron", &["Perceptron"]),
+    ("sklearn.preprocessing.label", &["LabelBinarizer"]),
+    // `TfidfTransformer._idf_diag` (scikit-learn < 1.5 kept the idf as a
+    // sparse diagonal matrix, not an `idf_` array). A scipy sparse matrix
+    // pickles as its class plus a `__dict__` of numpy arrays, so it loads
+    // as plain data like an estimator; the module moved in scipy 1.8.
+    ("scipy.sparse.csr", &["csr_matrix"]),
+    ("scipy.sparse._csr", &["csr_matrix"]),
+    ("sklearn.linear_model._sgd_fast", SGD_LOSSES),
+    // Before 0.22.
+    ("sklearn.linear_model.sgd_fast", SGD_LOSSES),
     // Cython sets these classes' `__module__` to the bare extension name.
     (
         "_loss",

@@ -60,14 +60,15 @@ fn compare_row(what: &str, got: &[f64], want: &Value) -> Option<String> {
     None
 }
 
-#[test]
-fn fixtures_match_scikit_learn() {
-    let dir = fixtures();
+/// Checks every case of the fixture directory `dir` (its `manifest.json`):
+/// returns the number of predictions checked and the failures.
+fn check_dir(dir: &Path) -> (usize, Vec<String>) {
     let manifest = read_json(&dir.join("manifest.json"));
-    let texts: Vec<String> = serde_json::from_value(read_json(&dir.join("texts.json")))
-        .expect("texts.json is a list of strings");
+    let texts_file = manifest["texts"].as_str().unwrap_or("texts.json");
+    let texts: Vec<String> = serde_json::from_value(read_json(&dir.join(texts_file)))
+        .expect("the texts file is a list of strings");
     let cases = manifest["cases"].as_array().expect("manifest.cases");
-    assert!(!cases.is_empty(), "no parity cases");
+    assert!(!cases.is_empty(), "{}: no parity cases", dir.display());
     let mut failures = Vec::new();
     let mut checked = 0usize;
     for case in cases {
@@ -87,16 +88,14 @@ fn fixtures_match_scikit_learn() {
                 failures.push(format!("{file}: classes differ"));
                 continue;
             }
-            assert_eq!(
-                model.has_probabilities(),
-                !expected["predict_proba"].is_null(),
-                "{file}: predict_proba availability"
-            );
-            assert_eq!(
-                model.has_decision(),
-                !expected["decision_function"].is_null(),
-                "{file}: decision_function availability"
-            );
+            if model.has_probabilities() == expected["predict_proba"].is_null() {
+                failures.push(format!("{file}: predict_proba availability differs"));
+                continue;
+            }
+            if model.has_decision() == expected["decision_function"].is_null() {
+                failures.push(format!("{file}: decision_function availability differs"));
+                continue;
+            }
             for (i, text) in texts.iter().enumerate() {
                 let p = match model.predict(text) {
                     Ok(p) => p,
@@ -128,13 +127,17 @@ fn fixtures_match_scikit_learn() {
             }
         }
     }
+    (checked, failures)
+}
+
+fn assert_no_failures(what: &str, checked: usize, failures: &[String]) {
     eprintln!(
-        "parity: {checked} predictions checked, {} failures",
+        "{what}: {checked} predictions checked, {} failures",
         failures.len()
     );
     assert!(
         failures.is_empty(),
-        "{} parity failures:\n{}",
+        "{what}: {} parity failures:\n{}",
         failures.len(),
         failures
             .iter()
@@ -143,6 +146,63 @@ fn fixtures_match_scikit_learn() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+#[test]
+fn fixtures_match_scikit_learn() {
+    let (checked, failures) = check_dir(&fixtures());
+    assert_no_failures("parity", checked, &failures);
+}
+
+/// Every scikit-learn release of the matrix (`training/gen_release_matrix.py`,
+/// one directory per release under `releases/`): each file saved by that
+/// release predicts what *that release* predicted.
+#[test]
+fn every_release_matches_its_own_scikit_learn() {
+    let root = fixtures().join("releases");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("manifest.json").is_file())
+        .collect();
+    dirs.sort();
+    assert!(
+        !dirs.is_empty(),
+        "no release fixtures under {}",
+        root.display()
+    );
+    let mut all = Vec::new();
+    let mut total = 0;
+    for dir in &dirs {
+        let manifest = read_json(&dir.join("manifest.json"));
+        if manifest["python"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2."))
+        {
+            // Python 2's text rules are not reproduced: every file of the
+            // release must be refused, saying why.
+            for case in manifest["cases"].as_array().expect("manifest.cases") {
+                for file in case["files"].as_array().expect("case files") {
+                    let file = file.as_str().expect("file name");
+                    match Model::load(&dir.join(file)) {
+                        Ok(_) => all.push(format!("{file}: a Python 2 pickle loaded")),
+                        Err(e) if e.to_string().contains("pickled by Python 2") => {}
+                        Err(e) => all.push(format!("{file}: refused for another reason: {e}")),
+                    }
+                }
+            }
+            continue;
+        }
+        let (checked, failures) = check_dir(dir);
+        let tag = dir.file_name().unwrap_or_default().to_string_lossy();
+        eprintln!(
+            "release {tag}: {checked} predictions, {} failures",
+            failures.len()
+        );
+        total += checked;
+        all.extend(failures.into_iter().map(|f| format!("[{tag}] {f}")));
+    }
+    assert_no_failures("release matrix", total, &all);
 }
 
 #[test]

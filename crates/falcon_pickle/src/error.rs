@@ -17,6 +17,18 @@ pub enum PickleError {
     #[error("refusing to load {module}.{name}: not on the allowlist")]
     Refused { module: String, name: String },
 
+    /// joblib < 0.10 (scikit-learn < 0.18) kept each array in a side file
+    /// next to the pickle (`model.pkl_01.npy`, zlib-compressed for
+    /// `ZNDArrayWrapper`). Those are not read: the file names come from the
+    /// pickle, and a model that predates scikit-learn 0.20 is outside the
+    /// supported range anyway.
+    #[error(
+        "this file was written by joblib < 0.10 (scikit-learn < 0.18, {module}.{name}): its arrays \
+         live in side files (model.pkl_01.npy, ...), which Falcon does not read. Load it with \
+         joblib and save it again with joblib.dump(model, path) to get one self-contained file"
+    )]
+    LegacyJoblib { module: String, name: String },
+
     /// The stream ended inside an opcode or before `STOP`.
     #[error("truncated pickle at byte {offset}: {what}")]
     Truncated { offset: usize, what: &'static str },

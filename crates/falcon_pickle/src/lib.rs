@@ -47,8 +47,27 @@ pub use value::*;
 /// lzma, lz4, else a bare pickle stream); numpy arrays that joblib wrote
 /// out of band are read in place.
 pub fn load(bytes: &[u8], policy: &Policy) -> Result<Value, PickleError> {
+    load_with_origin(bytes, policy).map(|l| l.value)
+}
+
+/// What [`load_with_origin`] returns: the value, and what the stream reveals
+/// about the interpreter that wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub value: Value,
+    /// Written by Python 2: the stream holds Python 2 `str` objects (the
+    /// `STRING`/`BINSTRING`/`SHORT_BINSTRING` opcodes, which Python 3 never
+    /// writes). They are decoded as Latin-1, as `pickle.load(f,
+    /// encoding="latin1")` does, but a model fitted under Python 2 also
+    /// lowercased and tokenized its texts with Python 2's rules.
+    pub python2: bool,
+}
+
+/// [`load`], also telling whether the file was written by Python 2.
+pub fn load_with_origin(bytes: &[u8], policy: &Policy) -> Result<Loaded, PickleError> {
     let stream = joblib::pickle_stream(bytes, policy.limits())?;
-    unpickler::unpickle(&stream, policy, bytes.len())
+    let (value, python2) = unpickler::unpickle(&stream, policy, bytes.len())?;
+    Ok(Loaded { value, python2 })
 }
 
 /// [`load`] of the file at `path`.
@@ -58,4 +77,23 @@ pub fn load_path(path: &Path, policy: &Policy) -> Result<Value, PickleError> {
         source,
     })?;
     load(&bytes, policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python2_strings_mark_the_origin() {
+        // Python 2: pickle.dumps({'a': 'b'}, 2) writes its str as SHORT_BINSTRING.
+        let py2 = b"\x80\x02}q\x00U\x01aq\x01U\x01bq\x02s.";
+        let l = load_with_origin(py2, &Policy::new()).unwrap();
+        assert!(l.python2);
+        assert_eq!(l.value.get("a"), Some(&Value::Str("b".into())));
+        // Python 3: the same dict with BINUNICODE.
+        let py3 = b"\x80\x02}q\x00X\x01\x00\x00\x00aq\x01X\x01\x00\x00\x00bq\x02s.";
+        let l = load_with_origin(py3, &Policy::new()).unwrap();
+        assert!(!l.python2);
+        assert_eq!(load(py3, &Policy::new()).unwrap(), l.value);
+    }
 }

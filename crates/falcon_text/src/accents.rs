@@ -51,6 +51,22 @@ pub fn strip_accents_unicode(s: &str, out: &mut String) {
     nfkd_filtered(s, out, |_, ccc| ccc == 0);
 }
 
+/// `strip_accents_unicode(s)` of scikit-learn < 0.22, appended to `out`.
+///
+/// Those releases returned `s` unchanged when it was already in NFKD form,
+/// combining marks included (`"e\u{301}"` kept its accent; fixed in 0.22 by
+/// scikit-learn#15100). A model fitted by them learnt that behaviour, so it
+/// is reproduced for them.
+pub fn strip_accents_unicode_legacy(s: &str, out: &mut String) {
+    let mut normalized = String::with_capacity(s.len());
+    nfkd(s, &mut normalized);
+    if normalized == s {
+        out.push_str(s);
+    } else {
+        nfkd_filtered(s, out, |_, ccc| ccc == 0);
+    }
+}
+
 /// `unicodedata.normalize("NFKD", s)` of CPython 3.11 (Unicode 14.0.0), appended to `out`.
 pub fn nfkd(s: &str, out: &mut String) {
     nfkd_filtered(s, out, |_, _| true);
@@ -76,5 +92,20 @@ mod tests {
         o.clear();
         strip_accents_ascii("Café ½ Ωmega", &mut o);
         assert_eq!(o, "Cafe 12 mega");
+    }
+
+    #[test]
+    fn legacy_keeps_already_decomposed_text() {
+        let mut o = String::new();
+        // Already NFKD: scikit-learn < 0.22 returned it as is.
+        strip_accents_unicode_legacy("e\u{301}te\u{301}", &mut o);
+        assert_eq!(o, "e\u{301}te\u{301}");
+        // Not NFKD (precomposed é): stripped like today.
+        o.clear();
+        strip_accents_unicode_legacy("\u{e9}te\u{301}", &mut o);
+        assert_eq!(o, "ete");
+        o.clear();
+        strip_accents_unicode_legacy("plain", &mut o);
+        assert_eq!(o, "plain");
     }
 }

@@ -24,7 +24,7 @@ mod regex;
 pub mod unicode;
 mod whitespace;
 
-pub use accents::{nfkd, strip_accents_ascii, strip_accents_unicode};
+pub use accents::{nfkd, strip_accents_ascii, strip_accents_unicode, strip_accents_unicode_legacy};
 pub use case::py_lower;
 pub use error::TextError;
 pub use regex::PyRegex;

@@ -102,7 +102,15 @@ impl Linear {
                 } else {
                     Proba::Softmax
                 };
-                (p, format!("multi_class={multi} solver={solver}"))
+                let how = if ovr {
+                    "one-vs-rest"
+                } else {
+                    "multinomial (softmax)"
+                };
+                (
+                    p,
+                    format!("multi_class={multi} solver={solver}: {how} probabilities"),
+                )
             }
             "SGDClassifier" => {
                 let loss = a.str("loss")?;

@@ -20,6 +20,9 @@ enum Accents {
     None,
     Ascii,
     Unicode,
+    /// `"unicode"` as scikit-learn < 0.22 computed it (see
+    /// [`crate::release::legacy_strip_accents_unicode`]).
+    UnicodeLegacy,
 }
 
 enum Kind {
@@ -77,7 +80,13 @@ impl Analyzer {
                 Accents::None
             }
             Some(falcon_pickle::Value::Str(s)) if s == "ascii" => Accents::Ascii,
-            Some(falcon_pickle::Value::Str(s)) if s == "unicode" => Accents::Unicode,
+            Some(falcon_pickle::Value::Str(s)) if s == "unicode" => {
+                if crate::release::legacy_strip_accents_unicode(crate::release::Release::of(a)) {
+                    Accents::UnicodeLegacy
+                } else {
+                    Accents::Unicode
+                }
+            }
             Some(v) => {
                 return Err(a.err("strip_accents", "\"ascii\", \"unicode\" or None", v));
             }
@@ -132,6 +141,7 @@ impl Analyzer {
                 Accents::None => "None",
                 Accents::Ascii => "ascii",
                 Accents::Unicode => "unicode",
+                Accents::UnicodeLegacy => "unicode (as scikit-learn < 0.22: NFKD text kept as is)",
             },
             match &kind {
                 Kind::Word {
@@ -273,6 +283,7 @@ impl Analyzer {
             }
             Accents::Ascii => falcon_text::strip_accents_ascii,
             Accents::Unicode => falcon_text::strip_accents_unicode,
+            Accents::UnicodeLegacy => falcon_text::strip_accents_unicode_legacy,
         };
         let lowered;
         let src = if self.lowercase {

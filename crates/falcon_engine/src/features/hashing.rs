@@ -13,6 +13,9 @@ pub(crate) struct HashingVectorizer {
     analyzer: Analyzer,
     n_features: u32,
     alternate_sign: bool,
+    /// `non_negative=True` (scikit-learn < 0.21 only): `FeatureHasher` took
+    /// the absolute value of every summed entry, before `binary`/`norm`.
+    non_negative: bool,
     binary: bool,
     norm: Norm,
     precision: Precision,
@@ -31,6 +34,7 @@ impl HashingVectorizer {
             analyzer: Analyzer::from_attrs(&a)?,
             n_features: n as u32,
             alternate_sign: a.bool_or("alternate_sign", true)?,
+            non_negative: a.bool_or("non_negative", false)?,
             binary: a.bool_or("binary", false)?,
             norm: Norm::from_attrs(&a)?,
             precision: precision(&a, false)?,
@@ -58,6 +62,10 @@ impl HashingVectorizer {
             })
         })?;
         let mut row = SparseRow::from_entries(entries, self.precision);
+        if self.non_negative {
+            // `np.abs(X.data, X.data)` after `sum_duplicates`.
+            row.values.iter_mut().for_each(|v| *v = v.abs());
+        }
         if self.binary {
             // `X.data.fill(1)`: even a cancelled (explicit zero) entry.
             row.values.iter_mut().for_each(|v| *v = 1.0);
@@ -68,9 +76,14 @@ impl HashingVectorizer {
 
     pub(crate) fn describe(&self) -> String {
         format!(
-            "HashingVectorizer n_features={} alternate_sign={} binary={} norm={} {}",
+            "HashingVectorizer n_features={} alternate_sign={}{} binary={} norm={} {}",
             self.n_features,
             if self.alternate_sign { "True" } else { "False" },
+            if self.non_negative {
+                " non_negative=True"
+            } else {
+                ""
+            },
             if self.binary { "True" } else { "False" },
             self.norm.name(),
             self.analyzer.summary

@@ -40,9 +40,14 @@ impl Tfidf {
                 }
                 Some(Strided::from_vec(a.vector("idf_")?.into_owned()))
             }
+            // scikit-learn < 1.5 (the `idf_` property's backing store).
+            None if a.opt("_idf_diag").is_some() => Some(Strided::from_vec(idf_from_diag(
+                &a,
+                a.object("_idf_diag")?,
+            )?)),
             None if use_idf => {
                 return Err(EngineError::unsupported(format!(
-                    "{} has use_idf=True but no idf_ (is it fitted? models pickled by scikit-learn < 1.0 store _idf_diag, which is not supported)",
+                    "{} has use_idf=True but neither idf_ nor _idf_diag (is it fitted?)",
                     a.class
                 )));
             }
@@ -63,6 +68,8 @@ impl Tfidf {
     }
 
     /// Width the transformer was fitted on, when it records one.
+    ///
+    /// (For the `_idf_diag` of old releases, the matrix's side.)
     pub(crate) fn n_features(&self) -> Option<usize> {
         self.idf.as_ref().map(Strided::len)
     }
@@ -170,5 +177,74 @@ impl Tfidf {
         self.idf
             .as_ref()
             .map_or(0, |v| if v.is_plain() { v.len() * 8 } else { 0 })
+    }
+}
+
+/// The idf vector of a pickled `_idf_diag`: the `scipy.sparse.csr_matrix`
+/// `diags(idf, format="csr")` that scikit-learn < 1.5 stored instead of an
+/// `idf_` array, and multiplied `X @ _idf_diag` by in `transform`.
+///
+/// Each row of that product has a single term, `x * idf[col]` added to
+/// zero, so it is the same one rounding as the array product of later
+/// releases. A matrix with an off-diagonal entry is not an idf and is
+/// refused; a missing diagonal entry is an idf of 0 (the product then
+/// stores no value, which `normalize` and a linear model treat as 0 too).
+fn idf_from_diag(a: &Attrs<'_>, diag: &Object) -> Result<Vec<f64>> {
+    let m = Attrs::new(diag)?;
+    let what = |msg: String| {
+        EngineError::unsupported(format!("{}._idf_diag ({}): {msg}", a.class, diag.class))
+    };
+    let shape = match m.get("_shape")? {
+        falcon_pickle::Value::Tuple(t) if t.len() == 2 => (t[0].as_i64(), t[1].as_i64()),
+        v => return Err(what(format!("_shape is {}", crate::attrs::describe(v)))),
+    };
+    let n = match shape {
+        (Some(r), Some(c)) if r == c && r >= 0 => r as usize,
+        _ => return Err(what(format!("not a square matrix: {shape:?}"))),
+    };
+    let data = m.vector("data")?;
+    let indices = int_vector(&m, "indices")?;
+    let indptr = int_vector(&m, "indptr")?;
+    if indptr.len() != n + 1 || indices.len() != data.len() {
+        return Err(what(format!(
+            "inconsistent CSR arrays (indptr {}, indices {}, data {}, side {n})",
+            indptr.len(),
+            indices.len(),
+            data.len()
+        )));
+    }
+    let mut idf = vec![0.0; n];
+    for (row, w) in indptr.windows(2).enumerate() {
+        let (lo, hi) = (w[0], w[1]);
+        if lo > hi || hi > data.len() {
+            return Err(what(format!("indptr is not monotone at row {row}")));
+        }
+        for k in lo..hi {
+            if indices[k] != row {
+                return Err(what(format!(
+                    "entry ({row}, {}) is off the diagonal",
+                    indices[k]
+                )));
+            }
+            idf[row] = data[k];
+        }
+    }
+    Ok(idf)
+}
+
+/// A non-negative integer array (CSR `indices`/`indptr`, any int width).
+fn int_vector(a: &Attrs<'_>, name: &str) -> Result<Vec<usize>> {
+    let arr = a.array(name)?;
+    let bad = || a.err_found(name, "an array of non-negative integers", "other data");
+    match &arr.data {
+        ArrayData::I64(v) => v
+            .iter()
+            .map(|&x| usize::try_from(x).map_err(|_| bad()))
+            .collect(),
+        ArrayData::U64(v) => v
+            .iter()
+            .map(|&x| usize::try_from(x).map_err(|_| bad()))
+            .collect(),
+        _ => Err(bad()),
     }
 }

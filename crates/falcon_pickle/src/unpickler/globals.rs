@@ -124,6 +124,15 @@ pub(crate) fn resolve(
         ("joblib.numpy_pickle" | "sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper") => {
             Some(Builtin::JoblibWrapper)
         }
+        (
+            "joblib.numpy_pickle" | "sklearn.externals.joblib.numpy_pickle",
+            "NDArrayWrapper" | "ZNDArrayWrapper",
+        ) => {
+            return Err(PickleError::LegacyJoblib {
+                module: m.to_owned(),
+                name: n.to_owned(),
+            });
+        }
         _ => None,
     };
     let kind = match kind {
@@ -165,6 +174,19 @@ mod tests {
                 format!("refusing to load {m}.{n}: not on the allowlist")
             );
         }
+    }
+
+    #[test]
+    fn legacy_joblib_side_files_are_refused_by_name() {
+        let err = resolve(
+            "sklearn.externals.joblib.numpy_pickle",
+            "NDArrayWrapper",
+            &Policy::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PickleError::LegacyJoblib { .. }));
+        assert!(err.to_string().contains("joblib < 0.10"), "{err}");
+        assert!(resolve("joblib.numpy_pickle", "ZNDArrayWrapper", &Policy::new()).is_err());
     }
 
     #[test]

@@ -33,15 +33,22 @@ use crate::value::{Array, Dtype, Value};
 ///
 /// `file_len` is the size of the file the stream came from (before
 /// decompression): memory and CPU budgets follow it, see [`crate::Limits`].
+/// Also returns whether the stream was written by Python 2: Python 3 never
+/// writes the `STRING` opcodes (its `bytes` go through `_codecs.encode`
+/// below protocol 3), and a Python 2 model's text semantics differ.
 pub(crate) fn unpickle(
     data: &[u8],
     policy: &Policy,
     file_len: usize,
-) -> Result<Value, PickleError> {
+) -> Result<(Value, bool), PickleError> {
     let mut vm = Vm::new(data, policy, file_len);
     let root = vm.run()?;
     let Vm { arena, meter, .. } = vm;
-    resolve::resolve(arena, root, policy.limits(), &meter)
+    let python2 = arena.nodes.iter().any(|n| matches!(n, Node::Py2Str(_)));
+    Ok((
+        resolve::resolve(arena, root, policy.limits(), &meter)?,
+        python2,
+    ))
 }
 
 /// numpy refuses arrays of more dimensions than this.
