@@ -312,7 +312,7 @@ def main():
     # cases name the substrings of which the error must contain at least
     # one: most are a single reason; where either the unpickler's budget or
     # the engine's validation may legitimately refuse first, both are named.
-    NOT_A_MODEL = "not a scikit-learn Pipeline"
+    NOT_A_MODEL = "not a scikit-learn estimator"
     # The unpickler's budgets: memory ("... would take more than N bytes"),
     # copies out of shared objects ("re-uses its data too often"), and the
     # decompressed size / compression ratio ("decompresses to more than").

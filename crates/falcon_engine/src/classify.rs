@@ -6,13 +6,12 @@ mod naive_bayes;
 
 use std::sync::Arc;
 
-use falcon_pickle::Object;
-
 pub(crate) use linear::Linear;
 pub(crate) use naive_bayes::NaiveBayes;
 
 use crate::Label;
 use crate::error::{EngineError, Result};
+use crate::row::Row;
 use crate::sparse::{SparseRow, numpy_sum};
 
 /// What one classifier computes for one row.
@@ -41,10 +40,44 @@ impl Scores {
     }
 }
 
-pub(crate) enum Classifier {
-    Linear(Linear),
-    NaiveBayes(NaiveBayes),
+/// A fitted classifier: one feature row in, scikit-learn's `predict`,
+/// `predict_proba` and `decision_function` for it out.
+///
+/// Every estimator family implements it in its own module (`linear`,
+/// `naive_bayes`, the meta-estimators, ...), and `crate::registry` maps
+/// scikit-learn class names to their builders. Meta-estimators hold their
+/// fitted sub-estimators as `Box<dyn Estimator>` and combine their
+/// [`Scores`] exactly as scikit-learn combines theirs.
+pub(crate) trait Estimator: Send + Sync {
+    /// `classes_`, in the order of probabilities and decisions.
+    fn classes(&self) -> &[Label];
+    /// Width of the input row.
+    fn n_features(&self) -> usize;
+    /// Whether `predict_proba` exists for this fitted estimator.
+    fn has_proba(&self) -> bool;
+    /// Whether `decision_function` exists.
+    fn has_decision(&self) -> bool;
+    /// `predict` (as an index into `classes`), `predict_proba` and
+    /// `decision_function` for one row.
+    fn score(&self, row: &Row) -> Scores;
+    /// Each feature's additive share of the predicted class's score, when
+    /// the score is a sum over features (linear models, naive Bayes);
+    /// `None` when no exact explanation exists.
+    fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
+        None
+    }
+    /// One line for `model inspect`.
+    fn describe(&self) -> String;
+    /// Heap bytes of the fitted parameters.
+    fn heap_bytes(&self) -> usize;
+    /// The linear model itself, for the idf/weights fusion fast path.
+    fn as_linear_mut(&mut self) -> Option<&mut Linear> {
+        None
+    }
 }
+
+/// The final step of a model.
+pub(crate) type Classifier = Box<dyn Estimator>;
 
 /// Refuses, before anything is allocated, a `k × n` weight table larger
 /// than `max_dense` bytes. The table is counted with one extra row, the
@@ -75,80 +108,60 @@ pub(crate) fn check_dense(
     }
 }
 
-impl Classifier {
-    pub(crate) fn from_object(obj: &Object, max_dense: usize) -> Result<Self> {
-        let name = obj.class.name.as_str();
-        match name {
-            "LogisticRegression"
-            | "LinearSVC"
-            | "SGDClassifier"
-            | "RidgeClassifier"
-            | "PassiveAggressiveClassifier"
-            | "Perceptron" => Ok(Classifier::Linear(Linear::from_object(obj, max_dense)?)),
-            "MultinomialNB" | "ComplementNB" | "BernoulliNB" => Ok(Classifier::NaiveBayes(
-                NaiveBayes::from_object(obj, max_dense)?,
-            )),
-            _ => Err(EngineError::unsupported(format!(
-                "{} is not a supported classifier (supported: LogisticRegression, LinearSVC, SGDClassifier, RidgeClassifier, PassiveAggressiveClassifier, Perceptron, MultinomialNB, ComplementNB, BernoulliNB)",
-                obj.class
-            ))),
-        }
+impl Estimator for Linear {
+    fn classes(&self) -> &[Label] {
+        &self.classes
     }
-
-    pub(crate) fn classes(&self) -> &[Label] {
-        match self {
-            Classifier::Linear(l) => &l.classes,
-            Classifier::NaiveBayes(nb) => &nb.classes,
-        }
+    fn n_features(&self) -> usize {
+        self.n_features
     }
-
-    pub(crate) fn n_features(&self) -> usize {
-        match self {
-            Classifier::Linear(l) => l.n_features,
-            Classifier::NaiveBayes(nb) => nb.n_features,
-        }
+    fn has_proba(&self) -> bool {
+        Linear::has_proba(self)
     }
-
-    pub(crate) fn has_proba(&self) -> bool {
-        match self {
-            Classifier::Linear(l) => l.has_proba(),
-            Classifier::NaiveBayes(_) => true,
-        }
+    fn has_decision(&self) -> bool {
+        true
     }
-
-    pub(crate) fn has_decision(&self) -> bool {
-        matches!(self, Classifier::Linear(_))
+    fn score(&self, row: &Row) -> Scores {
+        Linear::score(self, &row.to_sparse())
     }
-
-    pub(crate) fn score(&self, row: &SparseRow) -> Scores {
-        match self {
-            Classifier::Linear(l) => l.score(row),
-            Classifier::NaiveBayes(nb) => nb.score(row),
-        }
+    fn contributions(&self, row: &SparseRow, label: usize) -> Option<Vec<(u32, f64)>> {
+        Some(Linear::contributions(self, row, label))
     }
-
-    /// Each feature's additive contribution to the predicted class's score
-    /// (decision value for linear models, joint log-likelihood for naive
-    /// Bayes), `(column, contribution)` for every non-zero feature.
-    pub(crate) fn contributions(&self, row: &SparseRow, label: usize) -> Vec<(u32, f64)> {
-        match self {
-            Classifier::Linear(l) => l.contributions(row, label),
-            Classifier::NaiveBayes(nb) => nb.contributions(row, label),
-        }
+    fn describe(&self) -> String {
+        Linear::describe(self)
     }
-
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Classifier::Linear(l) => l.describe(),
-            Classifier::NaiveBayes(nb) => nb.describe(),
-        }
+    fn heap_bytes(&self) -> usize {
+        self.weights.heap_bytes()
     }
+    fn as_linear_mut(&mut self) -> Option<&mut Linear> {
+        Some(self)
+    }
+}
 
-    pub(crate) fn heap_bytes(&self) -> usize {
-        match self {
-            Classifier::Linear(l) => l.weights.heap_bytes(),
-            Classifier::NaiveBayes(nb) => nb.weights.heap_bytes(),
-        }
+impl Estimator for NaiveBayes {
+    fn classes(&self) -> &[Label] {
+        &self.classes
+    }
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn has_proba(&self) -> bool {
+        true
+    }
+    fn has_decision(&self) -> bool {
+        false
+    }
+    fn score(&self, row: &Row) -> Scores {
+        NaiveBayes::score(self, &row.to_sparse())
+    }
+    fn contributions(&self, row: &SparseRow, label: usize) -> Option<Vec<(u32, f64)>> {
+        Some(NaiveBayes::contributions(self, row, label))
+    }
+    fn describe(&self) -> String {
+        NaiveBayes::describe(self)
+    }
+    fn heap_bytes(&self) -> usize {
+        self.weights.heap_bytes()
     }
 }
 

@@ -41,6 +41,18 @@ pub enum EngineError {
     /// rather than served as `null`.
     #[error("cannot score this text: {0}")]
     NonFinite(String),
+    /// `--explain` asked of a model whose score is not a sum of
+    /// per-feature contributions (a meta-estimator, a dense transform):
+    /// refused rather than answered with a wrong explanation.
+    #[error("explanations are not supported for this model: {0}")]
+    ExplainUnsupported(String),
+    /// An error in one file of a model saved as several.
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<EngineError>,
+    },
 }
 
 impl EngineError {

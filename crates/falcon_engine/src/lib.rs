@@ -14,11 +14,14 @@ mod features;
 mod label;
 mod model;
 mod pipeline;
+mod registry;
 mod release;
+mod row;
 mod scratch;
 mod sparse;
+mod transform;
 
 pub use error::{EngineError, Result};
 pub use label::Label;
 pub use model::{Contribution, Inspection, Model, Prediction, PredictionView, inspect};
-pub use pipeline::sklearn_policy;
+pub use registry::sklearn_policy;

@@ -10,12 +10,17 @@ use crate::Label;
 use crate::classify::Classifier;
 use crate::error::{EngineError, Result};
 use crate::features::{Extractor, SeenNames};
+use crate::row::Row;
+use crate::transform::Transform;
 
 /// A scikit-learn text pipeline, loaded natively and ready to predict.
 ///
 /// `Model` is immutable and `Send + Sync`: one instance serves every thread.
 pub struct Model {
+    /// Text → sparse row.
     extractor: Extractor,
+    /// Row → row steps between the text step and the classifier.
+    transforms: Vec<Box<dyn Transform>>,
     classifier: Classifier,
     /// Human-readable step descriptions, for `model inspect`.
     steps: Vec<String>,
@@ -47,31 +52,58 @@ pub struct Contribution {
 impl Model {
     /// Loads a joblib or pickle file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let loaded = falcon_pickle::load_with_origin(&bytes, &crate::pipeline::sklearn_policy())?;
-        let file_bytes = bytes.len();
-        // The file's bytes are not needed once unpickled: released before
-        // the tables are built, so they do not add to the load's peak.
-        drop(bytes);
+        Self::load_chain(std::slice::from_ref(&path))
+    }
+
+    /// Loads a model saved as several files (`vectorizer.joblib`, then
+    /// `classifier.joblib`): their estimators are chained in the order
+    /// given, as if they were the steps of one `Pipeline`. Each file may
+    /// itself hold a `Pipeline`, a tuple or list of estimators, or a search.
+    pub fn load_chain<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
+        let mut loaded = Vec::with_capacity(paths.len());
+        let mut file_bytes = 0;
+        for path in paths {
+            let path = path.as_ref();
+            let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let l = falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())
+                .map_err(|e| Self::in_file(paths.len(), path, e.into()))?;
+            file_bytes += bytes.len();
+            // The file's bytes are not needed once unpickled: released
+            // before the tables are built, so they do not add to the peak.
+            drop(bytes);
+            loaded.push(l);
+        }
         Self::from_loaded(loaded, file_bytes)
+    }
+
+    /// Names the file in an error, when there are several.
+    fn in_file(n: usize, path: &Path, e: EngineError) -> EngineError {
+        if n > 1 {
+            EngineError::InFile {
+                path: path.display().to_string(),
+                source: Box::new(e),
+            }
+        } else {
+            e
+        }
     }
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let loaded = falcon_pickle::load_with_origin(bytes, &crate::pipeline::sklearn_policy())?;
-        Self::from_loaded(loaded, bytes.len())
+        let loaded = falcon_pickle::load_with_origin(bytes, &crate::registry::sklearn_policy())?;
+        Self::from_loaded(vec![loaded], bytes.len())
     }
 
-    /// [`Model::from_value`] of a file's unpickled contents, refusing what
-    /// the stream reveals the engine cannot reproduce (a Python 2 pickle).
-    fn from_loaded(loaded: falcon_pickle::Loaded, file_bytes: usize) -> Result<Self> {
-        if loaded.python2 {
+    /// [`Model::from_values`] of files' unpickled contents, refusing what
+    /// a stream reveals the engine cannot reproduce (a Python 2 pickle).
+    fn from_loaded(loaded: Vec<falcon_pickle::Loaded>, file_bytes: usize) -> Result<Self> {
+        if loaded.iter().any(|l| l.python2) {
             return Err(EngineError::unsupported(crate::release::PYTHON2_REFUSAL));
         }
-        Self::from_value(loaded.value, file_bytes)
+        Self::from_values(loaded.into_iter().map(|l| l.value).collect(), file_bytes)
     }
 
     /// Builds a model from an already unpickled tree, as if it had come
@@ -80,15 +112,27 @@ impl Model {
     /// tree, then builds from it; tests craft hostile models in memory.
     #[doc(hidden)]
     pub fn from_value(root: falcon_pickle::Value, file_bytes: usize) -> Result<Self> {
-        let provenance = crate::release::provenance(&root);
-        let (extractor, classifier) = crate::pipeline::build(&root, dense_budget(file_bytes))?;
-        drop(root);
+        Self::from_values(vec![root], file_bytes)
+    }
+
+    /// [`Model::from_value`] of the parts of a model saved in several files.
+    #[doc(hidden)]
+    pub fn from_values(roots: Vec<falcon_pickle::Value>, file_bytes: usize) -> Result<Self> {
+        let provenance = crate::release::provenance_of(&roots);
+        let refs: Vec<&falcon_pickle::Value> = roots.iter().collect();
+        let built = crate::pipeline::build(&refs, dense_budget(file_bytes))?;
+        drop(refs);
+        drop(roots);
         let mut steps = Vec::new();
-        extractor.describe("", &mut steps);
-        steps.push(classifier.describe());
+        built.extractor.describe("", &mut steps);
+        for t in &built.transforms {
+            steps.push(t.describe());
+        }
+        steps.push(built.classifier.describe());
         Ok(Model {
-            extractor,
-            classifier,
+            extractor: built.extractor,
+            transforms: built.transforms,
+            classifier: built.classifier,
             steps,
             file_bytes,
             provenance,
@@ -119,7 +163,7 @@ impl Model {
     /// its step budget on this text, rather than answer differently from
     /// Python.
     pub fn predict(&self, text: &str) -> Result<Prediction> {
-        let row = self.extractor.transform(text, None)?;
+        let row = self.rows(self.extractor.transform(text, None)?);
         let s = self.classifier.score(&row);
         s.check_finite()?;
         Ok(Prediction {
@@ -135,10 +179,27 @@ impl Model {
     /// prior) sum to it.
     pub fn explain(&self, text: &str, k: usize) -> Result<(Prediction, Vec<Contribution>)> {
         let mut seen = SeenNames::new();
-        let row = self.extractor.transform(text, Some(&mut seen))?;
+        let text_row = self.extractor.transform(text, Some(&mut seen))?;
+        let row = self.rows(text_row);
         let s = self.classifier.score(&row);
         s.check_finite()?;
-        let mut contribs = self.classifier.contributions(&row, s.label);
+        let unsupported = || {
+            EngineError::ExplainUnsupported(format!(
+                "the predicted score of {} is not a sum of per-feature contributions",
+                self.steps.last().map_or("this model", |s| s.as_str())
+            ))
+        };
+        let mut contribs = self
+            .classifier
+            .contributions(&row.to_sparse(), s.label)
+            .ok_or_else(unsupported)?;
+        // Back through the transforms to the vectorizer's columns (only
+        // for transforms that copy or scale single columns).
+        for t in self.transforms.iter().rev() {
+            for (col, _) in &mut contribs {
+                *col = t.source_column(*col).ok_or_else(unsupported)?;
+            }
+        }
         contribs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let top = contribs
             .into_iter()
@@ -175,7 +236,22 @@ impl Model {
 
     /// Heap bytes held by the fitted parameters (vocabulary, weights).
     pub fn memory_bytes(&self) -> usize {
-        self.extractor.heap_bytes() + self.classifier.heap_bytes()
+        self.extractor.heap_bytes()
+            + self
+                .transforms
+                .iter()
+                .map(|t| t.heap_bytes())
+                .sum::<usize>()
+            + self.classifier.heap_bytes()
+    }
+
+    /// The text step's row through every transform: the classifier's input.
+    fn rows(&self, text_row: crate::sparse::SparseRow) -> Row {
+        let mut row = Row::Sparse(text_row);
+        for t in &self.transforms {
+            row = t.apply(row);
+        }
+        row
     }
 
     /// Size of the file the model came from.
@@ -315,12 +391,12 @@ pub fn inspect(path: &Path) -> Inspection {
         })
         .and_then(|bytes| {
             let loaded =
-                falcon_pickle::load_with_origin(&bytes, &crate::pipeline::sklearn_policy())?;
+                falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())?;
             let file_bytes = bytes.len();
             // Not needed once unpickled: freed before the tables are built.
             drop(bytes);
             raw = raw_steps(&loaded.value);
-            Model::from_loaded(loaded, file_bytes)
+            Model::from_loaded(vec![loaded], file_bytes)
         });
     out.load_time_ms = ms(started.elapsed());
     match loaded {

@@ -1,118 +1,15 @@
-//! The scikit-learn classes the engine accepts, and how a pickled
-//! `Pipeline` becomes an extractor and a classifier.
+//! How the pickled estimators of a model file (or several) become the
+//! engine's chain: text step, row transforms, classifier. Which class is
+//! which is `crate::registry`'s business.
 
-use falcon_pickle::{Object, Policy, Value};
+use falcon_pickle::{Object, Value};
 
 use crate::attrs::Attrs;
 use crate::classify::Classifier;
 use crate::error::{EngineError, Result};
-use crate::features::Extractor;
-
-/// The loss objects SGD-family estimators pickle (`loss_function_`). They
-/// are never used for prediction (the `loss` parameter string is), but
-/// they must unpickle.
-const SGD_LOSSES: &[&str] = &[
-    "Hinge",
-    "ModifiedHuber",
-    "SquaredHinge",
-    "Log",
-    "SquaredLoss",
-    "Huber",
-    "EpsilonInsensitive",
-    "SquaredEpsilonInsensitive",
-    "CyHalfBinomialLoss",
-    "CyHalfMultinomialLoss",
-    "CyHuberLoss",
-    "CyHalfSquaredError",
-];
-
-/// Every class the unpickler may instantiate. Anything else in a file —
-/// `os.system`, a user's tokenizer function, a random forest — is refused
-/// by name before any of the file is interpreted as a model.
-const ALLOWED: &[(&str, &[&str])] = &[
-    ("sklearn.pipeline", &["Pipeline", "FeatureUnion"]),
-    (
-        "sklearn.feature_extraction.text",
-        &[
-            "CountVectorizer",
-            "TfidfVectorizer",
-            "HashingVectorizer",
-            "TfidfTransformer",
-        ],
-    ),
-    ("sklearn.linear_model._logistic", &["LogisticRegression"]),
-    ("sklearn.svm._classes", &["LinearSVC"]),
-    (
-        "sklearn.linear_model._stochastic_gradient",
-        &["SGDClassifier"],
-    ),
-    ("sklearn.linear_model._ridge", &["RidgeClassifier"]),
-    (
-        "sklearn.linear_model._passive_aggressive",
-        &["PassiveAggressiveClassifier"],
-    ),
-    ("sklearn.linear_model._perceptron", &["Perceptron"]),
-    (
-        "sklearn.naive_bayes",
-        &["MultinomialNB", "ComplementNB", "BernoulliNB"],
-    ),
-    ("sklearn.preprocessing._label", &["LabelBinarizer"]),
-    // The same classes under the module paths of scikit-learn < 0.22,
-    // which had no leading underscore (0.22 kept them as deprecated
-    // aliases; pickles written before it name them).
-    ("sklearn.linear_model.logistic", &["LogisticRegression"]),
-    ("sklearn.svm.classes", &["LinearSVC"]),
-    (
-        "sklearn.linear_model.stochastic_gradient",
-        &["SGDClassifier"],
-    ),
-    ("sklearn.linear_model.ridge", &["RidgeClassifier"]),
-    (
-        "sklearn.linear_model.passive_aggressive",
-        &["PassiveAggressiveClassifier"],
-    ),
-    ("sklearn.linear_model.perceptron", &["Perceptron"]),
-    ("sklearn.preprocessing.label", &["LabelBinarizer"]),
-    // `TfidfTransformer._idf_diag` (scikit-learn < 1.5 kept the idf as a
-    // sparse diagonal matrix, not an `idf_` array). A scipy sparse matrix
-    // pickles as its class plus a `__dict__` of numpy arrays, so it loads
-    // as plain data like an estimator; the module moved in scipy 1.8.
-    ("scipy.sparse.csr", &["csr_matrix"]),
-    ("scipy.sparse._csr", &["csr_matrix"]),
-    ("sklearn.linear_model._sgd_fast", SGD_LOSSES),
-    // Before 0.22.
-    ("sklearn.linear_model.sgd_fast", SGD_LOSSES),
-    // Cython sets these classes' `__module__` to the bare extension name.
-    (
-        "_loss",
-        &[
-            "CyHalfBinomialLoss",
-            "CyHalfMultinomialLoss",
-            "CyHuberLoss",
-            "CyHalfSquaredError",
-        ],
-    ),
-    (
-        "sklearn._loss._loss",
-        &[
-            "CyHalfBinomialLoss",
-            "CyHalfMultinomialLoss",
-            "CyHuberLoss",
-            "CyHalfSquaredError",
-        ],
-    ),
-];
-
-/// The unpickler allowlist for supported scikit-learn pipelines.
-pub fn sklearn_policy() -> Policy {
-    let mut p = Policy::new();
-    for (module, names) in ALLOWED {
-        for name in *names {
-            p.allow(module, name);
-        }
-    }
-    p
-}
+use crate::features::{Extractor, MAX_NESTING, MAX_PARTS};
+use crate::registry::{self, Ctx, Kind};
+use crate::transform::Transform;
 
 /// `Pipeline.steps` as `(name, estimator)`, skipping `"passthrough"`/`None`.
 pub(crate) fn steps(obj: &Object) -> Result<Vec<(String, &Object)>> {
@@ -146,45 +43,214 @@ pub(crate) fn steps(obj: &Object) -> Result<Vec<(String, &Object)>> {
     Ok(out)
 }
 
-/// Splits a top-level pickled object into its text step and classifier.
-/// `max_dense` bounds each dense weight table, in bytes (see
+/// The fitted steps a model is made of, in order: the text step, the
+/// row transforms, and the classifier.
+pub(crate) struct Built {
+    pub(crate) extractor: Extractor,
+    pub(crate) transforms: Vec<Box<dyn Transform>>,
+    pub(crate) classifier: Classifier,
+}
+
+/// Flattens the estimators a pickled value stands for into `out`, in the
+/// order they apply: a `Pipeline`'s steps, a search's `best_estimator_`, a
+/// tuple or list of fitted estimators (how many projects save "the
+/// vectorizer and the model").
+fn chain<'a>(
+    v: &'a Value,
+    name: &str,
+    depth: usize,
+    out: &mut Vec<(String, &'a Object)>,
+) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(EngineError::unsupported(format!(
+            "{name} is nested more than {MAX_NESTING} Pipelines/searches/tuples deep"
+        )));
+    }
+    if out.len() > MAX_PARTS {
+        return Err(EngineError::unsupported(format!(
+            "the model has more than {MAX_PARTS} steps"
+        )));
+    }
+    match v {
+        Value::Object(o) => chain_object(o, name, depth, out),
+        Value::Tuple(items) | Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::Object(o) if registry::lookup(&o.class).is_some_and(is_estimator) => {
+                        chain_object(o, &format!("{name}[{i}]"), depth + 1, out)?;
+                    }
+                    other => {
+                        return Err(EngineError::unsupported(format!(
+                            "{name} is a {} whose item {i} is {}, not a scikit-learn estimator. Falcon \
+                             chains the estimators of a tuple or list in order (vectorizer, then \
+                             classifier); save only those, and give label names in the model's \
+                             config.toml (`labels`) instead of pickling them",
+                            v.type_name(),
+                            crate::attrs::describe(other)
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        }
+        other => Err(EngineError::unsupported(format!(
+            "{name} holds {}, not a scikit-learn estimator",
+            crate::attrs::describe(other)
+        ))),
+    }
+}
+
+fn is_estimator(e: &registry::Entry) -> bool {
+    !matches!(e.kind, Kind::Data)
+}
+
+fn chain_object<'a>(
+    o: &'a Object,
+    name: &str,
+    depth: usize,
+    out: &mut Vec<(String, &'a Object)>,
+) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(EngineError::unsupported(format!(
+            "{name} is nested more than {MAX_NESTING} Pipelines/searches/tuples deep"
+        )));
+    }
+    if out.len() > MAX_PARTS {
+        return Err(EngineError::unsupported(format!(
+            "the model has more than {MAX_PARTS} steps"
+        )));
+    }
+    let Some(entry) = registry::lookup(&o.class) else {
+        return Err(EngineError::unsupported(format!(
+            "{} is not supported",
+            o.class
+        )));
+    };
+    match entry.kind {
+        Kind::Pipeline => {
+            for (step, est) in steps(o)? {
+                chain_object(est, &step, depth + 1, out)?;
+            }
+            Ok(())
+        }
+        Kind::Search => {
+            let a = Attrs::new(o)?;
+            match a.opt("best_estimator_") {
+                Some(Value::Object(best)) => chain_object(best, name, depth + 1, out),
+                _ => Err(EngineError::unsupported(format!(
+                    "{} holds no best_estimator_: it was fitted with refit=False (or not \
+                     fitted), so it has no model to serve. Fit it with refit=True, or save \
+                     the estimator you chose",
+                    o.class
+                ))),
+            }
+        }
+        Kind::Data => Err(EngineError::unsupported(format!(
+            "{name} is a {}, which is data inside an estimator, not an estimator",
+            o.class
+        ))),
+        Kind::Text | Kind::Transform(_) | Kind::Classifier(_) => {
+            out.push((name.to_string(), o));
+            Ok(())
+        }
+    }
+}
+
+/// Builds a model from the pickled values of its parts, in order: one
+/// `Pipeline` (the common case), or the files of a model saved in pieces
+/// (`vectorizer.pkl` then `model.pkl`), each possibly a tuple, a list or a
+/// search. `max_dense` bounds each dense weight table, in bytes (see
 /// `crate::model::dense_budget`).
-pub(crate) fn build(root: &Value, max_dense: usize) -> Result<(Extractor, Classifier)> {
-    let Value::Object(obj) = root else {
+pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
+    let mut steps = Vec::new();
+    for (i, root) in roots.iter().enumerate() {
+        let name = if roots.len() == 1 {
+            "the file".to_string()
+        } else {
+            format!("file {}", i + 1)
+        };
+        chain(root, &name, 0, &mut steps)?;
+    }
+    let ctx = Ctx { max_dense };
+    let Some(((last_name, last), head)) = steps.split_last() else {
+        return Err(EngineError::unsupported("the model has no steps"));
+    };
+    let Some(Kind::Classifier(build_classifier)) = registry::lookup(&last.class).map(|e| e.kind)
+    else {
         return Err(EngineError::unsupported(format!(
-            "the file holds {}, not a scikit-learn Pipeline",
-            crate::attrs::describe(root)
+            "the model ends with {last_name:?} ({}), not a classifier (supported: {})",
+            last.class,
+            registry::classifier_names().join(", ")
         )));
     };
-    if obj.class.name != "Pipeline" {
+    let Some(((first_name, first), _)) = head.split_first() else {
         return Err(EngineError::unsupported(format!(
-            "the file holds a bare {}; Falcon serves a Pipeline(vectorizer, classifier) that takes raw text",
-            obj.class
+            "the model is a bare {}; Falcon serves models that take raw text: a \
+             Pipeline(vectorizer, classifier), or the vectorizer and the classifier as \
+             separate files or a tuple",
+            last.class
+        )));
+    };
+    if !matches!(
+        registry::lookup(&first.class).map(|e| e.kind),
+        Some(Kind::Text)
+    ) {
+        return Err(EngineError::unsupported(format!(
+            "the model starts with {first_name:?} ({}), which does not take raw text: the \
+             first step must be a vectorizer (CountVectorizer, TfidfVectorizer, \
+             HashingVectorizer, FeatureUnion)",
+            first.class
         )));
     }
-    let steps = steps(obj)?;
-    let Some(((_, last), head)) = steps.split_last() else {
-        return Err(EngineError::unsupported("the Pipeline has no steps"));
-    };
-    if head.is_empty() {
-        return Err(EngineError::unsupported(
-            "the Pipeline has no vectorizer before its classifier",
-        ));
+    // The text step: the vectorizer and the `TfidfTransformer`s right
+    // after it (computed together, see `features`).
+    let text_len = 1 + head[1..]
+        .iter()
+        .take_while(|(_, o)| o.class.name == "TfidfTransformer")
+        .count();
+    let mut classifier = build_classifier(last, &ctx)?;
+    let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0)?;
+    let mut n = extractor.n_features();
+    let mut transforms: Vec<Box<dyn Transform>> = Vec::new();
+    for (name, obj) in &head[text_len..] {
+        let t = match registry::lookup(&obj.class).map(|e| e.kind) {
+            Some(Kind::Transform(build)) => build(obj, &ctx)?,
+            _ => {
+                return Err(EngineError::unsupported(format!(
+                    "step {name:?} ({}) cannot come between the vectorizer and the classifier",
+                    obj.class
+                )));
+            }
+        };
+        if let Some(m) = t.n_features_in()
+            && m != n
+        {
+            return Err(EngineError::unsupported(format!(
+                "step {name:?} ({}) was fitted on {m} features but receives {n}",
+                obj.class
+            )));
+        }
+        n = t.n_features_out(n);
+        transforms.push(t);
     }
-    let mut classifier = Classifier::from_object(last, max_dense)?;
-    let mut extractor = Extractor::from_steps(head, 0, &mut 0)?;
-    let (got, want) = (extractor.n_features(), classifier.n_features());
-    if got != want {
+    let want = classifier.n_features();
+    if n != want {
         return Err(EngineError::unsupported(format!(
-            "the vectorizer produces {got} features but the classifier expects {want}"
+            "the classifier expects {want} features but the steps before it produce {n}"
         )));
     }
     // Fast path: an idf step feeding a linear classifier reads `idf_[col]`
     // and then the weights of `col` for each of a document's columns; one
     // interleaved table makes that one cache miss instead of two. Only
     // where the numbers are loaded from changes, not how they combine.
-    if let (Some(t), Classifier::Linear(l)) = (extractor.last_tfidf_mut(), &mut classifier) {
+    if transforms.is_empty()
+        && let (Some(t), Some(l)) = (extractor.last_tfidf_mut(), classifier.as_linear_mut())
+    {
         t.fuse_with(&mut l.weights);
     }
-    Ok((extractor, classifier))
+    Ok(Built {
+        extractor,
+        transforms,
+        classifier,
+    })
 }

@@ -53,15 +53,35 @@ predicts what Python 3 predicts with it";
 /// The text rules the engine applies, for `inspect`.
 pub(crate) const TEXT_RULES: &str = "text rules of CPython 3.11 (Unicode 14.0.0)";
 
-/// `"trained with scikit-learn X; text rules of ..."` for a pickled root.
-pub(crate) fn provenance(root: &falcon_pickle::Value) -> String {
-    let release = root
-        .get("_sklearn_version")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    match release {
-        Some(r) => format!("trained with scikit-learn {r}; {TEXT_RULES}"),
-        None => format!("scikit-learn release not recorded in the file; {TEXT_RULES}"),
+/// `"trained with scikit-learn X; text rules of ..."` for a model's pickled
+/// parts (one file, or several: their releases deduplicated, in order).
+pub(crate) fn provenance_of(roots: &[falcon_pickle::Value]) -> String {
+    let mut releases: Vec<&str> = Vec::new();
+    for r in roots {
+        if let Some(v) = release_string(r)
+            && !releases.contains(&v)
+        {
+            releases.push(v);
+        }
+    }
+    match releases.as_slice() {
+        [] => format!("scikit-learn release not recorded in the file; {TEXT_RULES}"),
+        [one] => format!("trained with scikit-learn {one}; {TEXT_RULES}"),
+        many => format!(
+            "parts trained with scikit-learn {}; {TEXT_RULES}",
+            many.join(", ")
+        ),
+    }
+}
+
+/// `_sklearn_version` of a pickled estimator, or of the first estimator of
+/// a tuple/list.
+fn release_string(v: &falcon_pickle::Value) -> Option<&str> {
+    match v {
+        falcon_pickle::Value::Tuple(items) | falcon_pickle::Value::List(items) => {
+            items.iter().find_map(release_string)
+        }
+        _ => v.get("_sklearn_version").and_then(|s| s.as_str()),
     }
 }
 

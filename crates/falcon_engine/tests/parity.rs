@@ -60,6 +60,23 @@ fn compare_row(what: &str, got: &[f64], want: &Value) -> Option<String> {
     None
 }
 
+/// Loads one `files` entry of a manifest: a file name, or a list of file
+/// names (a model saved in several files, chained in order).
+fn load_entry(dir: &Path, entry: &Value) -> (String, falcon_engine::Result<Model>) {
+    match entry {
+        Value::String(f) => (f.clone(), Model::load(&dir.join(f))),
+        Value::Array(parts) => {
+            let names: Vec<&str> = parts
+                .iter()
+                .map(|p| p.as_str().expect("file name"))
+                .collect();
+            let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+            (names.join(" + "), Model::load_chain(&paths))
+        }
+        other => panic!("unexpected files entry {other}"),
+    }
+}
+
 /// Checks every case of the fixture directory `dir` (its `manifest.json`):
 /// returns the number of predictions checked and the failures.
 fn check_dir(dir: &Path) -> (usize, Vec<String>) {
@@ -74,9 +91,10 @@ fn check_dir(dir: &Path) -> (usize, Vec<String>) {
     for case in cases {
         let name = case["name"].as_str().expect("case name");
         let expected = read_json(&dir.join(format!("{name}.expected.json")));
-        for file in case["files"].as_array().expect("case files") {
-            let file = file.as_str().expect("file name");
-            let model = match Model::load(&dir.join(file)) {
+        for entry in case["files"].as_array().expect("case files") {
+            let (file, loaded) = load_entry(dir, entry);
+            let file = file.as_str();
+            let model = match loaded {
                 Ok(m) => m,
                 Err(e) => {
                     failures.push(format!("{file}: failed to load: {e}"));
@@ -269,6 +287,29 @@ fn bundled_demo_model_matches_scikit_learn() {
         let dec = p.decision.expect("decision_function");
         if let Some(m) = compare_row("decision_function", &dec, &expected["decision_function"][i]) {
             panic!("text {i}: {m}");
+        }
+    }
+}
+
+/// The pipelines real projects ship (`training/gen_pipeline_fixtures.py`):
+/// tuples, several files, searches, meta-estimators, transforms.
+#[test]
+fn pipeline_fixtures_match_scikit_learn() {
+    let dir = fixtures().join("pipelines");
+    let (checked, failures) = check_dir(&dir);
+    assert_no_failures("pipelines", checked, &failures);
+    let manifest = read_json(&dir.join("manifest.json"));
+    for case in manifest["refused"].as_array().expect("manifest.refused") {
+        let want = case["error_contains"].as_str().expect("error_contains");
+        for entry in case["files"].as_array().expect("files") {
+            let (file, loaded) = load_entry(&dir, entry);
+            match loaded {
+                Ok(_) => panic!("{file}: loaded, but must be refused ({want})"),
+                Err(e) => assert!(
+                    e.to_string().contains(want),
+                    "{file}: error {e} does not mention {want:?}"
+                ),
+            }
         }
     }
 }

@@ -248,3 +248,47 @@ fn int_vector(a: &Attrs<'_>, name: &str) -> Result<Vec<usize>> {
         _ => Err(bad()),
     }
 }
+
+/// A `TfidfTransformer` that does not directly follow a vectorizer (after
+/// a feature selector, say): `transform` of the row it receives.
+impl crate::transform::Transform for Tfidf {
+    fn n_features_in(&self) -> Option<usize> {
+        self.n_features()
+    }
+
+    fn n_features_out(&self, n_in: usize) -> usize {
+        n_in
+    }
+
+    fn apply(&self, row: crate::row::Row) -> crate::row::Row {
+        use crate::row::Row;
+        let mut sparse = match row {
+            Row::Sparse(s) => s,
+            // `transform` converts dense input to CSR first: explicit zeros
+            // are dropped.
+            Row::Dense(d) => {
+                let mut entries = Vec::new();
+                for (c, &v) in d.values.iter().enumerate() {
+                    if v != 0.0 {
+                        entries.push((c as u32, v));
+                    }
+                }
+                SparseRow::from_entries(entries, d.precision)
+            }
+        };
+        Tfidf::apply(self, &mut sparse);
+        Row::Sparse(sparse)
+    }
+
+    fn describe(&self) -> String {
+        format!("TfidfTransformer {}", Tfidf::describe(self))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        Tfidf::heap_bytes(self)
+    }
+
+    fn source_column(&self, col: u32) -> Option<u32> {
+        Some(col)
+    }
+}

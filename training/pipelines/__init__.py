@@ -1,0 +1,1 @@
+"""Fixture cases for gen_pipeline_fixtures.py, one module per estimator family."""
