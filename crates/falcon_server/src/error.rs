@@ -45,6 +45,11 @@ pub enum ServerError {
     /// The engine refused this text (a tokenizer step budget ran out).
     #[error("cannot process this text: {0}")]
     Unprocessable(String),
+    /// `explain` asked of a model whose score is not a sum of per-feature
+    /// contributions (a meta-estimator, a dense transform): refused rather
+    /// than answered with a wrong explanation.
+    #[error("{0}")]
+    ExplainUnsupported(String),
     /// Every inference slot is busy: the request is shed, not queued.
     #[error("server overloaded: retry later")]
     Overloaded { retry_after: Duration },
@@ -74,7 +79,8 @@ impl ServerError {
         match self {
             ServerError::Malformed(_)
             | ServerError::Invalid(_)
-            | ServerError::LoadFailed { .. } => StatusCode::BAD_REQUEST,
+            | ServerError::LoadFailed { .. }
+            | ServerError::ExplainUnsupported(_) => StatusCode::BAD_REQUEST,
             ServerError::ModelNotFound(_)
             | ServerError::VersionNotFound { .. }
             | ServerError::RouteNotFound(_) => StatusCode::NOT_FOUND,
@@ -108,6 +114,7 @@ impl ServerError {
             ServerError::BatchTooLarge { .. } => "batch_too_large",
             ServerError::UnsupportedMediaType(_) => "unsupported_media_type",
             ServerError::Unprocessable(_) => "unprocessable_text",
+            ServerError::ExplainUnsupported(_) => "explain_unsupported",
             ServerError::Overloaded { .. } => "overloaded",
             ServerError::NotReady(..) => "not_ready",
             ServerError::Timeout(_) => "timeout",
@@ -170,7 +177,12 @@ pub struct ErrorKind(pub &'static str);
 impl From<falcon_engine::EngineError> for ServerError {
     fn from(e: falcon_engine::EngineError) -> Self {
         match e {
-            falcon_engine::EngineError::Text(_) => ServerError::Unprocessable(e.to_string()),
+            falcon_engine::EngineError::Text(_) | falcon_engine::EngineError::NonFinite(_) => {
+                ServerError::Unprocessable(e.to_string())
+            }
+            falcon_engine::EngineError::ExplainUnsupported(_) => {
+                ServerError::ExplainUnsupported(e.to_string())
+            }
             other => ServerError::Internal(other.to_string()),
         }
     }
