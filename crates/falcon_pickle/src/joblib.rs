@@ -205,7 +205,7 @@ fn too_big(format: &'static str, limit: u64) -> PickleError {
          to at most 48 MiB + 16 times its size, and at most 400 times (zlib, gzip, lz4) or \
          80 times (bz2, xz, lzma) its size, so that a small file cannot take gigabytes of \
          memory or seconds of CPU. If this is a genuine model, save it with \
-         joblib.dump(model, path, compress=3) or uncompressed"
+         joblib.dump(model, path) without compression"
     ))
 }
 
