@@ -201,7 +201,7 @@ fn trailing(format: &'static str, end: usize) -> PickleError {
 
 fn too_big(format: &'static str, limit: u64) -> PickleError {
     PickleError::Limit(format!(
-        "{format} stream decompresses to more than {limit} bytes: by default a model file may expand \
+        "{format} stream decompresses to more than {limit} bytes, the limit for this file: by default a model file may expand \
          to at most 48 MiB + 16 times its size, and at most 400 times (zlib, gzip, lz4) or \
          80 times (bz2, xz, lzma) its size, so that a small file cannot take gigabytes of \
          memory or seconds of CPU. If this is a genuine model, save it with \
