@@ -92,12 +92,20 @@ pub(crate) fn build_chain(
             )));
         }
         t.check_input(sparse)
-            .map_err(|e| EngineError::unsupported(format!("step {name:?}: {e}")))?;
+            .map_err(|e| within(&format!("step {name:?}"), e))?;
         n = t.n_features_out(n);
         sparse = t.output_sparse(sparse);
         out.push(t);
     }
     Ok((out, n, sparse))
+}
+
+/// `e`, its message prefixed with where it happened (`step "svd"`).
+pub(crate) fn within(place: &str, e: EngineError) -> EngineError {
+    match e {
+        EngineError::Unsupported(m) => EngineError::unsupported(format!("{place}: {m}")),
+        other => other,
+    }
 }
 
 /// A numeric parameter (`threshold`, `alpha`, `percentile`) as f64.
