@@ -101,6 +101,16 @@ def cases():
                    lambda: SGDClassifier(loss="modified_huber", random_state=0))),
         Case("svd_tfidf32_svd25_lr", "TfidfVectorizer(dtype=float32) -> TruncatedSVD(25) (float32 product) -> LogisticRegression",
              _pipe("bin", lambda: tfidf(dtype=np.float32), lambda: TruncatedSVD(25, random_state=0), _lr)),
+        Case("svd_tfidf_svd40_svd10_lr", "Tfidf -> TruncatedSVD(40) -> TruncatedSVD(10) (dense input: BLAS in scikit-learn) -> LogisticRegression",
+             _pipe("tri", tfidf, lambda: TruncatedSVD(40, random_state=0), lambda: TruncatedSVD(10, random_state=0), _lr)),
+        RefusedCase("refused_union_all_dense", "FeatureUnion of two TruncatedSVD branches: np.hstack, a dense union",
+                    _pipe("bin",
+                          lambda: FeatureUnion([
+                              ("a", Pipeline([("t", tfidf()), ("svd", TruncatedSVD(5, random_state=0))])),
+                              ("b", Pipeline([("c", count()), ("svd", TruncatedSVD(5, random_state=0))])),
+                          ]),
+                          _lr),
+                    error_contains="returns a dense array"),
         RefusedCase("refused_std_mean_on_sparse", "Count -> StandardScaler() on sparse: scikit-learn cannot centre it",
                     lambda x, l3: _refused_std(x, l3), error_contains="Cannot center sparse"),
     ]

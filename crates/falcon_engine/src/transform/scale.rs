@@ -285,7 +285,12 @@ impl Transform for Normalizer {
     }
 
     fn describe(&self) -> String {
-        format!("Normalizer norm={:?}", self.norm).to_lowercase()
+        let norm = match self.norm {
+            Norm::L1 => "l1",
+            Norm::L2 => "l2",
+            Norm::Max => "max",
+        };
+        format!("Normalizer norm={norm}")
     }
 
     fn heap_bytes(&self) -> usize {
