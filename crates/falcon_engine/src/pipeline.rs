@@ -210,12 +210,8 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         .count();
     let mut classifier = build_classifier(last, &ctx)?;
     let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0)?;
-    let (transforms, n, _) = crate::transform::build_chain(
-        &head[text_len..],
-        extractor.n_features(),
-        true,
-        &ctx,
-    )?;
+    let (transforms, n, _) =
+        crate::transform::build_chain(&head[text_len..], extractor.n_features(), true, &ctx)?;
     let want = classifier.n_features();
     if n != want {
         return Err(EngineError::unsupported(format!(

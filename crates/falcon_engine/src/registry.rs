@@ -210,16 +210,36 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(MASKED, "_mareconstruct", Kind::Data),
     // --- Transforms between the vectorizer and the classifier
     // (`crate::transform`): selectors, scalers, decompositions. ---
-    entry(VARIANCE, "VarianceThreshold", Kind::Transform(t::variance_threshold)),
+    entry(
+        VARIANCE,
+        "VarianceThreshold",
+        Kind::Transform(t::variance_threshold),
+    ),
     entry(UNIVARIATE, "SelectKBest", Kind::Transform(t::select_k_best)),
-    entry(UNIVARIATE, "SelectPercentile", Kind::Transform(t::select_percentile)),
+    entry(
+        UNIVARIATE,
+        "SelectPercentile",
+        Kind::Transform(t::select_percentile),
+    ),
     entry(UNIVARIATE, "SelectFpr", Kind::Transform(t::select_fpr)),
     entry(UNIVARIATE, "SelectFdr", Kind::Transform(t::select_fdr)),
     entry(UNIVARIATE, "SelectFwe", Kind::Transform(t::select_fwe)),
-    entry(UNIVARIATE, "GenericUnivariateSelect", Kind::Transform(t::generic_univariate_select)),
-    entry(FROM_MODEL, "SelectFromModel", Kind::Transform(t::select_from_model)),
+    entry(
+        UNIVARIATE,
+        "GenericUnivariateSelect",
+        Kind::Transform(t::generic_univariate_select),
+    ),
+    entry(
+        FROM_MODEL,
+        "SelectFromModel",
+        Kind::Transform(t::select_from_model),
+    ),
     entry(SVD, "TruncatedSVD", Kind::Transform(t::truncated_svd)),
-    entry(SCALERS, "StandardScaler", Kind::Transform(t::standard_scaler)),
+    entry(
+        SCALERS,
+        "StandardScaler",
+        Kind::Transform(t::standard_scaler),
+    ),
     entry(SCALERS, "MaxAbsScaler", Kind::Transform(t::max_abs_scaler)),
     entry(SCALERS, "Normalizer", Kind::Transform(t::normalizer)),
     // Score functions, pickled by reference in a selector's `score_func`:

@@ -16,7 +16,7 @@ use falcon_pickle::{Object, Value};
 pub(crate) use decompose::truncated_svd;
 pub(crate) use scale::{max_abs_scaler, normalizer, standard_scaler};
 pub(crate) use select::{
-    generic_univariate_select, select_fdr, select_from_model, select_fpr, select_fwe,
+    generic_univariate_select, select_fdr, select_fpr, select_from_model, select_fwe,
     select_k_best, select_percentile, variance_threshold,
 };
 
@@ -63,6 +63,9 @@ pub(crate) trait Transform: Send + Sync {
     }
 }
 
+/// Built row → row steps, their output width, and whether it is sparse.
+pub(crate) type Chain = (Vec<Box<dyn Transform>>, usize, bool);
+
 /// Builds the row → row steps `steps` (in order) for an input of width
 /// `n`, sparse or not, checking each step's fitted width and input form.
 /// Returns the steps, the output width and whether the output is sparse.
@@ -71,7 +74,7 @@ pub(crate) fn build_chain(
     mut n: usize,
     mut sparse: bool,
     ctx: &Ctx,
-) -> Result<(Vec<Box<dyn Transform>>, usize, bool)> {
+) -> Result<Chain> {
     let mut out: Vec<Box<dyn Transform>> = Vec::with_capacity(steps.len());
     for (name, obj) in steps {
         let t = match registry::lookup(&obj.class).map(|e| e.kind) {

@@ -85,9 +85,16 @@ fn explain_is_refused_through_svd_and_centring() {
 fn explain_through_a_union_names_svd_components() {
     let m = model("union_words_svd_lr");
     let (_, contribs) = m
-        .explain("Congratulations! You have won a free cruise, call now", usize::MAX)
+        .explain(
+            "Congratulations! You have won a free cruise, call now",
+            usize::MAX,
+        )
         .expect("a union's columns each have a name");
-    assert!(contribs.iter().any(|c| c.feature.starts_with("svd__truncatedsvd")));
+    assert!(
+        contribs
+            .iter()
+            .any(|c| c.feature.starts_with("svd__truncatedsvd"))
+    );
     assert!(contribs.iter().any(|c| c.feature.starts_with("words__")));
     assert!(contribs.iter().all(|c| !c.feature.starts_with('#')));
 }

@@ -119,7 +119,11 @@ impl FeatureUnion {
         if !any_sparse {
             return Err(EngineError::unsupported(format!(
                 "FeatureUnion: every part ({}) returns a dense array, which scikit-learn stacks with np.hstack into a dense matrix; Falcon serves unions with at least one sparse part",
-                parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                parts
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(FeatureUnion {
@@ -235,7 +239,8 @@ impl FeatureUnion {
         self.parts
             .iter()
             .map(|p| {
-                p.extractor.heap_bytes() + p.transforms.iter().map(|t| t.heap_bytes()).sum::<usize>()
+                p.extractor.heap_bytes()
+                    + p.transforms.iter().map(|t| t.heap_bytes()).sum::<usize>()
             })
             .sum()
     }

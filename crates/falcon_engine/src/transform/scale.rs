@@ -313,8 +313,8 @@ mod tests {
             class: "MaxAbsScaler",
             n_in: 2,
             mean: None,
-            scale: Some(vec![3.0, 4.0]),
-            inv: Some(vec![1.0 / 3.0, 0.25]),
+            scale: Some(vec![7.0, 4.0]),
+            inv: Some(vec![1.0 / 7.0, 0.25]),
         };
         let Row::Sparse(r) = s.apply(Row::Sparse(SparseRow {
             indices: vec![0, 1],
@@ -323,9 +323,9 @@ mod tests {
         })) else {
             panic!("sparse stays sparse")
         };
-        // 0.1 * (1/3), not 0.1 / 3 (they differ in the last bit).
-        assert_eq!(r.values, vec![0.1 * (1.0 / 3.0), 0.5]);
-        assert_ne!(0.1 * (1.0 / 3.0), 0.1 / 3.0);
+        // 0.1 * (1/7), not 0.1 / 7 (they differ in the last bit).
+        assert_eq!(r.values, vec![0.014285714285714285, 0.5]);
+        assert_ne!(0.1 / 7.0, 0.014285714285714285);
         assert_eq!(s.source_column(1), Some(1));
     }
 

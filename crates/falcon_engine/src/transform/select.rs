@@ -26,7 +26,7 @@ pub(crate) struct Select {
 }
 
 impl Select {
-    fn new(class: &str, mask: &[bool], detail: String) -> Result<Box<dyn Transform>> {
+    fn boxed(class: &str, mask: &[bool], detail: String) -> Result<Box<dyn Transform>> {
         if u32::try_from(mask.len()).is_err() {
             return Err(EngineError::unsupported(format!(
                 "{class} has {} features, more than Falcon's 2^32 columns",
@@ -134,11 +134,7 @@ fn clean_nans(scores: &[f64]) -> Vec<f64> {
 fn scores(a: &Attrs<'_>, name: &str) -> Result<Vec<f64>> {
     let arr = a.array(name)?;
     if !matches!(arr.data, falcon_pickle::ArrayData::F64(_)) {
-        return Err(a.err_found(
-            name,
-            "a float64 array",
-            &format!("dtype {}", arr.dtype),
-        ));
+        return Err(a.err_found(name, "a float64 array", &format!("dtype {}", arr.dtype)));
     }
     Ok(a.vector_unchecked(name)?.into_owned())
 }
@@ -306,7 +302,7 @@ pub(crate) fn variance_threshold(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Tra
     check_width(&a, v.len(), "variances_")?;
     let t = finite_param(&a, "threshold")?;
     let mask: Vec<bool> = v.iter().map(|&x| x > t).collect();
-    Select::new(a.class, &mask, format!("threshold={t}"))
+    Select::boxed(a.class, &mask, format!("threshold={t}"))
 }
 
 pub(crate) fn select_k_best(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
@@ -315,7 +311,7 @@ pub(crate) fn select_k_best(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transfor
     check_width(&a, s.len(), "scores_")?;
     let k = k_param(&a, "k")?;
     let detail = format!("k={}", k.map_or("all".to_string(), |k| k.to_string()));
-    Select::new(a.class, &k_best_mask(&s, k), detail)
+    Select::boxed(a.class, &k_best_mask(&s, k), detail)
 }
 
 pub(crate) fn select_percentile(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
@@ -323,7 +319,7 @@ pub(crate) fn select_percentile(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Tran
     let s = scores(&a, "scores_")?;
     check_width(&a, s.len(), "scores_")?;
     let p = percentile_param(&a, "percentile")?;
-    Select::new(a.class, &percentile_mask(&s, p), format!("percentile={p}"))
+    Select::boxed(a.class, &percentile_mask(&s, p), format!("percentile={p}"))
 }
 
 fn pvalues(a: &Attrs<'_>) -> Result<Vec<f64>> {
@@ -341,19 +337,31 @@ fn pvalues(a: &Attrs<'_>) -> Result<Vec<f64>> {
 pub(crate) fn select_fpr(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     let a = Attrs::new(obj)?;
     let alpha = finite_param(&a, "alpha")?;
-    Select::new(a.class, &fpr_mask(&pvalues(&a)?, alpha), format!("alpha={alpha}"))
+    Select::boxed(
+        a.class,
+        &fpr_mask(&pvalues(&a)?, alpha),
+        format!("alpha={alpha}"),
+    )
 }
 
 pub(crate) fn select_fdr(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     let a = Attrs::new(obj)?;
     let alpha = finite_param(&a, "alpha")?;
-    Select::new(a.class, &fdr_mask(&pvalues(&a)?, alpha), format!("alpha={alpha}"))
+    Select::boxed(
+        a.class,
+        &fdr_mask(&pvalues(&a)?, alpha),
+        format!("alpha={alpha}"),
+    )
 }
 
 pub(crate) fn select_fwe(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     let a = Attrs::new(obj)?;
     let alpha = finite_param(&a, "alpha")?;
-    Select::new(a.class, &fwe_mask(&pvalues(&a)?, alpha), format!("alpha={alpha}"))
+    Select::boxed(
+        a.class,
+        &fwe_mask(&pvalues(&a)?, alpha),
+        format!("alpha={alpha}"),
+    )
 }
 
 /// `GenericUnivariateSelect`: the selector of `mode` with `param`.
@@ -393,7 +401,7 @@ pub(crate) fn generic_univariate_select(obj: &Object, _ctx: &Ctx) -> Result<Box<
             ));
         }
     };
-    Select::new(a.class, &mask, detail)
+    Select::boxed(a.class, &mask, detail)
 }
 
 /// `SelectFromModel._get_support_mask`: importances from the fitted
@@ -409,7 +417,13 @@ pub(crate) fn select_from_model(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Tran
     let getter = match a.opt("importance_getter") {
         None => "auto",
         Some(Value::Str(s)) => s.as_str(),
-        Some(v) => return Err(a.err("importance_getter", "\"auto\", \"coef_\" or \"feature_importances_\"", v)),
+        Some(v) => {
+            return Err(a.err(
+                "importance_getter",
+                "\"auto\", \"coef_\" or \"feature_importances_\"",
+                v,
+            ));
+        }
     };
     let attr = match getter {
         "auto" if e.opt("coef_").is_some() => "coef_",
@@ -452,7 +466,11 @@ pub(crate) fn select_from_model(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Tran
             .collect()
     } else if norm_order == f64::INFINITY {
         (0..cols)
-            .map(|c| (0..rows).map(|r| w[r * cols + c].abs()).fold(f64::NEG_INFINITY, f64::max))
+            .map(|c| {
+                (0..rows)
+                    .map(|r| w[r * cols + c].abs())
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
             .collect()
     } else {
         return Err(EngineError::unsupported(format!(
@@ -492,9 +510,11 @@ pub(crate) fn select_from_model(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Tran
     let detail = format!(
         "estimator={} threshold={threshold}{}",
         est.class.name,
-        max_features.map(|m| format!(" max_features={m}")).unwrap_or_default()
+        max_features
+            .map(|m| format!(" max_features={m}"))
+            .unwrap_or_default()
     );
-    Select::new(a.class, &mask, detail)
+    Select::boxed(a.class, &mask, detail)
 }
 
 /// `_calculate_threshold`.
@@ -557,7 +577,10 @@ mod tests {
     #[test]
     fn percentile_matches_numpy() {
         // np.percentile([1, 2, 3, 4], 95) == 3.8499999999999996
-        assert_eq!(np_percentile(&[4.0, 1.0, 3.0, 2.0], 95.0), 3.8499999999999996);
+        assert_eq!(
+            np_percentile(&[4.0, 1.0, 3.0, 2.0], 95.0),
+            3.8499999999999996
+        );
         assert_eq!(np_percentile(&[1.0, 2.0, 3.0], 100.0), 3.0);
         assert_eq!(np_percentile(&[1.0, 2.0, 3.0], 50.0), 2.0);
         // np.percentile([0, 1], 30) == 0.3
@@ -586,7 +609,7 @@ mod tests {
 
     #[test]
     fn select_keeps_form_and_renumbers() {
-        let t = Select::new("X", &[false, true, false, true], String::new()).unwrap();
+        let t = Select::boxed("X", &[false, true, false, true], String::new()).unwrap();
         let row = Row::Sparse(SparseRow {
             indices: vec![0, 1, 3],
             values: vec![5.0, 6.0, 7.0],
