@@ -210,29 +210,8 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         .count();
     let mut classifier = build_classifier(last, &ctx)?;
     let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0)?;
-    let mut n = extractor.n_features();
-    let mut transforms: Vec<Box<dyn Transform>> = Vec::new();
-    for (name, obj) in &head[text_len..] {
-        let t = match registry::lookup(&obj.class).map(|e| e.kind) {
-            Some(Kind::Transform(build)) => build(obj, &ctx)?,
-            _ => {
-                return Err(EngineError::unsupported(format!(
-                    "step {name:?} ({}) cannot come between the vectorizer and the classifier",
-                    obj.class
-                )));
-            }
-        };
-        if let Some(m) = t.n_features_in()
-            && m != n
-        {
-            return Err(EngineError::unsupported(format!(
-                "step {name:?} ({}) was fitted on {m} features but receives {n}",
-                obj.class
-            )));
-        }
-        n = t.n_features_out(n);
-        transforms.push(t);
-    }
+    let (transforms, n, _) =
+        crate::transform::build_chain(&head[text_len..], extractor.n_features(), true, &ctx)?;
     let want = classifier.n_features();
     if n != want {
         return Err(EngineError::unsupported(format!(

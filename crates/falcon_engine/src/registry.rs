@@ -17,7 +17,7 @@ use falcon_pickle::{Global, Object, Policy};
 
 use crate::classify::{Classifier, Linear, NaiveBayes};
 use crate::error::Result;
-use crate::transform::Transform;
+use crate::transform::{self as t, Transform};
 
 /// What building a step needs besides its pickled object.
 pub(crate) struct Ctx {
@@ -126,6 +126,29 @@ const SCORER: &[&str] = &["sklearn.metrics._scorer", "sklearn.metrics.scorer"];
 const METADATA: &[&str] = &["sklearn.utils._metadata_requests"];
 const MASKED: &[&str] = &["numpy.ma.core", "numpy.ma"];
 
+// Transforms (`crate::transform`), under their module paths since 0.20.
+const VARIANCE: &[&str] = &[
+    "sklearn.feature_selection._variance_threshold",
+    "sklearn.feature_selection.variance_threshold",
+];
+const UNIVARIATE: &[&str] = &[
+    "sklearn.feature_selection._univariate_selection",
+    "sklearn.feature_selection.univariate_selection",
+];
+const MUTUAL_INFO: &[&str] = &[
+    "sklearn.feature_selection._mutual_info",
+    "sklearn.feature_selection.mutual_info_",
+];
+const FROM_MODEL: &[&str] = &[
+    "sklearn.feature_selection._from_model",
+    "sklearn.feature_selection.from_model",
+];
+const SVD: &[&str] = &[
+    "sklearn.decomposition._truncated_svd",
+    "sklearn.decomposition.truncated_svd",
+];
+const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
+
 /// Every class the engine accepts. Anything else in a file — `os.system`,
 /// a user's tokenizer function, an estimator Falcon cannot reproduce — is
 /// refused by name.
@@ -185,6 +208,49 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(METADATA, "MethodMetadataRequest", Kind::Data),
     entry(MASKED, "MaskedArray", Kind::Data),
     entry(MASKED, "_mareconstruct", Kind::Data),
+    // --- Transforms between the vectorizer and the classifier
+    // (`crate::transform`): selectors, scalers, decompositions. ---
+    entry(
+        VARIANCE,
+        "VarianceThreshold",
+        Kind::Transform(t::variance_threshold),
+    ),
+    entry(UNIVARIATE, "SelectKBest", Kind::Transform(t::select_k_best)),
+    entry(
+        UNIVARIATE,
+        "SelectPercentile",
+        Kind::Transform(t::select_percentile),
+    ),
+    entry(UNIVARIATE, "SelectFpr", Kind::Transform(t::select_fpr)),
+    entry(UNIVARIATE, "SelectFdr", Kind::Transform(t::select_fdr)),
+    entry(UNIVARIATE, "SelectFwe", Kind::Transform(t::select_fwe)),
+    entry(
+        UNIVARIATE,
+        "GenericUnivariateSelect",
+        Kind::Transform(t::generic_univariate_select),
+    ),
+    entry(
+        FROM_MODEL,
+        "SelectFromModel",
+        Kind::Transform(t::select_from_model),
+    ),
+    entry(SVD, "TruncatedSVD", Kind::Transform(t::truncated_svd)),
+    entry(
+        SCALERS,
+        "StandardScaler",
+        Kind::Transform(t::standard_scaler),
+    ),
+    entry(SCALERS, "MaxAbsScaler", Kind::Transform(t::max_abs_scaler)),
+    entry(SCALERS, "Normalizer", Kind::Transform(t::normalizer)),
+    // Score functions, pickled by reference in a selector's `score_func`:
+    // never called (only the fitted `scores_`/`pvalues_` are read).
+    entry(UNIVARIATE, "chi2", Kind::Data),
+    entry(UNIVARIATE, "f_classif", Kind::Data),
+    entry(UNIVARIATE, "f_regression", Kind::Data),
+    entry(UNIVARIATE, "f_oneway", Kind::Data),
+    entry(UNIVARIATE, "r_regression", Kind::Data),
+    entry(MUTUAL_INFO, "mutual_info_classif", Kind::Data),
+    entry(MUTUAL_INFO, "mutual_info_regression", Kind::Data),
 ];
 
 /// The registry entry of a pickled class, by module path and name.

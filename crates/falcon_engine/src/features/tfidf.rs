@@ -291,4 +291,9 @@ impl crate::transform::Transform for Tfidf {
     fn source_column(&self, col: u32) -> Option<u32> {
         Some(col)
     }
+
+    /// `transform` returns CSR whatever it receives.
+    fn output_sparse(&self, _input_sparse: bool) -> bool {
+        true
+    }
 }
