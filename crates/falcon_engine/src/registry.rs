@@ -184,13 +184,25 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(NB, "BernoulliNB", Kind::Classifier(naive_bayes)),
     // Meta-estimators (classify/calibration.rs, multiclass.rs,
     // ensemble.rs) and the inert objects their pickles carry.
-    entry(CALIBRATION, "CalibratedClassifierCV", Kind::Classifier(calibrated)),
+    entry(
+        CALIBRATION,
+        "CalibratedClassifierCV",
+        Kind::Classifier(calibrated),
+    ),
     entry(CALIBRATION, "_CalibratedClassifier", Kind::Data),
     entry(CALIBRATION, "_SigmoidCalibration", Kind::Data),
     entry(ISOTONIC, "IsotonicRegression", Kind::Data),
     entry(FROZEN, "FrozenEstimator", Kind::Data),
-    entry(MULTICLASS, "OneVsRestClassifier", Kind::Classifier(one_vs_rest)),
-    entry(MULTICLASS, "OneVsOneClassifier", Kind::Classifier(one_vs_one)),
+    entry(
+        MULTICLASS,
+        "OneVsRestClassifier",
+        Kind::Classifier(one_vs_rest),
+    ),
+    entry(
+        MULTICLASS,
+        "OneVsOneClassifier",
+        Kind::Classifier(one_vs_one),
+    ),
     entry(MULTICLASS, "_ConstantPredictor", Kind::Data),
     entry(VOTING, "VotingClassifier", Kind::Classifier(voting)),
     entry(STACKING, "StackingClassifier", Kind::Classifier(stacking)),

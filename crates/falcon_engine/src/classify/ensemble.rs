@@ -65,7 +65,10 @@ fn numbers(a: &Attrs<'_>, name: &str) -> Result<Option<Vec<f64>>> {
     let w: Vec<f64> = match v {
         Value::List(items) | Value::Tuple(items) => items
             .iter()
-            .map(|x| x.as_f64().ok_or_else(|| a.err(name, "a list of numbers", v)))
+            .map(|x| {
+                x.as_f64()
+                    .ok_or_else(|| a.err(name, "a list of numbers", v))
+            })
             .collect::<Result<_>>()?,
         Value::Array(_) => a.vector_unchecked(name)?.into_owned(),
         _ => return Err(a.err(name, "a list of numbers or None", v)),
@@ -237,6 +240,17 @@ enum Method {
     Predict,
 }
 
+impl Method {
+    /// scikit-learn's name for it.
+    fn name(self) -> &'static str {
+        match self {
+            Method::Proba => "predict_proba",
+            Method::Decision => "decision_function",
+            Method::Predict => "predict",
+        }
+    }
+}
+
 pub(crate) struct Stacking {
     classes: Vec<Label>,
     n_features: usize,
@@ -273,9 +287,11 @@ impl Stacking {
                 Value::Str(s) if s == "predict_proba" => {
                     (Method::Proba, e.has_proba(), if k == 2 { 1 } else { k })
                 }
-                Value::Str(s) if s == "decision_function" => {
-                    (Method::Decision, e.has_decision(), if k == 2 { 1 } else { k })
-                }
+                Value::Str(s) if s == "decision_function" => (
+                    Method::Decision,
+                    e.has_decision(),
+                    if k == 2 { 1 } else { k },
+                ),
                 Value::Str(s) if s == "predict" => (Method::Predict, true, 1),
                 v => {
                     return Err(a.err(
@@ -410,7 +426,7 @@ impl Estimator for Stacking {
             self.passthrough,
             self.estimators
                 .iter()
-                .map(|(e, m)| format!("{} via {m:?}", e.describe()))
+                .map(|(e, m)| format!("{} -> {}", e.describe(), m.name()))
                 .collect::<Vec<_>>()
                 .join("; "),
             self.final_estimator.describe()
