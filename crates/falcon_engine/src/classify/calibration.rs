@@ -76,7 +76,7 @@ impl Calibrator {
                         y.len()
                     )));
                 }
-                if x.windows(2).any(|w| !(w[0] < w[1])) {
+                if x.windows(2).any(|w| w[0] >= w[1]) {
                     return Err(EngineError::unsupported(format!(
                         "IsotonicRegression.{xn} is not strictly increasing"
                     )));

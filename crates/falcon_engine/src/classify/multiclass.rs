@@ -227,6 +227,19 @@ pub(crate) struct OneVsOne {
 impl OneVsOne {
     pub(crate) fn from_object(obj: &Object, ctx: &Ctx) -> Result<Self> {
         let a = Attrs::new(obj)?;
+        // Before 0.21, `_ovr_decision_function` scaled the confidences by
+        // their maximum and minimum over the whole batch predicted at once:
+        // one text's answer depended on the other texts of the call, which
+        // no per-text server can reproduce.
+        match crate::release::Release::of(&a) {
+            Some(r) if r >= crate::release::Release(0, 21, 0) => {}
+            found => {
+                return Err(EngineError::unsupported(format!(
+                    "OneVsOneClassifier pickled by scikit-learn {}: before 0.21 its decision_function (and so predict) scaled confidences over the whole batch of texts, which cannot be reproduced one text at a time; refit it with scikit-learn >= 0.21",
+                    found.map_or_else(|| "of unknown release".to_string(), |r| r.to_string())
+                )));
+            }
+        }
         let classes = labels(&a, "classes_", "OneVsOneClassifier")?;
         if !matches!(a.opt("pairwise_indices_"), None | Some(Value::None)) {
             return Err(EngineError::unsupported(
@@ -342,6 +355,36 @@ impl Estimator for OneVsOne {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ovo_of_release(version: &str) -> Object {
+        Object {
+            class: falcon_pickle::Global {
+                module: "sklearn.multiclass".into(),
+                name: "OneVsOneClassifier".into(),
+            },
+            args: vec![],
+            state: Some(Box::new(Value::Dict(vec![(
+                Value::Str("_sklearn_version".into()),
+                Value::Str(version.into()),
+            )]))),
+        }
+    }
+
+    #[test]
+    fn ovo_before_0_21_is_refused() {
+        let ctx = Ctx { max_dense: 1 << 20 };
+        let err = OneVsOne::from_object(&ovo_of_release("0.20.4"), &ctx)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("before 0.21"), "{err}");
+        // A later release gets past the check (and stops at classes_).
+        let err = OneVsOne::from_object(&ovo_of_release("0.21.3"), &ctx)
+            .err()
+            .expect("no classes_")
+            .to_string();
+        assert!(err.contains("classes_"), "{err}");
+    }
 
     #[test]
     fn ovo_votes_and_confidences() {
