@@ -49,6 +49,17 @@ def _multilabel(x, label3):
     return p.fit(x, ind)
 
 
+def _frozen(x, label3):
+    from sklearn.frozen import FrozenEstimator
+
+    y = labels(label3, "tri")
+    vec = tfidf()
+    xt = vec.fit_transform(x)
+    svm = svc().fit(xt, y)
+    cal = CalibratedClassifierCV(FrozenEstimator(svm), method="isotonic").fit(xt, y)
+    return Pipeline([("vec", vec), ("clf", cal)])
+
+
 def cases():
     return [
         Case("calib_svc_sigmoid_tri", "Tfidf(1,2) -> CalibratedClassifierCV(LinearSVC, cv=3) sigmoid, 3 classes",
@@ -65,6 +76,8 @@ def cases():
              _pipe(tfidf, lambda: CalibratedClassifierCV(lr(), method="isotonic", ensemble=False), "bin")),
         Case("calib_ovr_svc_tri", "Tfidf -> CalibratedClassifierCV(OneVsRestClassifier(LinearSVC), cv=3), 3 classes",
              _pipe(tfidf, lambda: CalibratedClassifierCV(OneVsRestClassifier(svc()), cv=3), "tri")),
+        Case("calib_frozen_svc_isotonic_tri", "Tfidf -> CalibratedClassifierCV(FrozenEstimator(LinearSVC)) isotonic (the prefit form), 3 classes",
+             _frozen),
         Case("ovr_lr_tri", "Tfidf -> OneVsRestClassifier(LogisticRegression), 3 classes",
              _pipe(tfidf, lambda: OneVsRestClassifier(lr()), "tri")),
         Case("ovr_svc_tri", "Tfidf -> OneVsRestClassifier(LinearSVC), 3 classes",
