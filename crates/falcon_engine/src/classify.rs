@@ -1,12 +1,18 @@
 //! Classifiers: feature row → scores, probabilities and a label, with the
 //! formulas scikit-learn's `decision_function`/`predict_proba` use.
 
+mod calibration;
+mod ensemble;
 mod linear;
+mod multiclass;
 mod naive_bayes;
 
 use std::sync::Arc;
 
+pub(crate) use calibration::Calibrated;
+pub(crate) use ensemble::{Stacking, Voting};
 pub(crate) use linear::Linear;
+pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
 
 use crate::Label;
@@ -78,6 +84,67 @@ pub(crate) trait Estimator: Send + Sync {
 
 /// The final step of a model.
 pub(crate) type Classifier = Box<dyn Estimator>;
+
+/// Builds a fitted sub-estimator of a meta-estimator (`what` names where
+/// it sits, for errors): any classifier of the registry, meta-estimators
+/// included. Pipelines and transforms inside a meta-estimator would need
+/// their own input rows and are refused by name.
+pub(crate) fn sub_estimator(
+    v: &falcon_pickle::Value,
+    what: &str,
+    ctx: &crate::registry::Ctx,
+) -> Result<Classifier> {
+    use crate::registry::{Kind, lookup};
+    let obj = match v {
+        falcon_pickle::Value::Object(o) => o,
+        other => {
+            return Err(EngineError::unsupported(format!(
+                "{what} is {}, not a fitted estimator",
+                crate::attrs::describe(other)
+            )));
+        }
+    };
+    match lookup(&obj.class).map(|e| e.kind) {
+        Some(Kind::Classifier(build)) => build(obj, ctx).map_err(|e| match e {
+            EngineError::Unsupported(m) => EngineError::unsupported(format!("{what}: {m}")),
+            e => e,
+        }),
+        _ if obj.class.name == "FrozenEstimator" => {
+            // `sklearn.frozen.FrozenEstimator` (1.6+, the replacement of
+            // `cv="prefit"`) delegates every method to `estimator`.
+            let a = crate::attrs::Attrs::new(obj)?;
+            sub_estimator(a.get("estimator")?, what, ctx)
+        }
+        _ => Err(EngineError::unsupported(format!(
+            "{what} is a {}, which Falcon cannot use inside a meta-estimator (supported: {})",
+            obj.class,
+            crate::registry::classifier_names().join(", ")
+        ))),
+    }
+}
+
+/// Refuses a sub-estimator fitted on a different number of features than
+/// its meta-estimator passes it.
+pub(crate) fn check_width(what: &str, est: &dyn Estimator, n: usize) -> Result<()> {
+    if est.n_features() != n {
+        return Err(EngineError::unsupported(format!(
+            "{what} expects {} features but receives {n}",
+            est.n_features()
+        )));
+    }
+    Ok(())
+}
+
+/// `_predict_binary` of `sklearn.multiclass`: a binary estimator's
+/// `decision_function` when it has one, else its positive-class
+/// probability.
+pub(crate) fn binary_score(s: &Scores) -> f64 {
+    match (&s.decision, &s.probabilities) {
+        (Some(d), _) => d[0],
+        (None, Some(p)) => p[1],
+        (None, None) => f64::NAN,
+    }
+}
 
 /// Refuses, before anything is allocated, a `k × n` weight table larger
 /// than `max_dense` bytes. The table is counted with one extra row, the

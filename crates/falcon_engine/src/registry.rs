@@ -15,7 +15,9 @@
 
 use falcon_pickle::{Global, Object, Policy};
 
-use crate::classify::{Classifier, Linear, NaiveBayes};
+use crate::classify::{
+    Calibrated, Classifier, Linear, NaiveBayes, OneVsOne, OneVsRest, Stacking, Voting,
+};
 use crate::error::Result;
 use crate::transform::{self as t, Transform};
 
@@ -75,6 +77,28 @@ fn naive_bayes(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     Ok(Box::new(NaiveBayes::from_object(obj, ctx.max_dense)?))
 }
 
+// Meta-estimators: built from their fitted sub-estimators (see
+// `crate::classify::sub_estimator`).
+fn calibrated(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(Calibrated::from_object(obj, ctx)?))
+}
+
+fn one_vs_rest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(OneVsRest::from_object(obj, ctx)?))
+}
+
+fn one_vs_one(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(OneVsOne::from_object(obj, ctx)?))
+}
+
+fn voting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(Voting::from_object(obj, ctx)?))
+}
+
+fn stacking(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(Stacking::from_object(obj, ctx)?))
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -119,6 +143,19 @@ const LOSS: &[&str] = &[
 /// `scipy.sparse.csr_matrix` (`TfidfTransformer._idf_diag` before 1.5);
 /// scipy 1.8 moved it to `scipy.sparse._csr`.
 const CSR: &[&str] = &["scipy.sparse.csr", "scipy.sparse._csr"];
+// Meta-estimators' modules (`sklearn.calibration`, `sklearn.isotonic` and
+// `sklearn.multiclass` never moved; `VotingClassifier` lived in
+// `voting_classifier` (0.20) and `voting` (0.21) before `_voting`).
+const CALIBRATION: &[&str] = &["sklearn.calibration"];
+const ISOTONIC: &[&str] = &["sklearn.isotonic"];
+const MULTICLASS: &[&str] = &["sklearn.multiclass"];
+const VOTING: &[&str] = &[
+    "sklearn.ensemble._voting",
+    "sklearn.ensemble.voting",
+    "sklearn.ensemble.voting_classifier",
+];
+const STACKING: &[&str] = &["sklearn.ensemble._stacking"];
+const FROZEN: &[&str] = &["sklearn.frozen._frozen"];
 const SEARCH: &[&str] = &["sklearn.model_selection._search"];
 const HALVING: &[&str] = &["sklearn.model_selection._search_successive_halving"];
 const SPLIT: &[&str] = &["sklearn.model_selection._split"];
@@ -168,6 +205,33 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(NB, "MultinomialNB", Kind::Classifier(naive_bayes)),
     entry(NB, "ComplementNB", Kind::Classifier(naive_bayes)),
     entry(NB, "BernoulliNB", Kind::Classifier(naive_bayes)),
+    // Meta-estimators (classify/calibration.rs, multiclass.rs,
+    // ensemble.rs) and the inert objects their pickles carry.
+    entry(
+        CALIBRATION,
+        "CalibratedClassifierCV",
+        Kind::Classifier(calibrated),
+    ),
+    entry(CALIBRATION, "_CalibratedClassifier", Kind::Data),
+    entry(CALIBRATION, "_SigmoidCalibration", Kind::Data),
+    entry(ISOTONIC, "IsotonicRegression", Kind::Data),
+    entry(FROZEN, "FrozenEstimator", Kind::Data),
+    entry(
+        MULTICLASS,
+        "OneVsRestClassifier",
+        Kind::Classifier(one_vs_rest),
+    ),
+    entry(
+        MULTICLASS,
+        "OneVsOneClassifier",
+        Kind::Classifier(one_vs_one),
+    ),
+    entry(MULTICLASS, "_ConstantPredictor", Kind::Data),
+    entry(VOTING, "VotingClassifier", Kind::Classifier(voting)),
+    entry(STACKING, "StackingClassifier", Kind::Classifier(stacking)),
+    entry(LABEL, "LabelEncoder", Kind::Data),
+    entry(LOGISTIC, "LogisticRegressionCV", Kind::Classifier(linear)),
+    entry(RIDGE, "RidgeClassifierCV", Kind::Classifier(linear)),
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),
     entry(SEARCH, "RandomizedSearchCV", Kind::Search),

@@ -782,3 +782,17 @@ fn sparse_memo_keys_do_not_allocate_per_key() {
     p.push(b'.');
     assert_eq!(ok(&p), Value::None);
 }
+
+// ----- scikit-learn's Bunch --------------------------------------------------
+
+/// `pickle.dumps(sklearn.utils.Bunch(a=1), protocol=4)`: a dict subclass
+/// (ensembles' `named_estimators_`) loads as a dict; its instance state of
+/// deprecation warnings is accepted only when empty.
+#[test]
+fn sklearn_bunch_is_a_dict() {
+    let b = b"\x80\x04\x95P\x00\x00\x00\x00\x00\x00\x00\x8c\x14sklearn.utils._bunch\x94\x8c\x05Bunch\x94\x93\x94)\x81\x94\x8c\x01a\x94K\x01s}\x94\x8c\x1b_deprecated_key_to_warnings\x94}\x94sb.";
+    assert_eq!(ok(b), Value::Dict(vec![(s("a"), int(1))]));
+    // Any other instance state is refused.
+    let bad = b"\x80\x04\x8c\x14sklearn.utils._bunch\x94\x8c\x05Bunch\x94\x93\x94)\x81\x94}\x94\x8c\x01x\x94K\x01sb.";
+    assert!(err(bad).contains("BUILD"), "{}", err(bad));
+}

@@ -38,15 +38,15 @@ impl Linear {
     pub(crate) fn from_object(obj: &Object, max_dense: usize) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
-        let classes = if class == "RidgeClassifier" {
+        let classes = if matches!(class.as_str(), "RidgeClassifier" | "RidgeClassifierCV") {
             // `classes_` is a property reading the fitted LabelBinarizer.
             let lb = Attrs::new(a.object("_label_binarizer")?)?;
             if let Some(t) = lb.opt_str("y_type_")?
                 && t.starts_with("multilabel")
             {
-                return Err(EngineError::unsupported(
-                    "multilabel RidgeClassifier is not supported",
-                ));
+                return Err(EngineError::unsupported(format!(
+                    "multilabel {class} is not supported"
+                )));
             }
             labels(&lb, "classes_", &class)?
         } else {
@@ -84,7 +84,9 @@ impl Linear {
             )));
         }
         let (proba, detail) = match class.as_str() {
-            "LogisticRegression" => {
+            // `LogisticRegressionCV` inherits `predict_proba` (and its
+            // multi_class rule) from `LogisticRegression`.
+            "LogisticRegression" | "LogisticRegressionCV" => {
                 let multi = a.opt_str("multi_class")?.unwrap_or("deprecated");
                 let solver = a.opt_str("solver")?.unwrap_or("lbfgs");
                 let ovr = matches!(multi, "ovr" | "warn")

@@ -107,6 +107,9 @@ pub(crate) fn resolve(
         ("builtins", "object") => Some(Builtin::Object),
         ("builtins", "int" | "float" | "str" | "bool") => Some(Builtin::TypeRef),
         ("collections", "OrderedDict") => Some(Builtin::OrderedDict),
+        // scikit-learn's `Bunch` (`named_estimators_` of ensembles): a
+        // plain dict subclass, built with `NEWOBJ` then `SETITEM`s.
+        ("sklearn.utils._bunch" | "sklearn.utils", "Bunch") => Some(Builtin::OrderedDict),
         ("collections", "defaultdict") => Some(Builtin::DefaultDict),
         ("copyreg", "_reconstructor") => Some(Builtin::Reconstructor),
         ("_codecs", "encode") => Some(Builtin::CodecsEncode),

@@ -1332,7 +1332,12 @@ impl<'a> Vm<'a> {
     fn is_empty_state(&self, state: Id) -> bool {
         match self.node(state) {
             Node::None => true,
-            Node::Dict(d) => d.is_empty(),
+            // A scikit-learn `Bunch` carries `{"_deprecated_key_to_warnings":
+            // {}}` as instance state (warnings for renamed keys only).
+            Node::Dict(d) => d.iter().all(|&(k, v)| {
+                matches!(self.node(k), Node::Str(s) if s == "_deprecated_key_to_warnings")
+                    && matches!(self.node(v), Node::Dict(w) if w.is_empty())
+            }),
             _ => false,
         }
     }
