@@ -42,7 +42,8 @@ fn falcon(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("falcon runs");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A model that fails to load exits before reading its input.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().expect("falcon exits")
 }
 
@@ -94,6 +95,11 @@ fn assert_matches(out: &[Value], e: &Value) {
             }
         }
         if let Some(d) = e["decision_function"].as_array() {
+            if let Some(want) = d[i].as_f64() {
+                // Binary: one value, not keyed by class.
+                assert!(close(line["decision"].as_f64().unwrap(), want), "line {i}");
+                continue;
+            }
             for (c, want) in classes.iter().zip(d[i].as_array().unwrap()) {
                 let got = line["decision"][c].as_f64().unwrap();
                 assert!(close(got, want.as_f64().unwrap()), "line {i} {c}");
@@ -125,7 +131,7 @@ fn predict_chains_repeated_model_flags_and_the_env_list() {
     );
     assert!(!wrong.status.success());
     let err = String::from_utf8_lossy(&wrong.stderr);
-    assert!(err.contains("does not take raw text"), "{err}");
+    assert!(err.contains("not a classifier"), "{err}");
     assert!(wrong.stdout.is_empty());
 }
 
@@ -187,7 +193,9 @@ fn inspect_describes_a_chain_with_its_provenance() {
     // Reversed: refused, with the reason.
     let out = falcon(&["model", "inspect", s(&b), s(&a)], &[], b"");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("does not take raw text"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("supported:   no"), "{text}");
+    assert!(text.contains("not a classifier"), "{text}");
 }
 
 #[test]
@@ -410,8 +418,9 @@ fn serve_chains_files_renames_labels_and_logs_the_new_names() {
             &json!({ "text": t }).to_string(),
         );
         assert!(NAMES.contains(&j["label"].as_str().unwrap()), "{j}");
-        let keys: Vec<&String> = j["decision"].as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["ok", "ok-ish", "junk"], "{j}");
+        let mut keys: Vec<&String> = j["decision"].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["junk", "ok", "ok-ish"], "{j}");
     }
     let o = server.json(
         "POST",
@@ -487,7 +496,13 @@ fn serve_chains_files_renames_labels_and_logs_the_new_names() {
 /// entry answers with the renamed labels too.
 #[test]
 fn redis_tier_answers_with_the_new_names() {
+    // As the other shared-state tests: skipped with a notice, except under
+    // CI, where a missing service fails.
     let Ok(url) = std::env::var("FALCON_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "FALCON_TEST_REDIS_URL must be set under CI"
+        );
         eprintln!("FALCON_TEST_REDIS_URL not set: skipped");
         return;
     };
