@@ -174,22 +174,44 @@ impl Model {
     pub fn rename_classes(&mut self, mapping: &BTreeMap<String, String>) -> Result<()> {
         let original = self.classifier.classes();
         let names: Vec<String> = original.iter().map(ToString::to_string).collect();
-        let list = || names.join(", ");
+        let list = || {
+            let mut l = names
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if names.len() > 20 {
+                l.push_str(", …");
+            }
+            l
+        };
+        // Hash maps, not scans: a model may have thousands of classes.
+        let mut index: std::collections::HashMap<&str, Option<usize>> =
+            std::collections::HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            index
+                .entry(n.as_str())
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
+        }
         let mut out: Vec<Label> = original.to_vec();
         for (key, new) in mapping {
-            let mut hits = names.iter().enumerate().filter(|(_, n)| *n == key);
-            let Some((i, _)) = hits.next() else {
-                return Err(EngineError::Labels(format!(
-                    "{key:?} is not a class of the model (its classes are {})",
-                    list()
-                )));
+            let i = match index.get(key.as_str()) {
+                Some(Some(i)) => *i,
+                Some(None) => {
+                    return Err(EngineError::Labels(format!(
+                        "{key:?} names several classes of the model (its classes are {})",
+                        list()
+                    )));
+                }
+                None => {
+                    return Err(EngineError::Labels(format!(
+                        "{key:?} is not a class of the model (its classes are {})",
+                        list()
+                    )));
+                }
             };
-            if hits.next().is_some() {
-                return Err(EngineError::Labels(format!(
-                    "{key:?} names several classes of the model (its classes are {})",
-                    list()
-                )));
-            }
             if new.is_empty() {
                 return Err(EngineError::Labels(format!(
                     "class {key:?} is renamed to an empty name"
@@ -197,12 +219,15 @@ impl Model {
             }
             out[i] = Label::Str(new.clone());
         }
-        let shown: Vec<String> = out.iter().map(ToString::to_string).collect();
-        for (i, a) in shown.iter().enumerate() {
-            if let Some(j) = shown[..i].iter().position(|b| b == a) {
+        let mut seen: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(out.len());
+        for (i, l) in out.iter().enumerate() {
+            if let Some(j) = seen.insert(l.to_string(), i) {
                 return Err(EngineError::Labels(format!(
-                    "classes {} and {} would both be called {a:?}",
-                    names[j], names[i]
+                    "classes {} and {} would both be called {:?}",
+                    names[j],
+                    names[i],
+                    l.to_string()
                 )));
             }
         }
@@ -424,47 +449,47 @@ impl Serialize for PredictionView<'_> {
 /// like the chain itself, so a hostile nesting cannot recurse deeply.
 fn find_searches(v: &falcon_pickle::Value, depth: usize, out: &mut Vec<String>) {
     use falcon_pickle::Value;
-    if depth > crate::features::MAX_NESTING || out.len() > crate::features::MAX_PARTS {
-        return;
-    }
     match v {
-        Value::Tuple(items) | Value::List(items) => {
+        Value::Tuple(items) | Value::List(items) if depth <= crate::features::MAX_NESTING => {
             for item in items {
                 find_searches(item, depth + 1, out);
             }
         }
-        Value::Object(o) => match crate::registry::lookup(&o.class).map(|e| e.kind) {
-            Some(crate::registry::Kind::Search) => {
-                let params = o
-                    .attr("best_params_")
-                    .map_or_else(|| "?".to_string(), py_repr);
-                let score = o
-                    .attr("best_score_")
-                    .map_or_else(|| "?".to_string(), py_repr);
-                out.push(format!(
-                    "{}: best_params_ {params}, best_score_ {score}",
-                    o.class.name
-                ));
-                if let Some(best) = o.attr("best_estimator_") {
-                    find_searches(best, depth + 1, out);
+        Value::Object(o) => find_searches_in(o, depth, out),
+        _ => {}
+    }
+}
+
+/// [`find_searches`] of one pickled estimator. Reads the tree in place:
+/// nothing is copied (a nested `Pipeline` holds the whole vocabulary).
+fn find_searches_in(o: &falcon_pickle::Object, depth: usize, out: &mut Vec<String>) {
+    use crate::registry::Kind;
+    if depth > crate::features::MAX_NESTING || out.len() > crate::features::MAX_PARTS {
+        return;
+    }
+    match crate::registry::lookup(&o.class).map(|e| e.kind) {
+        Some(Kind::Search) => {
+            let params = o
+                .attr("best_params_")
+                .map_or_else(|| "?".to_string(), py_repr);
+            let score = o
+                .attr("best_score_")
+                .map_or_else(|| "?".to_string(), py_repr);
+            out.push(format!(
+                "{}: best_params_ {params}, best_score_ {score}",
+                o.class.name
+            ));
+            if let Some(best) = o.attr("best_estimator_") {
+                find_searches(best, depth + 1, out);
+            }
+        }
+        Some(Kind::Pipeline) => {
+            if let Ok(steps) = crate::pipeline::steps(o) {
+                for (_, est) in steps {
+                    find_searches_in(est, depth + 1, out);
                 }
             }
-            Some(crate::registry::Kind::Pipeline) => {
-                if let Ok(steps) = crate::pipeline::steps(o) {
-                    for (_, est) in steps {
-                        if let Some(kind) = crate::registry::lookup(&est.class).map(|e| e.kind)
-                            && matches!(
-                                kind,
-                                crate::registry::Kind::Search | crate::registry::Kind::Pipeline
-                            )
-                        {
-                            find_searches(&Value::Object(Box::new(est.clone())), depth + 1, out);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        },
+        }
         _ => {}
     }
 }
