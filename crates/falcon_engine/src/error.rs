@@ -46,6 +46,11 @@ pub enum EngineError {
     /// refused rather than answered with a wrong explanation.
     #[error("explanations are not supported for this model: {0}")]
     ExplainUnsupported(String),
+    /// A class renaming (`labels` in a model's `config.toml`) that names no
+    /// class of the model or gives two classes one name: refused rather
+    /// than served as mislabelled predictions.
+    #[error("invalid labels mapping: {0}")]
+    Labels(String),
     /// An error in one file of a model saved as several.
     #[error("{path}: {source}")]
     InFile {

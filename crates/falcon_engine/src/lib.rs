@@ -23,5 +23,7 @@ mod transform;
 
 pub use error::{EngineError, Result};
 pub use label::Label;
-pub use model::{Contribution, Inspection, Model, Prediction, PredictionView, inspect};
+pub use model::{
+    Contribution, Inspection, Model, Prediction, PredictionView, inspect, inspect_chain,
+};
 pub use registry::sklearn_policy;

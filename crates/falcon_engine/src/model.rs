@@ -1,5 +1,6 @@
 //! A loaded model: the public face of the engine.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,11 @@ pub struct Model {
     /// Which scikit-learn release fitted the model and which text rules
     /// Falcon applies (see [`Model::provenance`]).
     provenance: String,
+    /// `classes_` renamed by [`Model::rename_classes`]: every consumer reads
+    /// [`Model::classes`], so one replacement renames every output.
+    renamed: Option<Vec<Label>>,
+    /// [`Model::search_summary`].
+    search: Option<String>,
 }
 
 /// What the model predicts for one text.
@@ -119,6 +125,10 @@ impl Model {
     #[doc(hidden)]
     pub fn from_values(roots: Vec<falcon_pickle::Value>, file_bytes: usize) -> Result<Self> {
         let provenance = crate::release::provenance_of(&roots);
+        let mut searches = Vec::new();
+        for root in &roots {
+            find_searches(root, 0, &mut searches);
+        }
         let refs: Vec<&falcon_pickle::Value> = roots.iter().collect();
         let built = crate::pipeline::build(&refs, dense_budget(file_bytes))?;
         drop(refs);
@@ -136,12 +146,102 @@ impl Model {
             steps,
             file_bytes,
             provenance,
+            renamed: None,
+            search: (!searches.is_empty()).then(|| searches.join("; ")),
         })
     }
 
-    /// `classes_`, in the order of probabilities and decisions.
+    /// `classes_`, in the order of probabilities and decisions (renamed,
+    /// after [`Model::rename_classes`]).
     pub fn classes(&self) -> &[Label] {
-        self.classifier.classes()
+        self.renamed
+            .as_deref()
+            .unwrap_or_else(|| self.classifier.classes())
+    }
+
+    /// Renames classes for every output: `mapping` goes from Python's
+    /// `str(class)` of a fitted class (how Falcon keys classes everywhere)
+    /// to the name to show instead, a string. Classes it does not name keep
+    /// their own label.
+    ///
+    /// Why at the model: the label, the `probabilities`/`decision` keys, the
+    /// OIP outputs, the cache and the prediction log all read
+    /// [`Model::classes`], so renaming here renames all of them at once and
+    /// none can disagree. A mapping that names no fitted class, or that would
+    /// give two classes one name, is refused: either would silently mislabel
+    /// predictions. Keys are matched against the original classes, so
+    /// calling it again replaces the previous renaming.
+    pub fn rename_classes(&mut self, mapping: &BTreeMap<String, String>) -> Result<()> {
+        let original = self.classifier.classes();
+        let names: Vec<String> = original.iter().map(ToString::to_string).collect();
+        let list = || {
+            let mut l = names
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if names.len() > 20 {
+                l.push_str(", …");
+            }
+            l
+        };
+        // Hash maps, not scans: a model may have thousands of classes.
+        let mut index: std::collections::HashMap<&str, Option<usize>> =
+            std::collections::HashMap::with_capacity(names.len());
+        for (i, n) in names.iter().enumerate() {
+            index
+                .entry(n.as_str())
+                .and_modify(|e| *e = None)
+                .or_insert(Some(i));
+        }
+        let mut out: Vec<Label> = original.to_vec();
+        for (key, new) in mapping {
+            let i = match index.get(key.as_str()) {
+                Some(Some(i)) => *i,
+                Some(None) => {
+                    return Err(EngineError::Labels(format!(
+                        "{key:?} names several classes of the model (its classes are {})",
+                        list()
+                    )));
+                }
+                None => {
+                    return Err(EngineError::Labels(format!(
+                        "{key:?} is not a class of the model (its classes are {})",
+                        list()
+                    )));
+                }
+            };
+            if new.is_empty() {
+                return Err(EngineError::Labels(format!(
+                    "class {key:?} is renamed to an empty name"
+                )));
+            }
+            out[i] = Label::Str(new.clone());
+        }
+        let mut seen: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(out.len());
+        for (i, l) in out.iter().enumerate() {
+            if let Some(j) = seen.insert(l.to_string(), i) {
+                return Err(EngineError::Labels(format!(
+                    "classes {} and {} would both be called {:?}",
+                    names[j],
+                    names[i],
+                    l.to_string()
+                )));
+            }
+        }
+        self.renamed = Some(out);
+        Ok(())
+    }
+
+    /// For a model saved as a hyper-parameter search (`GridSearchCV` & co.,
+    /// served through `best_estimator_`): which search chose it,
+    /// `best_params_` and `best_score_`, e.g. `"GridSearchCV: best_params_
+    /// {'clf__C': 10.0}, best_score_ 0.9731"`. Shown by `model inspect`, so
+    /// whoever serves a search sees which candidate is being served.
+    pub fn search_summary(&self) -> Option<&str> {
+        self.search.as_deref()
     }
 
     pub fn has_probabilities(&self) -> bool {
@@ -344,16 +444,177 @@ impl Serialize for PredictionView<'_> {
     }
 }
 
+/// Describes every search (`GridSearchCV` & co.) among a model's pickled
+/// values: at the top, in a tuple or list, or as a `Pipeline` step. Bounded
+/// like the chain itself, so a hostile nesting cannot recurse deeply.
+fn find_searches(v: &falcon_pickle::Value, depth: usize, out: &mut Vec<String>) {
+    use falcon_pickle::Value;
+    match v {
+        Value::Tuple(items) | Value::List(items) if depth <= crate::features::MAX_NESTING => {
+            for item in items {
+                find_searches(item, depth + 1, out);
+            }
+        }
+        Value::Object(o) => find_searches_in(o, depth, out),
+        _ => {}
+    }
+}
+
+/// [`find_searches`] of one pickled estimator. Reads the tree in place:
+/// nothing is copied (a nested `Pipeline` holds the whole vocabulary).
+fn find_searches_in(o: &falcon_pickle::Object, depth: usize, out: &mut Vec<String>) {
+    use crate::registry::Kind;
+    if depth > crate::features::MAX_NESTING || out.len() > crate::features::MAX_PARTS {
+        return;
+    }
+    match crate::registry::lookup(&o.class).map(|e| e.kind) {
+        Some(Kind::Search) => {
+            let params = o
+                .attr("best_params_")
+                .map_or_else(|| "?".to_string(), py_repr);
+            let score = o
+                .attr("best_score_")
+                .map_or_else(|| "?".to_string(), py_repr);
+            out.push(format!(
+                "{}: best_params_ {params}, best_score_ {score}",
+                o.class.name
+            ));
+            if let Some(best) = o.attr("best_estimator_") {
+                find_searches(best, depth + 1, out);
+            }
+        }
+        Some(Kind::Pipeline) => {
+            if let Ok(steps) = crate::pipeline::steps(o) {
+                for (_, est) in steps {
+                    find_searches_in(est, depth + 1, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Python's `repr` of a search's parameters and score, as far as the
+/// pickled values allow (an estimator is shown by its class name). Bounded
+/// in length: a hostile `best_params_` cannot make a huge line.
+fn py_repr(v: &falcon_pickle::Value) -> String {
+    let mut out = String::new();
+    repr_into(v, 0, &mut out);
+    if out.len() > 1000 {
+        let mut cut = 1000;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+fn repr_into(v: &falcon_pickle::Value, depth: usize, out: &mut String) {
+    use falcon_pickle::Value;
+    use std::fmt::Write;
+    if depth > 8 || out.len() > 1000 {
+        out.push('…');
+        return;
+    }
+    let seq = |items: &[Value], open: &str, close: &str, out: &mut String| {
+        out.push_str(open);
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            repr_into(x, depth + 1, out);
+        }
+        if open == "(" && items.len() == 1 {
+            out.push(',');
+        }
+        out.push_str(close);
+    };
+    match v {
+        Value::None => out.push_str("None"),
+        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(x) => out.push_str(&py_float(*x)),
+        Value::Str(s) => {
+            let _ = write!(out, "'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+        }
+        Value::List(items) => seq(items, "[", "]", out),
+        Value::Tuple(items) => seq(items, "(", ")", out),
+        Value::Dict(pairs) => {
+            out.push('{');
+            for (i, (k, x)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_into(k, depth + 1, out);
+                out.push_str(": ");
+                repr_into(x, depth + 1, out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => match a.to_f64_vec() {
+            Some(v) if v.len() == 1 && a.dtype.kind == 'f' => out.push_str(&py_float(v[0])),
+            Some(v) if v.len() == 1 => {
+                let _ = write!(out, "{}", v[0]);
+            }
+            _ => {
+                let _ = write!(out, "array{:?}", a.shape);
+            }
+        },
+        Value::Object(o) => {
+            let _ = write!(out, "{}(…)", o.class.name);
+        }
+        Value::Global(g) => out.push_str(&g.name),
+        other => out.push_str(&other.type_name()),
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, `.0` on integral
+/// values, exponent form outside `[1e-4, 1e16)`.
+fn py_float(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        // Rust: `1e-5`, Python: `1e-05`.
+        let s = format!("{x:e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
+        return format!("{m}e{sign}{digits:0>2}");
+    }
+    if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// What `falcon model inspect` reports about a file, supported or not.
 #[derive(Debug, Serialize)]
 pub struct Inspection {
+    /// The file, or the files of a model saved as several joined by ` + `.
     pub path: String,
+    /// Every file of the model, in chain order.
+    pub files: Vec<String>,
+    /// Total size of the files.
     pub file_bytes: u64,
     /// The pipeline's steps: from the loaded model when it is supported,
     /// otherwise from the raw pickled tree as far as it could be read.
     pub steps: Vec<String>,
     /// [`Model::provenance`], when the model loads.
     pub provenance: Option<String>,
+    /// [`Model::search_summary`], when the model loads and is a search.
+    pub search: Option<String>,
     pub classes: Vec<String>,
     pub n_features: Option<usize>,
     pub memory_bytes: Option<usize>,
@@ -366,13 +627,28 @@ pub struct Inspection {
 /// Inspects a model file without failing: an unsupported model is described
 /// as far as possible, with the exact reason it is refused.
 pub fn inspect(path: &Path) -> Inspection {
+    inspect_chain(std::slice::from_ref(&path))
+}
+
+/// [`inspect`] of a model saved as several files, chained in order as
+/// [`Model::load_chain`] does.
+pub fn inspect_chain<P: AsRef<Path>>(paths: &[P]) -> Inspection {
     let started = Instant::now();
-    let file_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let files: Vec<String> = paths
+        .iter()
+        .map(|p| p.as_ref().display().to_string())
+        .collect();
+    let file_bytes = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .sum();
     let mut out = Inspection {
-        path: path.display().to_string(),
+        path: files.join(" + "),
+        files,
         file_bytes,
         steps: Vec::new(),
         provenance: None,
+        search: None,
         classes: Vec::new(),
         n_features: None,
         memory_bytes: None,
@@ -380,29 +656,35 @@ pub fn inspect(path: &Path) -> Inspection {
         supported: false,
         reason: None,
     };
-    // The file is read and unpickled once (a slow refused file used to be
-    // parsed a second time to list its steps): the raw tree's steps are
-    // noted before the model is built from it.
+    // Each file is read and unpickled once (a slow refused file used to be
+    // parsed a second time to list its steps): the raw trees' steps are
+    // noted before the model is built from them.
     let mut raw = Vec::new();
-    let loaded = std::fs::read(path)
-        .map_err(|source| EngineError::Io {
-            path: path.display().to_string(),
-            source,
-        })
-        .and_then(|bytes| {
-            let loaded =
-                falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())?;
-            let file_bytes = bytes.len();
+    let loaded = (|| {
+        let mut loaded = Vec::with_capacity(paths.len());
+        let mut total = 0;
+        for path in paths {
+            let path = path.as_ref();
+            let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let l = falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())
+                .map_err(|e| Model::in_file(paths.len(), path, e.into()))?;
+            total += bytes.len();
             // Not needed once unpickled: freed before the tables are built.
             drop(bytes);
-            raw = raw_steps(&loaded.value);
-            Model::from_loaded(vec![loaded], file_bytes)
-        });
+            raw.extend(raw_steps(&l.value));
+            loaded.push(l);
+        }
+        Model::from_loaded(loaded, total)
+    })();
     out.load_time_ms = ms(started.elapsed());
     match loaded {
         Ok(m) => {
             out.steps = m.steps().to_vec();
             out.provenance = Some(m.provenance().to_string());
+            out.search = m.search_summary().map(str::to_string);
             out.classes = m.classes().iter().map(ToString::to_string).collect();
             out.n_features = Some(m.n_features());
             out.memory_bytes = Some(m.memory_bytes());
@@ -437,8 +719,17 @@ fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) 
         out.push(format!("{indent}…"));
         return;
     }
+    if let Value::Tuple(items) | Value::List(items) = v {
+        for item in items {
+            describe_tree(item, &format!("{indent}  "), out);
+        }
+        return;
+    }
     if let Value::Object(o) = v {
         out.push(format!("{indent}{}", o.class));
+        if let Some(best) = o.attr("best_estimator_") {
+            describe_tree(best, &format!("{indent}  "), out);
+        }
         if let Some(state) = o.state.as_deref()
             && let Value::Dict(d) = state
         {
@@ -456,5 +747,97 @@ fn describe_tree(v: &falcon_pickle::Value, indent: &str, out: &mut Vec<String>) 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn renamed_classes_are_what_every_output_shows() {
+        let mut m = Model::load(&fixture("lr_no_intercept_bin_int.pkl")).unwrap();
+        assert_eq!(m.classes(), &[Label::Int(0), Label::Int(1)]);
+        let p = m.predict("free money now").unwrap();
+        m.rename_classes(&map(&[("0", "ham"), ("1", "spam")]))
+            .unwrap();
+        assert_eq!(
+            m.classes(),
+            &[Label::Str("ham".into()), Label::Str("spam".into())]
+        );
+        let json = serde_json::to_value(m.view(&p)).unwrap();
+        assert!(json["label"].is_string(), "{json}");
+        let probs = json["probabilities"].as_object().unwrap();
+        assert_eq!(probs.keys().collect::<Vec<_>>(), ["ham", "spam"]);
+        // A partial mapping renames only what it names; renaming again
+        // starts from the fitted classes.
+        m.rename_classes(&map(&[("1", "spam")])).unwrap();
+        assert_eq!(m.classes(), &[Label::Int(0), Label::Str("spam".into())]);
+    }
+
+    #[test]
+    fn bad_mappings_are_refused_and_leave_the_names() {
+        let mut m = Model::load(&fixture("lr_no_intercept_bin_int.pkl")).unwrap();
+        let e = m.rename_classes(&map(&[("7", "x")])).unwrap_err();
+        assert!(e.to_string().contains("\"7\" is not a class"), "{e}");
+        assert!(e.to_string().contains("0, 1"), "{e}");
+        let e = m
+            .rename_classes(&map(&[("0", "same"), ("1", "same")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("both be called \"same\""), "{e}");
+        // Renaming 0 to the name class 1 already has is a collision too.
+        let e = m.rename_classes(&map(&[("0", "1")])).unwrap_err();
+        assert!(e.to_string().contains("both be called \"1\""), "{e}");
+        assert!(m.rename_classes(&map(&[("0", "")])).is_err());
+        assert_eq!(m.classes(), &[Label::Int(0), Label::Int(1)]);
+    }
+
+    #[test]
+    fn a_search_is_summarised_and_a_pipeline_is_not() {
+        let m = Model::load(&fixture("pipelines/gridsearch_tfidf_lr.z.joblib")).unwrap();
+        let s = m.search_summary().unwrap();
+        assert!(s.starts_with("GridSearchCV: best_params_ {'"), "{s}");
+        assert!(s.contains("best_score_ 0."), "{s}");
+        let m = Model::load(&fixture("pipelines/tuple_tfidf_lr.z.joblib")).unwrap();
+        assert_eq!(m.search_summary(), None);
+    }
+
+    #[test]
+    fn python_float_repr() {
+        assert_eq!(py_float(10.0), "10.0");
+        assert_eq!(py_float(0.25), "0.25");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(2.5e16), "2.5e+16");
+        assert_eq!(py_float(f64::NAN), "nan");
+    }
+
+    #[test]
+    fn inspect_chain_describes_two_files() {
+        let i = inspect_chain(&[
+            fixture("pipelines/two_files_tfidf_svc.part1.joblib"),
+            fixture("pipelines/two_files_tfidf_svc.part2.joblib"),
+        ]);
+        assert!(i.supported, "{:?}", i.reason);
+        assert_eq!(i.files.len(), 2);
+        assert!(i.path.contains(" + "));
+        assert_eq!(i.classes, ["easy-ham", "hard-ham", "spam"]);
+        assert!(
+            i.provenance
+                .unwrap()
+                .starts_with("trained with scikit-learn")
+        );
     }
 }

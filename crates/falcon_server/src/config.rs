@@ -1,6 +1,7 @@
 //! Server settings (process-wide) and per-model settings (`config.toml`).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -76,6 +77,13 @@ impl Default for ServerConfig {
 /// default_version = 1      # else the highest version
 /// cache_ttl = "10m"        # or seconds as a number; 0 disables caching
 /// max_batch = 64           # tighter than the server's --max-batch
+/// # A model saved in pieces: these files of each version directory,
+/// # chained in this order (else <version>/model.joblib or model.pkl).
+/// files = ["vectorizer.joblib", "classifier.joblib"]
+///
+/// [labels]                 # rename classes (keys: Python's str(class))
+/// 0 = "ham"
+/// 1 = "spam"
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ModelSettings {
@@ -83,6 +91,117 @@ pub struct ModelSettings {
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub cache_ttl: Option<Duration>,
     pub max_batch: Option<usize>,
+    /// The files of a model saved in several pieces, relative to each
+    /// version directory, in chain order (see [`validate_model_files`]).
+    pub files: Option<Vec<String>>,
+    /// Class renaming applied to every output (see
+    /// `falcon_engine::Model::rename_classes`).
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// Most files one model may be split into: a chain is a vectorizer, a few
+/// transforms and a classifier; more is a mistake, not a model.
+pub const MAX_MODEL_FILES: usize = 16;
+
+impl ModelSettings {
+    /// Parses and validates `config.toml`'s text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let s: ModelSettings = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(files) = &s.files {
+            validate_model_files(files)?;
+        }
+        Ok(s)
+    }
+}
+
+/// Checks `files = [...]`: between 1 and [`MAX_MODEL_FILES`] plain
+/// relative paths, none absolute, none with `..`, none twice. Why: the
+/// list is joined to a version directory, and a config that could name
+/// `/etc/passwd` or `../../other-model/1/x.joblib` would let whoever writes
+/// a config read files outside the model it describes. The check is on the
+/// text of the path (a symlink the operator put in the version directory
+/// is followed).
+pub fn validate_model_files(files: &[String]) -> Result<(), String> {
+    if files.is_empty() {
+        return Err("files: the list is empty (name the model's files in chain order)".into());
+    }
+    if files.len() > MAX_MODEL_FILES {
+        return Err(format!(
+            "files: {} files; a model is at most {MAX_MODEL_FILES}",
+            files.len()
+        ));
+    }
+    for (i, f) in files.iter().enumerate() {
+        let path = Path::new(f);
+        if f.is_empty() {
+            return Err("files: an empty file name".into());
+        }
+        if path.is_absolute() || f.starts_with('/') || f.starts_with('\\') {
+            return Err(format!(
+                "files: {f:?} is an absolute path; name files relative to the version directory"
+            ));
+        }
+        for c in path.components() {
+            match c {
+                Component::Normal(_) | Component::CurDir => {}
+                Component::ParentDir => {
+                    return Err(format!(
+                        "files: {f:?} leaves the version directory (`..` is not allowed)"
+                    ));
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(format!(
+                        "files: {f:?} is an absolute path; name files relative to the version directory"
+                    ));
+                }
+            }
+        }
+        if files[..i].contains(f) {
+            return Err(format!("files: {f:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a class renaming from a file: JSON (`{"0": "ham", "1": "spam"}`)
+/// when it ends in `.json`, TOML otherwise, either the top-level table
+/// (`0 = "ham"`) or the `[labels]` table of a model's `config.toml` (so
+/// `falcon predict --labels models/spam/config.toml` uses what the server
+/// uses).
+pub fn read_labels_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let at = |e: String| format!("{}: {e}", path.display());
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        return serde_json::from_str(&text).map_err(|e| {
+            at(format!(
+                "expected a JSON object of class -> name strings: {e}"
+            ))
+        });
+    }
+    let table: toml::Table = toml::from_str(&text).map_err(|e| at(e.to_string()))?;
+    let table = match table.get("labels") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        Some(other) => {
+            return Err(at(format!("labels is a {}, not a table", other.type_str())));
+        }
+        None if path.file_name().is_some_and(|n| n == "config.toml") => {
+            return Err(at("has no [labels] table".into()));
+        }
+        None => table,
+    };
+    table
+        .into_iter()
+        .map(|(k, v)| match v {
+            toml::Value::String(s) => Ok((k, s)),
+            other => Err(at(format!(
+                "class {k:?} is renamed to a {}, not a string",
+                other.type_str()
+            ))),
+        })
+        .collect()
 }
 
 fn de_opt_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -179,5 +298,58 @@ mod tests {
         let s: ModelSettings = toml::from_str("cache_ttl = 30").unwrap();
         assert_eq!(s.cache_ttl, Some(Duration::from_secs(30)));
         assert!(toml::from_str::<ModelSettings>("cache_ttl = \"x\"").is_err());
+    }
+
+    #[test]
+    fn model_files_and_labels() {
+        let s = ModelSettings::from_toml(
+            "files = [\"vectorizer.joblib\", \"sub/classifier.joblib\"]\n[labels]\n0 = \"ham\"\n1 = \"spam\"",
+        )
+        .unwrap();
+        assert_eq!(
+            s.files.unwrap(),
+            ["vectorizer.joblib", "sub/classifier.joblib"]
+        );
+        let labels = s.labels.unwrap();
+        assert_eq!(labels["0"], "ham");
+        assert_eq!(labels["1"], "spam");
+        for (bad, why) in [
+            ("files = []", "empty"),
+            ("files = [\"/etc/passwd\"]", "absolute"),
+            ("files = [\"../2/model.joblib\"]", "`..`"),
+            ("files = [\"a/../../x\"]", "`..`"),
+            ("files = [\"a\", \"a\"]", "twice"),
+            ("files = [\"\"]", "empty"),
+        ] {
+            let e = ModelSettings::from_toml(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        let e = ModelSettings::from_toml("[labels]\n0 = 1").unwrap_err();
+        assert!(e.contains("string"), "{e}");
+    }
+
+    #[test]
+    fn labels_files() {
+        let dir = std::env::temp_dir().join(format!("falcon-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("l.json");
+        std::fs::write(&json, r#"{"0": "ham", "1": "spam"}"#).unwrap();
+        assert_eq!(read_labels_file(&json).unwrap()["1"], "spam");
+        let toml = dir.join("config.toml");
+        std::fs::write(&toml, "default_version = 1\n[labels]\n0 = \"ham\"\n").unwrap();
+        assert_eq!(read_labels_file(&toml).unwrap().len(), 1);
+        let flat = dir.join("labels.toml");
+        std::fs::write(&flat, "0 = \"ham\"\n1 = \"spam\"\n").unwrap();
+        assert_eq!(read_labels_file(&flat).unwrap().len(), 2);
+        std::fs::write(&flat, "0 = 3\n").unwrap();
+        assert!(
+            read_labels_file(&flat)
+                .unwrap_err()
+                .contains("not a string")
+        );
+        std::fs::write(&json, r#"["ham"]"#).unwrap();
+        assert!(read_labels_file(&json).unwrap_err().contains("JSON object"));
+        assert!(read_labels_file(&dir.join("missing.toml")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,5 +1,8 @@
 //! The model repository: `DIR/<name>/<version>/model.joblib|model.pkl`,
-//! optional `DIR/<name>/config.toml`.
+//! optional `DIR/<name>/config.toml`. A model saved in pieces names its
+//! files there (`files = ["vectorizer.joblib", "classifier.joblib"]`,
+//! relative to each version directory, chained in order), and `[labels]`
+//! renames its classes in every output.
 //!
 //! Serving reads an immutable [`Snapshot`] through an [`ArcSwap`]: a lookup
 //! is one atomic load, never a lock. Changes (startup, `SIGHUP`, the OIP
@@ -49,6 +52,55 @@ pub struct FileStamp {
     pub modified: Option<SystemTime>,
 }
 
+/// What one loaded version was built from: its files (in chain order) and
+/// the class renaming of `config.toml`. A rescan reloads a version when any
+/// of it changed, so editing `files` or `[labels]` and sending `SIGHUP`
+/// takes effect like replacing a file does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub files: Vec<FileStamp>,
+    /// The files' names relative to the version directory, for metadata
+    /// (the server's own paths are not exposed).
+    pub names: Vec<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl Source {
+    /// [`FileStamp::fingerprint`] of every file, in order, and of the
+    /// renaming: the shared cache tier keys entries by it, so neither a
+    /// replaced file nor a re-chained model answers from old entries.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        if let [only] = self.files.as_slice()
+            && self.labels.is_none()
+        {
+            // One file, no renaming: the fingerprint a single-file model
+            // always had, so upgrading workers share the tier's entries.
+            return only.fingerprint();
+        }
+        for f in &self.files {
+            eat(&f.fingerprint().to_le_bytes());
+            // The name too: swapping two files' roles changes the model.
+            eat(f.path.as_os_str().as_encoded_bytes());
+        }
+        if let Some(labels) = &self.labels {
+            for (k, v) in labels {
+                eat(&(k.len() as u64).to_le_bytes());
+                eat(k.as_bytes());
+                eat(&(v.len() as u64).to_le_bytes());
+                eat(v.as_bytes());
+            }
+        }
+        h
+    }
+}
+
 /// Triton-style per-model counters (the statistics extension).
 #[derive(Default)]
 pub struct ModelStats {
@@ -79,7 +131,7 @@ pub struct LoadedModel {
     /// `version` as text, for labels and responses.
     pub version_str: Arc<str>,
     pub model: Model,
-    pub source: FileStamp,
+    pub source: Source,
     pub stats: ModelStats,
     /// Metric handles resolved once, so the hot path does no label lookup.
     pub inference_hist: Histogram,
@@ -394,7 +446,10 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// Names of the model directories under `root`: those holding at least one
-/// numeric version directory.
+/// numeric version directory with a `model.joblib`/`model.pkl`, or a
+/// `config.toml` and a numeric version directory (a model saved in
+/// pieces: whether its files are there is the load's business, which
+/// names what is missing).
 pub fn scan(root: &Path) -> std::io::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root)? {
@@ -405,7 +460,10 @@ pub fn scan(root: &Path) -> std::io::Result<Vec<String>> {
         if !entry.path().is_dir() || !valid_name(&name) {
             continue;
         }
-        if !version_dirs(&entry.path()).is_empty() {
+        let has_config = entry.path().join("config.toml").is_file();
+        if !version_dirs(&entry.path(), None).is_empty()
+            || (has_config && !numeric_dirs(&entry.path()).is_empty())
+        {
             names.push(name);
         }
     }
@@ -413,8 +471,8 @@ pub fn scan(root: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
-/// `(version, model file)` for each numeric subdirectory holding a model.
-fn version_dirs(dir: &Path) -> Vec<(u64, PathBuf)> {
+/// The numeric subdirectories of a model directory, as `(version, dir)`.
+fn numeric_dirs(dir: &Path) -> Vec<(u64, PathBuf)> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -427,20 +485,46 @@ fn version_dirs(dir: &Path) -> Vec<(u64, PathBuf)> {
         else {
             continue;
         };
-        if let Some(file) = MODEL_FILES
-            .iter()
-            .map(|f| entry.path().join(f))
-            .find(|p| p.is_file())
-        {
-            out.push((v, file));
+        if entry.path().is_dir() {
+            out.push((v, entry.path()));
         }
     }
     out.sort();
     out
 }
 
+/// `(version, model files)` for each version of a model. Without `files`
+/// in `config.toml`: each numeric subdirectory holding a `model.joblib` or
+/// `model.pkl`. With it: every numeric subdirectory, with the files it
+/// names (validated by [`crate::config::validate_model_files`]; a missing
+/// one is the load's error, so a version is never silently skipped).
+fn version_dirs(dir: &Path, files: Option<&[String]>) -> Vec<(u64, PathBuf, Vec<PathBuf>)> {
+    let mut out = Vec::new();
+    for (v, vdir) in numeric_dirs(dir) {
+        match files {
+            Some(files) => {
+                let paths = files.iter().map(|f| vdir.join(f)).collect();
+                out.push((v, vdir, paths));
+            }
+            None => {
+                if let Some(file) = MODEL_FILES
+                    .iter()
+                    .map(|f| vdir.join(f))
+                    .find(|p| p.is_file())
+                {
+                    out.push((v, vdir, vec![file]));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn stamp(path: &Path) -> Result<FileStamp, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a file", path.display()));
+    }
     Ok(FileStamp {
         path: path.to_path_buf(),
         len: meta.len(),
@@ -458,28 +542,57 @@ fn load_entry_blocking(
     let settings: ModelSettings = if config_path.is_file() {
         let text = std::fs::read_to_string(&config_path)
             .map_err(|e| format!("{}: {e}", config_path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?
+        ModelSettings::from_toml(&text).map_err(|e| format!("{}: {e}", config_path.display()))?
     } else {
         ModelSettings::default()
     };
-    let found = version_dirs(dir);
+    let found = version_dirs(dir, settings.files.as_deref());
     if found.is_empty() {
-        return Err(format!(
-            "no <version>/model.joblib or model.pkl under {}",
-            dir.display()
-        ));
+        return Err(match &settings.files {
+            None => format!(
+                "no <version>/model.joblib or model.pkl under {}",
+                dir.display()
+            ),
+            Some(_) => format!("no numeric version directory under {}", dir.display()),
+        });
     }
     let mut versions = BTreeMap::new();
-    for (version, file) in found {
-        let stamp = stamp(&file)?;
+    for (version, vdir, files) in found {
+        let shown = match files.as_slice() {
+            [one] => one.display().to_string(),
+            _ => files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" + "),
+        };
+        let stamps = files
+            .iter()
+            .map(|f| stamp(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("version {version}: {e}"))?;
+        let names = files
+            .iter()
+            .map(|f| {
+                f.strip_prefix(&vdir)
+                    .unwrap_or(f)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let source = Source {
+            files: stamps,
+            names,
+            labels: settings.labels.clone(),
+        };
         if let Some(prev) = previous.and_then(|p| p.versions.get(&version))
-            && prev.source == stamp
+            && prev.source == source
         {
             versions.insert(version, prev.clone());
             continue;
         }
-        let loaded = load_version(&name, version, stamp, metrics)
-            .map_err(|e| format!("version {version} ({}): {e}", file.display()))?;
+        let loaded = load_version(&name, version, source, metrics)
+            .map_err(|e| format!("version {version} ({shown}): {e}"))?;
         metrics.model_loads.with_label_values(&["success"]).inc();
         versions.insert(version, Arc::new(loaded));
     }
@@ -504,11 +617,17 @@ fn load_entry_blocking(
 fn load_version(
     name: &Arc<str>,
     version: u64,
-    source: FileStamp,
+    source: Source,
     metrics: &Metrics,
 ) -> Result<LoadedModel, String> {
     let started = Instant::now();
-    let model = Model::load(&source.path).map_err(|e| e.to_string())?;
+    let paths: Vec<&Path> = source.files.iter().map(|f| f.path.as_path()).collect();
+    let mut model = Model::load_chain(&paths).map_err(|e| e.to_string())?;
+    if let Some(labels) = &source.labels {
+        model
+            .rename_classes(labels)
+            .map_err(|e| format!("config.toml: {e}"))?;
+    }
     let n_classes = model.classes().len();
     if n_classes < 2 {
         return Err(format!(

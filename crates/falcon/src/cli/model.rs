@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use falcon_engine::Model;
 use serde::{Deserialize, Serialize};
 
 #[derive(clap::Subcommand)]
@@ -14,15 +13,20 @@ pub enum ModelCommand {
     /// Steps, parameters, vocabulary size, classes, memory footprint, and
     /// whether the model can be served (and if not, exactly why).
     Inspect {
-        path: PathBuf,
+        /// The model file; several for a model saved in pieces, chained in
+        /// the order given (`vectorizer.joblib classifier.joblib`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Per-text prediction latency over a JSON Lines file of `{"text"}`.
     Bench {
-        #[arg(long)]
-        model: PathBuf,
+        /// Model file; repeat it for a model saved in pieces (in chain
+        /// order), as for `falcon predict`.
+        #[arg(long, env = "FALCON_MODEL", required = true, value_delimiter = ',')]
+        model: Vec<PathBuf>,
         #[arg(long)]
         input: PathBuf,
         /// Passes over the input (after one warm-up pass).
@@ -36,7 +40,7 @@ pub enum ModelCommand {
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ModelCommand::Inspect { path, json } => inspect(path, json),
+        ModelCommand::Inspect { paths, json } => inspect(&paths, json),
         ModelCommand::Bench {
             model,
             input,
@@ -46,15 +50,32 @@ pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn inspect(path: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
-    let i = falcon_engine::inspect(&path);
+fn inspect(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let i = falcon_engine::inspect_chain(paths);
     if json {
         println!("{}", serde_json::to_string_pretty(&i)?);
     } else {
-        println!("file:        {} ({} bytes)", i.path, i.file_bytes);
+        if i.files.len() > 1 {
+            println!(
+                "files:       {} files, {} bytes",
+                i.files.len(),
+                i.file_bytes
+            );
+            for (n, f) in i.files.iter().enumerate() {
+                println!("  {}. {f}", n + 1);
+            }
+        } else {
+            println!("file:        {} ({} bytes)", i.path, i.file_bytes);
+        }
         println!("supported:   {}", if i.supported { "yes" } else { "no" });
         if let Some(r) = &i.reason {
             println!("reason:      {r}");
+        }
+        if let Some(p) = &i.provenance {
+            println!("provenance:  {p}");
+        }
+        if let Some(s) = &i.search {
+            println!("search:      {s}");
         }
         println!("load time:   {:.1} ms", i.load_time_ms);
         if let Some(n) = i.n_features {
@@ -98,9 +119,14 @@ struct BenchResult {
     load_ms: f64,
 }
 
-fn bench(model: PathBuf, input: PathBuf, passes: usize, json: bool) -> anyhow::Result<ExitCode> {
+fn bench(
+    model: Vec<PathBuf>,
+    input: PathBuf,
+    passes: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let m = Model::load(&model).with_context(|| format!("loading {}", model.display()))?;
+    let m = super::predict::load_model(&model, None)?;
     crate::memory::release_freed();
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let file =

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -14,9 +14,17 @@ const MAX_LINE_BYTES: usize = 64 << 20;
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
-    /// Model file (joblib or pickle).
-    #[arg(long, env = "FALCON_MODEL")]
-    model: PathBuf,
+    /// Model file (joblib or pickle). Repeat it for a model saved in pieces
+    /// (`--model vectorizer.joblib --model classifier.joblib`): the files'
+    /// estimators are chained in the order given. `FALCON_MODEL` takes the
+    /// same list separated by commas.
+    #[arg(long, env = "FALCON_MODEL", required = true, value_delimiter = ',')]
+    model: Vec<PathBuf>,
+    /// Rename classes in the output: a JSON object (`{"0": "ham"}`, file
+    /// ending in .json) or TOML (`0 = "ham"`, or the `[labels]` table of a
+    /// repository `config.toml`). Keys are Python's `str(class)`.
+    #[arg(long, env = "FALCON_LABELS", value_name = "FILE")]
+    labels: Option<PathBuf>,
     /// JSON Lines input, one `{"text": "..."}` per line (default: stdin).
     #[arg(long)]
     input: Option<PathBuf>,
@@ -31,9 +39,27 @@ struct InputLine {
     text: String,
 }
 
+/// Loads a model from its file(s), chained in order, with its classes
+/// renamed by a `--labels` file.
+pub(crate) fn load_model(paths: &[PathBuf], labels: Option<&Path>) -> anyhow::Result<Model> {
+    let shown = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    anyhow::ensure!(!paths.is_empty(), "no --model given");
+    let mut model = Model::load_chain(paths).with_context(|| format!("loading {shown}"))?;
+    if let Some(file) = labels {
+        let mapping = falcon_server::config::read_labels_file(file).map_err(anyhow::Error::msg)?;
+        model
+            .rename_classes(&mapping)
+            .with_context(|| format!("{}", file.display()))?;
+    }
+    Ok(model)
+}
+
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    let model =
-        Model::load(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let model = load_model(&args.model, args.labels.as_deref())?;
     crate::memory::release_freed();
     let reader: Box<dyn Read> = match &args.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),

@@ -108,7 +108,11 @@ pub async fn model_metadata(
             "platform": "falcon_sklearn",
             "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
             "outputs": outputs,
-            "parameters": {"classes": classes, "version": &*m.version_str},
+            "parameters": {
+                "classes": classes,
+                "version": &*m.version_str,
+                "files": &m.source.names,
+            },
         }),
     )
 }
