@@ -263,6 +263,8 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(SPLIT, "RepeatedKFold", Kind::Data),
     entry(SPLIT, "PredefinedSplit", Kind::Data),
     entry(SCORER, "_PassthroughScorer", Kind::Data),
+    // Before 1.0 the default scorer was this function, pickled by name.
+    entry(SCORER, "_passthrough_scorer", Kind::Data),
     entry(SCORER, "_Scorer", Kind::Data),
     entry(SCORER, "_PredictScorer", Kind::Data),
     entry(SCORER, "_ProbaScorer", Kind::Data),

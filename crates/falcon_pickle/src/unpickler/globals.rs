@@ -106,10 +106,15 @@ pub(crate) fn resolve(
         ("builtins", "tuple") => Some(Builtin::Tuple),
         ("builtins", "object") => Some(Builtin::Object),
         ("builtins", "int" | "float" | "str" | "bool") => Some(Builtin::TypeRef),
+        // Warning classes named (never raised) by an old `DeprecationDict`.
+        ("builtins", "FutureWarning" | "DeprecationWarning") => Some(Builtin::TypeRef),
         ("collections", "OrderedDict") => Some(Builtin::OrderedDict),
         // scikit-learn's `Bunch` (`named_estimators_` of ensembles): a
         // plain dict subclass, built with `NEWOBJ` then `SETITEM`s.
         ("sklearn.utils._bunch" | "sklearn.utils", "Bunch") => Some(Builtin::OrderedDict),
+        // `cv_results_` of a search fitted by scikit-learn < 0.21: a dict
+        // subclass whose only instance state is warnings for renamed keys.
+        ("sklearn.utils.deprecation", "DeprecationDict") => Some(Builtin::OrderedDict),
         ("collections", "defaultdict") => Some(Builtin::DefaultDict),
         ("copyreg", "_reconstructor") => Some(Builtin::Reconstructor),
         ("_codecs", "encode") => Some(Builtin::CodecsEncode),

@@ -1333,10 +1333,15 @@ impl<'a> Vm<'a> {
         match self.node(state) {
             Node::None => true,
             // A scikit-learn `Bunch` carries `{"_deprecated_key_to_warnings":
-            // {}}` as instance state (warnings for renamed keys only).
-            Node::Dict(d) => d.iter().all(|&(k, v)| {
-                matches!(self.node(k), Node::Str(s) if s == "_deprecated_key_to_warnings")
-                    && matches!(self.node(v), Node::Dict(w) if w.is_empty())
+            // {}}` as instance state, an old `DeprecationDict`
+            // `{"_deprecations": {key: warning args}}`: warnings for renamed
+            // keys only, which a served model never reads.
+            Node::Dict(d) => d.iter().all(|&(k, v)| match self.node(k) {
+                Node::Str(s) if s == "_deprecated_key_to_warnings" => {
+                    matches!(self.node(v), Node::Dict(w) if w.is_empty())
+                }
+                Node::Str(s) if s == "_deprecations" => matches!(self.node(v), Node::Dict(_)),
+                _ => false,
             }),
             _ => false,
         }
