@@ -49,7 +49,14 @@ from sklearn.linear_model import (  # noqa: E402
     RidgeClassifier,
     SGDClassifier,
 )
+from sklearn.decomposition import TruncatedSVD  # noqa: E402
+from sklearn.feature_selection import SelectKBest, SelectPercentile, chi2  # noqa: E402
+from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
+from sklearn.ensemble import VotingClassifier  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.multiclass import OneVsRestClassifier  # noqa: E402
 from sklearn.naive_bayes import BernoulliNB, ComplementNB, MultinomialNB  # noqa: E402
+from sklearn.preprocessing import MaxAbsScaler, Normalizer, StandardScaler  # noqa: E402
 from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
@@ -161,6 +168,31 @@ def cases():
     add("union_word_char_svc", "tri", "FeatureUnion(word Tfidf, char_wb Tfidf) + LinearSVC",
         lambda: pipe([("union", FeatureUnion([("w", tfidf()), ("c", tfidf(analyzer="char_wb", ngram_range=(3, 4)))]))],
                      LinearSVC(random_state=0)))
+    # Issue #11's estimators and saving forms, as far as each release has
+    # them (all of these exist since 0.20).
+    add("select_percentile_lr", "tri", "TfidfVectorizer + SelectPercentile(chi2, 10) + LogisticRegression",
+        lambda: pipe([("vec", tfidf()), ("sel", SelectPercentile(chi2, percentile=10))], lr(max_iter=1000)))
+    add("count_kbest_tfidf_mnb", "bin", "CountVectorizer + SelectKBest(chi2, 200) + TfidfTransformer + MultinomialNB",
+        lambda: pipe([("vec", count()), ("sel", SelectKBest(chi2, k=200)), ("tfidf", TfidfTransformer())], MultinomialNB()))
+    add("svd_normalizer_bnb", "tri", "TfidfVectorizer + TruncatedSVD(30) + Normalizer + BernoulliNB",
+        lambda: pipe([("vec", tfidf()), ("svd", TruncatedSVD(30, random_state=0)), ("norm", Normalizer())], BernoulliNB()))
+    add("scaler_nomean_lr", "bin", "TfidfVectorizer + StandardScaler(with_mean=False) + LogisticRegression",
+        lambda: pipe([("vec", tfidf()), ("scale", StandardScaler(with_mean=False))], lr(solver="liblinear")))
+    add("maxabs_svc", "tri", "TfidfVectorizer + MaxAbsScaler + LinearSVC",
+        lambda: pipe([("vec", tfidf()), ("scale", MaxAbsScaler())], LinearSVC(random_state=0)))
+    add("tuple_vec_clf", "tri", "(TfidfVectorizer, LogisticRegression) saved as a tuple, not a Pipeline",
+        lambda: pipe(tfidf(), lr(max_iter=1000)), ("tuple",))
+    add("gridsearch_lr", "bin", "GridSearchCV(Pipeline(TfidfVectorizer, LogisticRegression), C, cv=3) saved whole",
+        lambda: GridSearchCV(pipe(tfidf(), lr(solver="liblinear")), {"clf__C": [0.3, 3.0]}, cv=3))
+    add("calibrated_svc", "tri", "TfidfVectorizer + CalibratedClassifierCV(LinearSVC, cv=3) (sigmoid)",
+        lambda: pipe(tfidf(), CalibratedClassifierCV(LinearSVC(random_state=0), cv=3)))
+    add("calibrated_sgd_isotonic", "bin", "TfidfVectorizer + CalibratedClassifierCV(SGDClassifier, isotonic, cv=3)",
+        lambda: pipe(tfidf(), CalibratedClassifierCV(sgd("hinge"), method="isotonic", cv=3)))
+    add("ovr_lr", "tri", "TfidfVectorizer + OneVsRestClassifier(LogisticRegression)",
+        lambda: pipe(tfidf(), OneVsRestClassifier(lr(solver="liblinear"))))
+    add("soft_voting", "tri", "TfidfVectorizer + soft VotingClassifier(LR, MultinomialNB, SGD modified_huber), weights",
+        lambda: pipe(tfidf(), VotingClassifier([("lr", lr(max_iter=1000)), ("nb", MultinomialNB()),
+                                                ("sgd", sgd("modified_huber"))], voting="soft", weights=[2, 1, 1])))
     return out
 
 
@@ -210,6 +242,10 @@ def save(p, out, name, formats):
     if "z" in formats:
         joblib.dump(p, os.path.join(out, name + ".z.joblib"), compress=3)
         files.append(name + ".z.joblib")
+    if "tuple" in formats:
+        # The fitted steps as a plain tuple (vectorizer, classifier).
+        joblib.dump(tuple(step for _, step in p.steps), os.path.join(out, name + ".tuple.z.joblib"), compress=3)
+        files.append(name + ".tuple.z.joblib")
     if "p2" in formats:
         with open(os.path.join(out, name + ".p2.pkl"), "wb") as f:
             pickle.dump(p, f, protocol=2)
