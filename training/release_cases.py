@@ -184,9 +184,9 @@ def cases():
         lambda: pipe(tfidf(), lr(max_iter=1000)), ("tuple",))
     add("gridsearch_lr", "bin", "GridSearchCV(Pipeline(TfidfVectorizer, LogisticRegression), C, cv=3) saved whole",
         lambda: GridSearchCV(pipe(tfidf(), lr(solver="liblinear")), {"clf__C": [0.3, 3.0]}, cv=3))
-    add("calibrated_svc", "tri", "TfidfVectorizer + CalibratedClassifierCV(LinearSVC, cv=3) (sigmoid)",
+    add("calibrated_svc", "tri_arr", "TfidfVectorizer + CalibratedClassifierCV(LinearSVC, cv=3) (sigmoid)",
         lambda: pipe(tfidf(), CalibratedClassifierCV(LinearSVC(random_state=0), cv=3)))
-    add("calibrated_sgd_isotonic", "bin", "TfidfVectorizer + CalibratedClassifierCV(SGDClassifier, isotonic, cv=3)",
+    add("calibrated_sgd_isotonic", "bin_arr", "TfidfVectorizer + CalibratedClassifierCV(SGDClassifier, isotonic, cv=3)",
         lambda: pipe(tfidf(), CalibratedClassifierCV(sgd("hinge"), method="isotonic", cv=3)))
     add("ovr_lr", "tri", "TfidfVectorizer + OneVsRestClassifier(LogisticRegression)",
         lambda: pipe(tfidf(), OneVsRestClassifier(lr(solver="liblinear"))))
@@ -201,6 +201,10 @@ def make_labels(label3, kind):
         return list(label3)
     if kind == "bin":
         return ["spam" if lab == "spam" else "ham" for lab in label3]
+    if kind in ("tri_arr", "bin_arr"):
+        # As a numpy array: CalibratedClassifierCV of 1.0 counts examples per
+        # class with `y == class_`, which a Python list defeats.
+        return np.asarray(make_labels(label3, kind[:3]))
     if kind == "tri_int":
         m = {"easy-ham": 0, "hard-ham": 1, "spam": 2}
         return np.array([m[lab] for lab in label3], dtype=np.int64)

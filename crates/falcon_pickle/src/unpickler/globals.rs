@@ -77,6 +77,8 @@ fn py3_name<'a>(module: &'a str, name: &'a str) -> (&'a str, &'a str) {
     let module = match module {
         "__builtin__" => "builtins",
         "copy_reg" => "copyreg",
+        // Python 2's built-in exception classes.
+        "exceptions" => "builtins",
         m => m,
     };
     let name = match (module, name) {

@@ -1336,12 +1336,20 @@ impl<'a> Vm<'a> {
             // {}}` as instance state, an old `DeprecationDict`
             // `{"_deprecations": {key: warning args}}`: warnings for renamed
             // keys only, which a served model never reads.
-            Node::Dict(d) => d.iter().all(|&(k, v)| match self.node(k) {
-                Node::Str(s) if s == "_deprecated_key_to_warnings" => {
-                    matches!(self.node(v), Node::Dict(w) if w.is_empty())
+            Node::Dict(d) => d.iter().all(|&(k, v)| {
+                // A Python 2 pickle names attributes with byte strings.
+                let key: &[u8] = match self.node(k) {
+                    Node::Str(s) => s.as_bytes(),
+                    Node::Py2Str(b) => b,
+                    _ => return false,
+                };
+                match key {
+                    b"_deprecated_key_to_warnings" => {
+                        matches!(self.node(v), Node::Dict(w) if w.is_empty())
+                    }
+                    b"_deprecations" => matches!(self.node(v), Node::Dict(_)),
+                    _ => false,
                 }
-                Node::Str(s) if s == "_deprecations" => matches!(self.node(v), Node::Dict(_)),
-                _ => false,
             }),
             _ => false,
         }
