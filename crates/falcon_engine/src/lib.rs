@@ -23,5 +23,9 @@ mod transform;
 
 pub use error::{EngineError, Result};
 pub use label::Label;
-pub use model::{Contribution, Inspection, Model, Prediction, PredictionView, inspect};
+pub use classify::OutputKind;
+pub use model::{
+    Contribution, Input, Inspection, Model, MultiLabelPrediction, Output, OutputView, Prediction,
+    PredictionView, inspect,
+};
 pub use registry::sklearn_policy;

@@ -126,6 +126,30 @@ const SCORER: &[&str] = &["sklearn.metrics._scorer", "sklearn.metrics.scorer"];
 const METADATA: &[&str] = &["sklearn.utils._metadata_requests"];
 const MASKED: &[&str] = &["numpy.ma.core", "numpy.ma"];
 
+// --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
+const MULTICLASS: &[&str] = &["sklearn.multiclass"];
+const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
+/// `ColumnTransformer` has lived in `sklearn.compose._column_transformer`
+/// since it appeared (0.20). Releases before 1.0 pickle the training
+/// DataFrame's columns as a pandas `Index` (`_df_columns`), which the
+/// allowlist refuses by name.
+const COMPOSE: &[&str] = &["sklearn.compose._column_transformer"];
+
+/// Temporary: the meta-estimator work owns `OneVsRestClassifier`; the
+/// merged entry dispatches on `label_binarizer_.y_type_` ("multilabel…"
+/// to `classify::multilabel::one_vs_rest_multilabel`, otherwise to the
+/// single-label builder).
+fn one_vs_rest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    let y_type = crate::classify::multilabel::y_type(obj)?;
+    if y_type.starts_with("multilabel") {
+        crate::classify::multilabel::one_vs_rest_multilabel(obj, ctx)
+    } else {
+        Err(crate::error::EngineError::unsupported(format!(
+            "OneVsRestClassifier fitted on a {y_type} target is not supported yet"
+        )))
+    }
+}
+
 /// Every class the engine accepts. Anything else in a file — `os.system`,
 /// a user's tokenizer function, an estimator Falcon cannot reproduce — is
 /// refused by name.
@@ -145,6 +169,16 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(NB, "MultinomialNB", Kind::Classifier(naive_bayes)),
     entry(NB, "ComplementNB", Kind::Classifier(naive_bayes)),
     entry(NB, "BernoulliNB", Kind::Classifier(naive_bayes)),
+    // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
+    entry(MULTICLASS, "OneVsRestClassifier", Kind::Classifier(one_vs_rest)),
+    entry(MULTICLASS, "_ConstantPredictor", Kind::Data),
+    entry(
+        MULTIOUTPUT,
+        "MultiOutputClassifier",
+        Kind::Classifier(crate::classify::multioutput::multi_output),
+    ),
+    entry(COMPOSE, "ColumnTransformer", Kind::Text),
+    // --- end of issue #11 §2 ---
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),
     entry(SEARCH, "RandomizedSearchCV", Kind::Search),
