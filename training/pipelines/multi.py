@@ -181,9 +181,9 @@ def cases():
              _columns([("title", tfidf(), "title"), ("body", tfidf(ngram_range=(1, 2)), "body")], lr,
                       transformer_weights={"title": 2.0, "body": 0.5}, remainder="passthrough"),
              forms=("z", "pkl"), predictor=OnRecords, input="records"),
-        Case("columns_text_only_mnb", 'ColumnTransformer([("t", Tfidf float32 sublinear, "text")]) -> MultinomialNB: '
+        Case("columns_text_only_mnb", 'ColumnTransformer([("t", Tfidf sublinear, "text")]) -> MultinomialNB: '
              'a record model answering plain texts', 
-             _columns([("t", tfidf(sublinear_tf=True, dtype=np.float32), "text")], MultinomialNB, frame=_text_frame),
+             _columns([("t", tfidf(sublinear_tf=True), "text")], MultinomialNB, frame=_text_frame),
              predictor=OnTextColumn),
         RefusedCase("refused_columns_numeric_passthrough",
                     'ColumnTransformer(title: Tfidf, remainder="passthrough") with a numeric column left over',
@@ -195,3 +195,4 @@ def cases():
                     _columns([("title", tfidf(), "title")], lr, sparse_threshold=0.0),
                     error_contains="sparse_threshold"),
     ]
+

@@ -21,9 +21,9 @@ mod scratch;
 mod sparse;
 mod transform;
 
+pub use classify::OutputKind;
 pub use error::{EngineError, Result};
 pub use label::Label;
-pub use classify::OutputKind;
 pub use model::{
     Contribution, Input, Inspection, Model, MultiLabelPrediction, Output, OutputView, Prediction,
     PredictionView, inspect,

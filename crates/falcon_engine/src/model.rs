@@ -404,7 +404,10 @@ impl Model {
     /// A JSON-serialisable view of any [`Output`]: a single-label output
     /// is exactly [`Model::view`]'s JSON.
     pub fn view_output<'a>(&'a self, o: &'a Output) -> OutputView<'a> {
-        OutputView { model: self, output: o }
+        OutputView {
+            model: self,
+            output: o,
+        }
     }
 
     /// A JSON-serialisable view of `p` in Falcon's output format.

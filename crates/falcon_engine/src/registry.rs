@@ -134,6 +134,14 @@ const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
 /// DataFrame's columns as a pandas `Index` (`_df_columns`), which the
 /// allowlist refuses by name.
 const COMPOSE: &[&str] = &["sklearn.compose._column_transformer"];
+/// A fitted `ColumnTransformer` stores `"passthrough"` as a
+/// `FunctionTransformer(func=None)`; loaded as data so the
+/// `ColumnTransformer` can name the columns it would pass through (the
+/// transforms work may register it as a `Transform`; either works here).
+const FUNCTION: &[&str] = &[
+    "sklearn.preprocessing._function_transformer",
+    "sklearn.preprocessing.function_transformer",
+];
 
 /// Temporary: the meta-estimator work owns `OneVsRestClassifier`; the
 /// merged entry dispatches on `label_binarizer_.y_type_` ("multilabel…"
@@ -170,7 +178,11 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(NB, "ComplementNB", Kind::Classifier(naive_bayes)),
     entry(NB, "BernoulliNB", Kind::Classifier(naive_bayes)),
     // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
-    entry(MULTICLASS, "OneVsRestClassifier", Kind::Classifier(one_vs_rest)),
+    entry(
+        MULTICLASS,
+        "OneVsRestClassifier",
+        Kind::Classifier(one_vs_rest),
+    ),
     entry(MULTICLASS, "_ConstantPredictor", Kind::Data),
     entry(
         MULTIOUTPUT,
@@ -178,6 +190,7 @@ pub(crate) static REGISTRY: &[Entry] = &[
         Kind::Classifier(crate::classify::multioutput::multi_output),
     ),
     entry(COMPOSE, "ColumnTransformer", Kind::Text),
+    entry(FUNCTION, "FunctionTransformer", Kind::Data),
     // --- end of issue #11 §2 ---
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),

@@ -147,11 +147,7 @@ impl OneVsRestMultilabel {
                 let c = Attrs::new(o)?;
                 let y = c.vector("y_")?;
                 let [y] = y[..] else {
-                    return Err(c.err_found(
-                        "y_",
-                        "one value",
-                        &format!("{} values", y.len()),
-                    ));
+                    return Err(c.err_found("y_", "one value", &format!("{} values", y.len())));
                 };
                 if y != 0.0 && y != 1.0 {
                     return Err(c.err("y_", "0 or 1 (an indicator column)", &Value::Float(y)));

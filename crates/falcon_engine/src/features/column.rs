@@ -41,6 +41,21 @@ pub(crate) struct ColumnTransformer {
     n_features: usize,
 }
 
+/// The refusal of a transformer that passes raw columns through.
+fn passthrough(name: &str, cols: &[usize], known: &[String]) -> EngineError {
+    let shown: Vec<&str> = cols.iter().map(|&i| known[i].as_str()).collect();
+    EngineError::unsupported(format!(
+        "ColumnTransformer {} passes the column(s) {shown:?} through unchanged: Falcon's \
+         records carry text, and raw columns are not features it can reproduce. Drop \
+         them (remainder=\"drop\") or give each a vectorizer",
+        if name == "remainder" {
+            "remainder=\"passthrough\"".to_string()
+        } else {
+            format!("transformer {name:?}")
+        }
+    ))
+}
+
 /// One column of `transformers_`, resolved to an index of `names`.
 fn column_index(a: &Attrs<'_>, names: &[String], spec: &Value, who: &str) -> Result<Vec<usize>> {
     let one = |v: &Value| -> Result<usize> {
@@ -89,7 +104,13 @@ impl ColumnTransformer {
                         other => Err(a.err("feature_names_in_", "column names", other)),
                     })
                     .collect::<Result<_>>()?,
-                _ => return Err(a.err("feature_names_in_", "column names", a.get("feature_names_in_")?)),
+                _ => {
+                    return Err(a.err(
+                        "feature_names_in_",
+                        "column names",
+                        a.get("feature_names_in_")?,
+                    ));
+                }
             },
             _ => {
                 return Err(EngineError::unsupported(
@@ -144,17 +165,14 @@ impl ColumnTransformer {
                 // scikit-learn skips a transformer with no columns.
                 _ if cols.is_empty() => continue,
                 Value::Str(s) if s == "passthrough" => {
-                    let shown: Vec<&str> = cols.iter().map(|&i| known[i].as_str()).collect();
-                    return Err(EngineError::unsupported(format!(
-                        "ColumnTransformer {} passes the column(s) {shown:?} through unchanged: Falcon's \
-                         records carry text, and raw columns are not features it can reproduce. Drop \
-                         them (remainder=\"drop\") or give each a vectorizer",
-                        if name == "remainder" {
-                            "remainder=\"passthrough\"".to_string()
-                        } else {
-                            format!("transformer {name:?}")
-                        }
-                    )));
+                    return Err(passthrough(&name, &cols, &known));
+                }
+                // What a fitted "passthrough" becomes.
+                Value::Object(o)
+                    if o.class.name == "FunctionTransformer"
+                        && matches!(Attrs::new(o)?.opt("func"), None | Some(Value::None)) =>
+                {
+                    return Err(passthrough(&name, &cols, &known));
                 }
                 Value::Object(o) => {
                     let [col] = cols[..] else {
@@ -185,8 +203,9 @@ impl ColumnTransformer {
                         column: col,
                         extractor,
                         weight,
-                        offset: u32::try_from(offset)
-                            .map_err(|_| EngineError::unsupported("ColumnTransformer is too wide"))?,
+                        offset: u32::try_from(offset).map_err(|_| {
+                            EngineError::unsupported("ColumnTransformer is too wide")
+                        })?,
                     });
                     offset = offset
                         .checked_add(width)
@@ -230,7 +249,11 @@ impl ColumnTransformer {
     }
 
     /// One text, when the model reads a single column named `text`.
-    pub(crate) fn transform_text(&self, doc: &str, seen: Option<&mut SeenNames>) -> Result<SparseRow> {
+    pub(crate) fn transform_text(
+        &self,
+        doc: &str,
+        seen: Option<&mut SeenNames>,
+    ) -> Result<SparseRow> {
         if let [only] = self.required.as_slice()
             && only == "text"
         {
@@ -293,7 +316,8 @@ impl ColumnTransformer {
                     names.insert(c + part.offset, format!("{}__{n}", part.name));
                 }
             }
-            out.indices.extend(row.indices.iter().map(|c| c + part.offset));
+            out.indices
+                .extend(row.indices.iter().map(|c| c + part.offset));
             out.values.extend(row.values);
         }
         out.precision = Some(if all_f32 {
