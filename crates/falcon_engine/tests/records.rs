@@ -36,13 +36,19 @@ fn a_record_model_names_missing_and_unknown_columns() {
 
     let missing = m.predict_record(&[("title", "cheap meds")]).unwrap_err();
     assert!(matches!(missing, EngineError::Input(_)), "{missing:?}");
-    assert!(missing.to_string().contains("missing column \"body\""), "{missing}");
+    assert!(
+        missing.to_string().contains("missing column \"body\""),
+        "{missing}"
+    );
 
     let extra = m
         .predict_record(&[("title", "a"), ("body", "b"), ("sender", "c")])
         .unwrap_err();
     assert!(matches!(extra, EngineError::Input(_)), "{extra:?}");
-    assert!(extra.to_string().contains("unknown column \"sender\""), "{extra}");
+    assert!(
+        extra.to_string().contains("unknown column \"sender\""),
+        "{extra}"
+    );
 
     let twice = m
         .predict_record(&[("title", "a"), ("body", "b"), ("title", "c")])
@@ -66,7 +72,9 @@ fn a_text_model_refuses_records_and_a_text_column_model_takes_text() {
     let m = load("columns_text_only_mnb.z.joblib");
     assert_eq!(m.input_columns(), Some(&["text".to_string()][..]));
     let by_text = m.predict("win money now").expect("a text");
-    let by_record = m.predict_record(&[("text", "win money now")]).expect("a record");
+    let by_record = m
+        .predict_record(&[("text", "win money now")])
+        .expect("a record");
     assert_eq!(by_text, by_record);
 }
 
@@ -101,13 +109,17 @@ fn multi_output_output_and_its_json() {
     assert_eq!(m.output_kind(), OutputKind::MultiOutput);
     assert!(m.classes().is_empty());
     assert_eq!(m.output_classes().len(), 2);
-    let out = m.predict_output(Input::Text("hello there")).expect("predicts");
+    let out = m
+        .predict_output(Input::Text("hello there"))
+        .expect("predicts");
     let json = serde_json::to_value(m.view_output(&out)).expect("json");
     let labels = json["label"].as_array().expect("one label per output");
     assert_eq!(labels.len(), 2);
     assert!(["ham", "spam"].contains(&labels[0].as_str().unwrap()));
     assert!(["short", "long"].contains(&labels[1].as_str().unwrap()));
-    let probs = json["probabilities"].as_array().expect("one object per output");
+    let probs = json["probabilities"]
+        .as_array()
+        .expect("one object per output");
     assert_eq!(probs.len(), 2);
     assert!(probs[1].get("long").is_some() && probs[1].get("short").is_some());
     assert!(json.get("decision").is_none());
