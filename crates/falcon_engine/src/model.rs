@@ -518,7 +518,7 @@ pub struct OutputView<'a> {
 
 /// A label index checked against its classes (a hand-made output may hold
 /// any index: a serialisation error, not a panic).
-fn class_at<'a, E: serde::ser::Error>(classes: &'a [Label], i: usize) -> Result<&'a Label, E> {
+fn class_at<E: serde::ser::Error>(classes: &[Label], i: usize) -> Result<&Label, E> {
     classes.get(i).ok_or_else(|| {
         E::custom(format!(
             "label index {i} outside the {} classes",
