@@ -39,7 +39,7 @@ sys.path.insert(0, str(TRAINING))
 import gen_parity_fixtures as g  # noqa: E402
 import pipelines  # noqa: E402
 import spam_corpus  # noqa: E402
-from pipelines.common import Case, RefusedCase, outputs  # noqa: E402
+from pipelines.common import Case, RefusedCase, outputs, record_of  # noqa: E402
 
 REPO = TRAINING.parent
 DEFAULT_OUT = REPO / "crates" / "falcon_engine" / "tests" / "fixtures" / "pipelines"
@@ -72,6 +72,8 @@ def main() -> None:
     train_x, label3 = g.training_set(msgs, tr_idx)
     texts = g.evaluation_texts(msgs, te_idx)
     (out / "texts.json").write_text(json.dumps(texts, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    records = [record_of(t) for t in texts]
+    (out / "records.json").write_text(json.dumps(records, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
     old = {}
     if (out / "manifest.json").exists():
         m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -97,10 +99,15 @@ def main() -> None:
             warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
             warnings.simplefilter("ignore", UserWarning)
             model = c.fit(train_x, label3)
-            exp = outputs(c.predictor(model), texts)
+            exp = (c.expected or outputs)(c.predictor(model), texts)
             files = c.save(model, out)
         (out / f"{c.name}.expected.json").write_text(json.dumps(exp) + "\n", encoding="utf-8")
         entry = {"name": c.name, "files": files, "expected": f"{c.name}.expected.json", "description": c.description}
+        if c.input != "text":
+            entry["input"] = c.input
+            entry["records"] = "records.json"
+        if c.columns:
+            entry["columns"] = c.columns
         manifest["cases"].append(entry)
         print(f"  {c.name:40s} classes={len(exp['classes'])} files={files}")
     for c in refused:

@@ -53,6 +53,12 @@ def outputs(p, texts) -> dict:
     }
 
 
+def record_of(text: str) -> dict:
+    """The record of one evaluation text: its e-mail subject and the rest."""
+    subject, body = g.strip_headers(text)
+    return {"title": subject, "body": body}
+
+
 class Chain:
     """A model saved as separate parts: applies them in order, like a Pipeline."""
 
@@ -107,6 +113,15 @@ class Case:
     fit: Callable
     forms: tuple = ("z",)
     predictor: Callable = field(default=lambda m: m)
+    # scikit-learn's outputs, when not `outputs` (multi-label and
+    # multi-output models have their own expected format, see multi.py).
+    expected: Callable | None = None
+    # "text" (the model reads texts.json) or "records" (records.json:
+    # one {"title", "body"} object per text, see `record_of`).
+    input: str = "text"
+    # For record models whose columns are named otherwise: model column ->
+    # records.json key.
+    columns: dict | None = None
 
     def save(self, model, out: Path) -> list:
         files = []

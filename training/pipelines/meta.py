@@ -16,7 +16,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
-from .common import Case, RefusedCase, count, labels, tfidf
+from .common import Case, count, labels, tfidf
 
 
 def _pipe(make_vec, make_clf, kind):
@@ -37,16 +37,6 @@ def svc():
 def sgd(**kw):
     kw.setdefault("random_state", 0)
     return SGDClassifier(**kw)
-
-
-def _multilabel(x, label3):
-    import numpy as np
-
-    y = labels(label3, "tri")
-    classes = sorted(set(y))
-    ind = np.array([[int(v == c or (i % 5 == 0 and c == classes[0])) for c in classes] for i, v in enumerate(y)])
-    p = Pipeline([("vec", tfidf()), ("clf", OneVsRestClassifier(lr()))])
-    return p.fit(x, ind)
 
 
 def _frozen(x, label3):
@@ -124,6 +114,4 @@ def cases():
              _pipe(tfidf, lambda: LogisticRegressionCV(cv=3, solver="liblinear"), "bin")),
         Case("ridgecv_tri", "Tfidf -> RidgeClassifierCV, 3 classes",
              _pipe(tfidf, lambda: RidgeClassifierCV(), "tri")),
-        RefusedCase("refused_ovr_multilabel", "OneVsRestClassifier fitted on a multi-label indicator target",
-                    _multilabel, forms=("z",), error_contains="multi-label"),
     ]

@@ -5,6 +5,9 @@ mod calibration;
 mod ensemble;
 mod linear;
 mod multiclass;
+// Outputs beyond one label (issue #11 section 2).
+pub(crate) mod multilabel;
+pub(crate) mod multioutput;
 mod naive_bayes;
 
 use std::sync::Arc;
@@ -79,6 +82,79 @@ pub(crate) trait Estimator: Send + Sync {
     /// The linear model itself, for the idf/weights fusion fast path.
     fn as_linear_mut(&mut self) -> Option<&mut Linear> {
         None
+    }
+    /// `Some` for estimators whose `predict` gives more than one label per
+    /// row (multi-label `OneVsRestClassifier`, `MultiOutputClassifier`):
+    /// `crate::model::Model` asks this first and uses
+    /// [`MultiEstimator::score_multi`] instead of [`Estimator::score`].
+    /// Meta-estimators that wrap sub-estimators must refuse one that
+    /// answers `Some` (scikit-learn cannot fit them on such outputs either).
+    fn as_multi(&self) -> Option<&dyn MultiEstimator> {
+        None
+    }
+}
+
+/// The shape of a model's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// One label per text (`classes_` is one array).
+    Single,
+    /// Any number of labels per text out of one `classes_`
+    /// (`OneVsRestClassifier` fitted on a multi-label indicator).
+    MultiLabel,
+    /// One label per output, each output with its own `classes_`
+    /// (`MultiOutputClassifier`).
+    MultiOutput,
+}
+
+/// What a multi-label or multi-output classifier computes for one row.
+pub(crate) enum MultiScores {
+    /// Indices into `classes_` of the positive classes (scikit-learn's
+    /// indicator row), with one probability / decision per class.
+    Labels {
+        positive: Vec<usize>,
+        probabilities: Option<Vec<f64>>,
+        decision: Option<Vec<f64>>,
+    },
+    /// One [`Scores`] per output, each indexing its own `classes_`.
+    Outputs(Vec<Scores>),
+}
+
+impl MultiScores {
+    pub(crate) fn check_finite(&self) -> Result<()> {
+        match self {
+            MultiScores::Labels {
+                probabilities,
+                decision,
+                ..
+            } => match probabilities
+                .iter()
+                .chain(decision)
+                .flatten()
+                .copied()
+                .find(|x| !x.is_finite())
+            {
+                None => Ok(()),
+                Some(x) => Err(EngineError::NonFinite(format!(
+                    "the model's score for this text is {x} (scikit-learn computes the same), which cannot be served"
+                ))),
+            },
+            MultiScores::Outputs(outs) => outs.iter().try_for_each(Scores::check_finite),
+        }
+    }
+}
+
+/// The multi-label / multi-output side of an [`Estimator`].
+pub(crate) trait MultiEstimator: Send + Sync {
+    fn kind(&self) -> OutputKind;
+    /// `classes_` per output (one entry for a multi-label model).
+    fn output_classes(&self) -> Vec<&[Label]>;
+    fn score_multi(&self, row: &Row) -> MultiScores;
+    /// Whether `predict` gives every label as its `str()` (see
+    /// `multioutput`).
+    fn labels_as_str(&self) -> bool {
+        false
     }
 }
 

@@ -51,6 +51,15 @@ pub enum EngineError {
     /// than served as mislabelled predictions.
     #[error("invalid labels mapping: {0}")]
     Labels(String),
+    /// The input does not fit the model: a record with a missing or
+    /// unknown column, a record sent to a text model, a text sent to a
+    /// model that reads several columns. The server maps it to 400.
+    #[error("bad input: {0}")]
+    Input(String),
+    /// A single-label answer asked of a model that gives several labels
+    /// per text (multi-label, multi-output): use `Model::predict_output`.
+    #[error("{0}")]
+    MultiOutput(String),
     /// An error in one file of a model saved as several.
     #[error("{path}: {source}")]
     InFile {

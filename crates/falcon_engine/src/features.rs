@@ -2,6 +2,8 @@
 //! `transform` produces one row of its CSR matrix.
 
 mod analyzer;
+// `ColumnTransformer` over records (issue #11 section 2).
+mod column;
 mod count;
 mod hashing;
 mod tfidf;
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 
 use falcon_pickle::{Object, Value};
 
+pub(crate) use column::ColumnTransformer;
 pub(crate) use count::CountVectorizer;
 pub(crate) use hashing::HashingVectorizer;
 pub(crate) use tfidf::Tfidf;
@@ -32,6 +35,9 @@ pub(crate) enum Extractor {
     Count(Box<CountVectorizer>),
     Hashing(Box<HashingVectorizer>),
     Union(FeatureUnion),
+    /// `ColumnTransformer`: a record's named text columns, each through
+    /// its own extractor. Only as the model's first step.
+    Columns(Box<ColumnTransformer>),
     /// A vectorizer followed by `TfidfTransformer` steps, as a `Pipeline`
     /// lays them out.
     Chain(Box<Extractor>, Vec<Tfidf>),
@@ -76,6 +82,13 @@ impl Extractor {
                 depth + 1,
                 built,
             )?)),
+            "ColumnTransformer" if depth == 0 => Ok(Extractor::Columns(Box::new(
+                ColumnTransformer::from_object(obj, depth + 1, built)?,
+            ))),
+            "ColumnTransformer" => Err(EngineError::unsupported(
+                "a ColumnTransformer nested inside a FeatureUnion or Pipeline is not supported: \
+                 it must be the model's first step",
+            )),
             "Pipeline" => {
                 let steps = crate::pipeline::steps(obj)?;
                 Self::from_steps(&steps, depth + 1, built)
@@ -129,6 +142,7 @@ impl Extractor {
             Extractor::Count(c) => c.n_features(),
             Extractor::Hashing(h) => h.n_features(),
             Extractor::Union(u) => u.n_features(),
+            Extractor::Columns(c) => c.n_features(),
             Extractor::Chain(head, _) => head.n_features(),
         }
     }
@@ -138,7 +152,7 @@ impl Extractor {
         match self {
             Extractor::Count(c) => c.tfidf_mut(),
             Extractor::Chain(_, tfidfs) => tfidfs.last_mut(),
-            Extractor::Hashing(_) | Extractor::Union(_) => None,
+            Extractor::Hashing(_) | Extractor::Union(_) | Extractor::Columns(_) => None,
         }
     }
 
@@ -149,6 +163,7 @@ impl Extractor {
             Extractor::Count(c) => c.transform(doc),
             Extractor::Hashing(h) => h.transform(doc, seen),
             Extractor::Union(u) => u.transform(doc, seen),
+            Extractor::Columns(c) => c.transform_text(doc, seen),
             Extractor::Chain(head, tfidfs) => {
                 let mut row = head.transform(doc, seen)?;
                 for t in tfidfs {
@@ -159,12 +174,44 @@ impl Extractor {
         }
     }
 
+    /// One record's feature row (a `ColumnTransformer` model); a model
+    /// that takes text refuses records.
+    pub(crate) fn transform_record(
+        &self,
+        record: &[(&str, &str)],
+        seen: Option<&mut SeenNames>,
+    ) -> Result<SparseRow> {
+        match self {
+            Extractor::Columns(c) => c.transform_record(record, seen),
+            Extractor::Chain(head, tfidfs) => {
+                let mut row = head.transform_record(record, seen)?;
+                for t in tfidfs {
+                    t.apply(&mut row);
+                }
+                Ok(row)
+            }
+            _ => Err(EngineError::Input(
+                "this model takes one text, not a record of columns".into(),
+            )),
+        }
+    }
+
+    /// The columns a record must have, for a `ColumnTransformer` model.
+    pub(crate) fn input_columns(&self) -> Option<&[String]> {
+        match self {
+            Extractor::Columns(c) => Some(c.input_columns()),
+            Extractor::Chain(head, _) => head.input_columns(),
+            _ => None,
+        }
+    }
+
     /// The stored name of column `col`, when the vectorizer has one.
     pub(crate) fn feature_name(&self, col: u32) -> Option<String> {
         match self {
             Extractor::Count(c) => Some(c.feature_name(col)),
             Extractor::Hashing(_) => None,
             Extractor::Union(u) => u.feature_name(col),
+            Extractor::Columns(c) => c.feature_name(col),
             Extractor::Chain(head, _) => head.feature_name(col),
         }
     }
@@ -175,6 +222,7 @@ impl Extractor {
             Extractor::Count(c) => out.push(format!("{indent}{}", c.describe())),
             Extractor::Hashing(h) => out.push(format!("{indent}{}", h.describe())),
             Extractor::Union(u) => u.describe(indent, out),
+            Extractor::Columns(c) => c.describe(indent, out),
             Extractor::Chain(head, tfidfs) => {
                 head.describe(indent, out);
                 for t in tfidfs {
@@ -190,6 +238,7 @@ impl Extractor {
             Extractor::Count(c) => c.heap_bytes(),
             Extractor::Hashing(_) => 0,
             Extractor::Union(u) => u.heap_bytes(),
+            Extractor::Columns(c) => c.heap_bytes(),
             Extractor::Chain(head, tfidfs) => {
                 head.heap_bytes() + tfidfs.iter().map(Tfidf::heap_bytes).sum::<usize>()
             }

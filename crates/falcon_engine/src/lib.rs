@@ -21,9 +21,11 @@ mod scratch;
 mod sparse;
 mod transform;
 
+pub use classify::OutputKind;
 pub use error::{EngineError, Result};
 pub use label::Label;
 pub use model::{
-    Contribution, Inspection, Model, Prediction, PredictionView, inspect, inspect_chain,
+    Contribution, Input, Inspection, Model, MultiLabelPrediction, Output, OutputView, Prediction,
+    PredictionView, inspect, inspect_chain,
 };
 pub use registry::sklearn_policy;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::Label;
-use crate::classify::Classifier;
+use crate::classify::{Classifier, MultiScores, OutputKind};
 use crate::error::{EngineError, Result};
 use crate::features::{Extractor, SeenNames};
 use crate::row::Row;
@@ -46,6 +46,40 @@ pub struct Prediction {
     /// `decision_function`: one value for a binary model, one per class
     /// otherwise; `None` when the estimator has none (naive Bayes).
     pub decision: Option<Vec<f64>>,
+}
+
+/// One input: a text, or a record of named text columns (for a model
+/// whose first step is a `ColumnTransformer`, see [`Model::input_columns`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    Text(&'a str),
+    /// `(column, text)` pairs; every column of [`Model::input_columns`]
+    /// must be there, and no column the model was not fitted with.
+    Record(&'a [(&'a str, &'a str)]),
+}
+
+/// What a multi-label model predicts for one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiLabelPrediction {
+    /// Indices into [`Model::classes`] of the positive classes, in class
+    /// order (scikit-learn's indicator row).
+    pub labels: Vec<usize>,
+    /// `predict_proba`: each class's own probability (not normalised: a
+    /// text can have several labels).
+    pub probabilities: Option<Vec<f64>>,
+    /// `decision_function`, one value per class.
+    pub decision: Option<Vec<f64>>,
+}
+
+/// What the model predicts for one input, whatever the shape of its
+/// answer (see [`Model::output_kind`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Single(Prediction),
+    MultiLabel(MultiLabelPrediction),
+    /// One prediction per output, each indexing its own classes
+    /// ([`Model::output_classes`]); no decision values.
+    MultiOutput(Vec<Prediction>),
 }
 
 /// One n-gram's additive share of the predicted class's score.
@@ -152,11 +186,44 @@ impl Model {
     }
 
     /// `classes_`, in the order of probabilities and decisions (renamed,
-    /// after [`Model::rename_classes`]).
+    /// after [`Model::rename_classes`]). Empty for a multi-output model,
+    /// whose outputs each have their own (see [`Model::output_classes`]).
     pub fn classes(&self) -> &[Label] {
-        self.renamed
-            .as_deref()
-            .unwrap_or_else(|| self.classifier.classes())
+        if let Some(renamed) = self.renamed.as_deref() {
+            return renamed;
+        }
+        match self.classifier.as_multi() {
+            Some(m) if m.kind() == OutputKind::MultiOutput => &[],
+            _ => self.classifier.classes(),
+        }
+    }
+
+    /// The shape of the model's answer: one label, several labels out of
+    /// one set of classes, or one label per output.
+    pub fn output_kind(&self) -> OutputKind {
+        self.classifier
+            .as_multi()
+            .map_or(OutputKind::Single, |m| m.kind())
+    }
+
+    /// The classes of each output: one entry for single-label and
+    /// multi-label models, one per output for multi-output models.
+    pub fn output_classes(&self) -> Vec<&[Label]> {
+        if let Some(renamed) = self.renamed.as_deref() {
+            return vec![renamed];
+        }
+        match self.classifier.as_multi() {
+            Some(m) => m.output_classes(),
+            None => vec![self.classifier.classes()],
+        }
+    }
+
+    /// The columns an input record must have, for a model whose first step
+    /// is a `ColumnTransformer`; `None` for a model that takes one text.
+    /// A record model whose only column is `text` also answers
+    /// [`Model::predict`].
+    pub fn input_columns(&self) -> Option<&[String]> {
+        self.extractor.input_columns()
     }
 
     /// Renames classes for every output: `mapping` goes from Python's
@@ -172,6 +239,11 @@ impl Model {
     /// predictions. Keys are matched against the original classes, so
     /// calling it again replaces the previous renaming.
     pub fn rename_classes(&mut self, mapping: &BTreeMap<String, String>) -> Result<()> {
+        if self.output_kind() == OutputKind::MultiOutput {
+            return Err(EngineError::Labels(
+                "a multi-output model has one set of classes per output; renaming them is not supported".into(),
+            ));
+        }
         let original = self.classifier.classes();
         let names: Vec<String> = original.iter().map(ToString::to_string).collect();
         let list = || {
@@ -262,8 +334,27 @@ impl Model {
     /// Fails only when a `token_pattern` that needs backtracking exceeds
     /// its step budget on this text, rather than answer differently from
     /// Python.
+    ///
+    /// A multi-label or multi-output model is refused with
+    /// [`EngineError::MultiOutput`]: its answer does not fit a
+    /// [`Prediction`] (see [`Model::predict_output`]).
     pub fn predict(&self, text: &str) -> Result<Prediction> {
-        let row = self.rows(self.extractor.transform(text, None)?);
+        self.single(Input::Text(text))
+    }
+
+    /// [`Model::predict`] of a record (a `ColumnTransformer` model).
+    pub fn predict_record(&self, record: &[(&str, &str)]) -> Result<Prediction> {
+        self.single(Input::Record(record))
+    }
+
+    fn single(&self, input: Input<'_>) -> Result<Prediction> {
+        if let Some(m) = self.classifier.as_multi() {
+            return Err(EngineError::MultiOutput(format!(
+                "this model is {}: it answers several labels per input (Model::predict_output)",
+                describe_kind(m.kind())
+            )));
+        }
+        let row = self.rows(self.features(input, None)?);
         let s = self.classifier.score(&row);
         s.check_finite()?;
         Ok(Prediction {
@@ -273,13 +364,72 @@ impl Model {
         })
     }
 
+    /// `predict`, `predict_proba` and `decision_function` for one input,
+    /// for every kind of model.
+    pub fn predict_output(&self, input: Input<'_>) -> Result<Output> {
+        let Some(m) = self.classifier.as_multi() else {
+            return self.single(input).map(Output::Single);
+        };
+        let row = self.rows(self.features(input, None)?);
+        let s = m.score_multi(&row);
+        s.check_finite()?;
+        Ok(match s {
+            MultiScores::Labels {
+                positive,
+                probabilities,
+                decision,
+            } => Output::MultiLabel(MultiLabelPrediction {
+                labels: positive,
+                probabilities,
+                decision,
+            }),
+            MultiScores::Outputs(outs) => Output::MultiOutput(
+                outs.into_iter()
+                    .map(|s| Prediction {
+                        label: s.label,
+                        probabilities: s.probabilities,
+                        decision: s.decision,
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    /// The text step's row for one input.
+    fn features(
+        &self,
+        input: Input<'_>,
+        seen: Option<&mut SeenNames>,
+    ) -> Result<crate::sparse::SparseRow> {
+        match input {
+            Input::Text(t) => self.extractor.transform(t, seen),
+            Input::Record(r) => self.extractor.transform_record(r, seen),
+        }
+    }
+
     /// The prediction plus the `k` features that pushed the predicted class's
     /// score up the most, largest first. Exact for these models: the score
     /// is linear in the features, so contributions plus the intercept (or
     /// prior) sum to it.
     pub fn explain(&self, text: &str, k: usize) -> Result<(Prediction, Vec<Contribution>)> {
+        self.explain_input(Input::Text(text), k)
+    }
+
+    /// [`Model::explain`] for any input. Multi-label and multi-output
+    /// models are refused with [`EngineError::ExplainUnsupported`].
+    pub fn explain_input(
+        &self,
+        input: Input<'_>,
+        k: usize,
+    ) -> Result<(Prediction, Vec<Contribution>)> {
+        if let Some(m) = self.classifier.as_multi() {
+            return Err(EngineError::ExplainUnsupported(format!(
+                "the model is {}; explanations cover one predicted class",
+                describe_kind(m.kind())
+            )));
+        }
         let mut seen = SeenNames::new();
-        let text_row = self.extractor.transform(text, Some(&mut seen))?;
+        let text_row = self.features(input, Some(&mut seen))?;
         let row = self.rows(text_row);
         let s = self.classifier.score(&row);
         s.check_finite()?;
@@ -359,6 +509,15 @@ impl Model {
         self.file_bytes
     }
 
+    /// A JSON-serialisable view of any [`Output`]: a single-label output
+    /// is exactly [`Model::view`]'s JSON.
+    pub fn view_output<'a>(&'a self, o: &'a Output) -> OutputView<'a> {
+        OutputView {
+            model: self,
+            output: o,
+        }
+    }
+
     /// A JSON-serialisable view of `p` in Falcon's output format.
     pub fn view<'a>(&'a self, p: &'a Prediction) -> PredictionView<'a> {
         PredictionView {
@@ -366,6 +525,14 @@ impl Model {
             prediction: p,
             explanation: None,
         }
+    }
+}
+
+fn describe_kind(k: OutputKind) -> &'static str {
+    match k {
+        OutputKind::Single => "single-label",
+        OutputKind::MultiLabel => "multi-label (OneVsRestClassifier on a label indicator matrix)",
+        OutputKind::MultiOutput => "multi-output (MultiOutputClassifier)",
     }
 }
 
@@ -596,6 +763,109 @@ fn py_float(x: f64) -> String {
         format!("{x:.1}")
     } else {
         format!("{x}")
+    }
+}
+
+/// [`Output`] in Falcon's JSON format:
+///
+/// * single-label: [`PredictionView`]'s object, unchanged;
+/// * multi-label: `{"label": [<positive classes>], "probabilities":
+///   {"<class>": p, ...}, "decision": {"<class>": d, ...}}` (every class
+///   keeps its value; probabilities are not normalised);
+/// * multi-output: `{"label": [<one label per output>], "probabilities":
+///   [{"<class>": p, ...} per output]}`.
+pub struct OutputView<'a> {
+    model: &'a Model,
+    output: &'a Output,
+}
+
+/// A label index checked against its classes (a hand-made output may hold
+/// any index: a serialisation error, not a panic).
+fn class_at<E: serde::ser::Error>(classes: &[Label], i: usize) -> Result<&Label, E> {
+    classes.get(i).ok_or_else(|| {
+        E::custom(format!(
+            "label index {i} outside the {} classes",
+            classes.len()
+        ))
+    })
+}
+
+/// A label as `predict` gives it: itself, or its `str()` when numpy
+/// stacks labels of several types into one string array.
+enum LabelOut<'a> {
+    Plain(&'a Label),
+    Str(String),
+}
+
+impl Serialize for LabelOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            LabelOut::Plain(l) => l.serialize(s),
+            LabelOut::Str(v) => s.serialize_str(v),
+        }
+    }
+}
+
+impl Serialize for OutputView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let classes = self.model.output_classes();
+        match self.output {
+            Output::Single(p) => self.model.view(p).serialize(s),
+            Output::MultiLabel(p) => {
+                let all = classes.first().copied().unwrap_or(&[]);
+                let labels = p
+                    .labels
+                    .iter()
+                    .map(|&i| class_at(all, i))
+                    .collect::<Result<Vec<_>, S::Error>>()?;
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("label", &labels)?;
+                if let Some(probs) = &p.probabilities {
+                    m.serialize_entry("probabilities", &PerClass(all, probs))?;
+                }
+                if let Some(d) = &p.decision {
+                    m.serialize_entry("decision", &PerClass(all, d))?;
+                }
+                m.end()
+            }
+            Output::MultiOutput(outs) => {
+                if outs.len() != classes.len() {
+                    return Err(serde::ser::Error::custom(format!(
+                        "{} outputs for a model of {}",
+                        outs.len(),
+                        classes.len()
+                    )));
+                }
+                let as_str = self
+                    .model
+                    .classifier
+                    .as_multi()
+                    .is_some_and(|m| m.labels_as_str());
+                let labels = outs
+                    .iter()
+                    .zip(&classes)
+                    .map(|(p, c)| {
+                        let l = class_at(c, p.label)?;
+                        Ok(if as_str {
+                            LabelOut::Str(l.to_string())
+                        } else {
+                            LabelOut::Plain(l)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, S::Error>>()?;
+                let mut m = s.serialize_map(None)?;
+                m.serialize_entry("label", &labels)?;
+                if outs.iter().all(|p| p.probabilities.is_some()) && !outs.is_empty() {
+                    let per: Vec<PerClass<'_>> = outs
+                        .iter()
+                        .zip(&classes)
+                        .map(|(p, c)| PerClass(c, p.probabilities.as_deref().unwrap_or(&[])))
+                        .collect();
+                    m.serialize_entry("probabilities", &per)?;
+                }
+                m.end()
+            }
+        }
     }
 }
 

@@ -83,7 +83,14 @@ fn calibrated(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     Ok(Box::new(Calibrated::from_object(obj, ctx)?))
 }
 
+/// One registry entry, two estimators: a multi-label target
+/// (`label_binarizer_.y_type_ == "multilabel-indicator"`) answers a set of
+/// labels per text (`classify::multilabel`), any other a single label
+/// (`classify::multiclass`).
 fn one_vs_rest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    if crate::classify::multilabel::y_type(obj)?.starts_with("multilabel") {
+        return crate::classify::multilabel::one_vs_rest_multilabel(obj, ctx);
+    }
     Ok(Box::new(OneVsRest::from_object(obj, ctx)?))
 }
 
@@ -185,6 +192,21 @@ const SVD: &[&str] = &[
     "sklearn.decomposition.truncated_svd",
 ];
 const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
+// --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
+const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
+/// `ColumnTransformer` has lived in `sklearn.compose._column_transformer`
+/// since it appeared (0.20). Releases before 1.0 pickle the training
+/// DataFrame's columns as a pandas `Index` (`_df_columns`), which the
+/// allowlist refuses by name.
+const COMPOSE: &[&str] = &["sklearn.compose._column_transformer"];
+/// A fitted `ColumnTransformer` stores `"passthrough"` as a
+/// `FunctionTransformer(func=None)`; loaded as data so the
+/// `ColumnTransformer` can name the columns it would pass through (the
+/// transforms work may register it as a `Transform`; either works here).
+const FUNCTION: &[&str] = &[
+    "sklearn.preprocessing._function_transformer",
+    "sklearn.preprocessing.function_transformer",
+];
 
 /// Every class the engine accepts. Anything else in a file — `os.system`,
 /// a user's tokenizer function, an estimator Falcon cannot reproduce — is
@@ -232,6 +254,15 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(LABEL, "LabelEncoder", Kind::Data),
     entry(LOGISTIC, "LogisticRegressionCV", Kind::Classifier(linear)),
     entry(RIDGE, "RidgeClassifierCV", Kind::Classifier(linear)),
+    // Outputs beyond one label, inputs beyond one text.
+    entry(
+        MULTIOUTPUT,
+        "MultiOutputClassifier",
+        Kind::Classifier(crate::classify::multioutput::multi_output),
+    ),
+    entry(COMPOSE, "ColumnTransformer", Kind::Text),
+    entry(FUNCTION, "FunctionTransformer", Kind::Data),
+    // --- end of issue #11 §2 ---
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),
     entry(SEARCH, "RandomizedSearchCV", Kind::Search),

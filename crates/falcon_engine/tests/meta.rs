@@ -62,7 +62,7 @@ fn inspect_describes_the_composition() {
 }
 
 /// Every refused case of the pipeline fixtures is refused at load, naming
-/// its reason (e.g. a multi-label `OneVsRestClassifier`).
+/// its reason (e.g. a search fitted with `refit=False`).
 #[test]
 fn refused_pipeline_fixtures_name_the_reason() {
     let manifest: Value = serde_json::from_str(
@@ -73,8 +73,8 @@ fn refused_pipeline_fixtures_name_the_reason() {
     assert!(
         refused
             .iter()
-            .any(|c| c["name"] == "refused_ovr_multilabel"),
-        "the multi-label case is in the manifest"
+            .any(|c| c["name"] == "refused_search_refit_false"),
+        "the refit=False search case is in the manifest"
     );
     for case in refused {
         let want = case["error_contains"].as_str().expect("error_contains");

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use falcon_engine::{Label, Model};
+use falcon_engine::{Input, Label, Model, Output, OutputKind};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-9;
@@ -84,6 +84,22 @@ fn check_dir(dir: &Path) -> (usize, Vec<String>) {
     let texts_file = manifest["texts"].as_str().unwrap_or("texts.json");
     let texts: Vec<String> = serde_json::from_value(read_json(&dir.join(texts_file)))
         .expect("the texts file is a list of strings");
+    // Records (`{"title", "body"}` per text) for `ColumnTransformer` models.
+    let records: Vec<Vec<(String, String)>> =
+        match std::fs::read_to_string(dir.join("records.json")) {
+            Ok(s) => {
+                let v: Vec<serde_json::Map<String, Value>> =
+                    serde_json::from_str(&s).expect("records.json is a list of objects");
+                v.into_iter()
+                    .map(|m| {
+                        m.into_iter()
+                            .map(|(k, v)| (k, v.as_str().expect("text column").to_string()))
+                            .collect()
+                    })
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
     let cases = manifest["cases"].as_array().expect("manifest.cases");
     assert!(!cases.is_empty(), "{}: no parity cases", dir.display());
     let mut failures = Vec::new();
@@ -101,6 +117,18 @@ fn check_dir(dir: &Path) -> (usize, Vec<String>) {
                     continue;
                 }
             };
+            if expected["output"].is_string() || case["input"] == "records" {
+                checked += check_multi(
+                    file,
+                    &model,
+                    case,
+                    &expected,
+                    &texts,
+                    &records,
+                    &mut failures,
+                );
+                continue;
+            }
             let classes: Vec<Value> = model.classes().iter().map(label_json).collect();
             if Value::Array(classes) != expected["classes"] {
                 failures.push(format!("{file}: classes differ"));
@@ -146,6 +174,184 @@ fn check_dir(dir: &Path) -> (usize, Vec<String>) {
         }
     }
     (checked, failures)
+}
+
+/// The record of text `i` for `case`: records.json's keys renamed by the
+/// case's `columns` (model column -> records key).
+fn record_for<'a>(case: &Value, record: &'a [(String, String)]) -> Vec<(String, &'a str)> {
+    match case["columns"].as_object() {
+        None => record
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str()))
+            .collect(),
+        Some(map) => map
+            .iter()
+            .map(|(col, key)| {
+                let key = key.as_str().expect("records key");
+                let v = record
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+                    .expect("record has the key");
+                (col.clone(), v)
+            })
+            .collect(),
+    }
+}
+
+/// One multi-label, multi-output or record case: every output's label and
+/// scores, through `Model::predict_output`. Returns predictions checked.
+fn check_multi(
+    file: &str,
+    model: &Model,
+    case: &Value,
+    expected: &Value,
+    texts: &[String],
+    records: &[Vec<(String, String)>],
+    failures: &mut Vec<String>,
+) -> usize {
+    let by_records = case["input"] == "records";
+    let kind = match expected["output"].as_str() {
+        None => OutputKind::Single,
+        Some("multilabel") => OutputKind::MultiLabel,
+        Some("multioutput") => OutputKind::MultiOutput,
+        Some(other) => panic!("{file}: unknown output {other}"),
+    };
+    if model.output_kind() != kind {
+        failures.push(format!(
+            "{file}: output kind {:?}, want {kind:?}",
+            model.output_kind()
+        ));
+        return 0;
+    }
+    let classes: Vec<Vec<Value>> = model
+        .output_classes()
+        .iter()
+        .map(|c| c.iter().map(label_json).collect())
+        .collect();
+    let want_classes = match kind {
+        OutputKind::MultiOutput => expected["classes"].clone(),
+        _ => Value::Array(vec![expected["classes"].clone()]),
+    };
+    if serde_json::to_value(&classes).expect("json") != want_classes {
+        failures.push(format!("{file}: classes differ: {classes:?}"));
+        return 0;
+    }
+    if by_records && model.input_columns().is_none() {
+        failures.push(format!("{file}: a record model without input columns"));
+        return 0;
+    }
+    let mut checked = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let rec;
+        let pairs: Vec<(&str, &str)>;
+        let input = if by_records {
+            rec = record_for(case, &records[i]);
+            pairs = rec.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            Input::Record(&pairs)
+        } else {
+            Input::Text(text)
+        };
+        let out = match model.predict_output(input) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{file} text {i}: {e}"));
+                continue;
+            }
+        };
+        let mut fail = |m: Option<String>| {
+            if let Some(m) = m {
+                failures.push(format!("{file} text {i}: {m}"));
+            }
+        };
+        match out {
+            Output::Single(p) => {
+                let label = label_json(&model.classes()[p.label]);
+                if label != expected["predict"][i] {
+                    fail(Some(format!(
+                        "label {label}, want {}",
+                        expected["predict"][i]
+                    )));
+                }
+                fail(cmp_opt(
+                    "predict_proba",
+                    &p.probabilities,
+                    &expected["predict_proba"],
+                    i,
+                ));
+                fail(cmp_opt(
+                    "decision_function",
+                    &p.decision,
+                    &expected["decision_function"],
+                    i,
+                ));
+            }
+            Output::MultiLabel(p) => {
+                let mut ind = vec![0i64; classes[0].len()];
+                for &j in &p.labels {
+                    ind[j] = 1;
+                }
+                if serde_json::to_value(&ind).expect("json") != expected["predict"][i] {
+                    fail(Some(format!(
+                        "indicator {ind:?}, want {}",
+                        expected["predict"][i]
+                    )));
+                }
+                fail(cmp_opt(
+                    "predict_proba",
+                    &p.probabilities,
+                    &expected["predict_proba"],
+                    i,
+                ));
+                fail(cmp_opt(
+                    "decision_function",
+                    &p.decision,
+                    &expected["decision_function"],
+                    i,
+                ));
+            }
+            Output::MultiOutput(outs) => {
+                let labels: Vec<Value> = outs
+                    .iter()
+                    .zip(model.output_classes())
+                    .map(|(p, c)| label_json(&c[p.label]))
+                    .collect();
+                if Value::Array(labels.clone()) != expected["predict"][i] {
+                    fail(Some(format!(
+                        "labels {labels:?}, want {}",
+                        expected["predict"][i]
+                    )));
+                }
+                for (j, p) in outs.iter().enumerate() {
+                    let want = &expected["predict_proba"];
+                    match (&p.probabilities, want.is_null()) {
+                        (None, true) => {}
+                        (Some(got), false) => fail(
+                            compare_row("predict_proba", got, &want[i][j])
+                                .map(|m| format!("output {j}: {m}")),
+                        ),
+                        _ => fail(Some(format!(
+                            "output {j}: predict_proba availability differs"
+                        ))),
+                    }
+                    if p.decision.is_some() {
+                        fail(Some(format!("output {j}: a decision_function")));
+                    }
+                }
+            }
+        }
+        checked += 1;
+    }
+    checked
+}
+
+/// Compares optional scores with an expected column that may be null.
+fn cmp_opt(what: &str, got: &Option<Vec<f64>>, want: &Value, i: usize) -> Option<String> {
+    match (got, want.is_null()) {
+        (None, true) => None,
+        (Some(g), false) => compare_row(what, g, &want[i]),
+        _ => Some(format!("{what} availability differs")),
+    }
 }
 
 fn assert_no_failures(what: &str, checked: usize, failures: &[String]) {

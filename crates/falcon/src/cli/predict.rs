@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use falcon_engine::Model;
+use falcon_engine::{Input, Model};
 use serde::Deserialize;
 
 /// Lines longer than this are answered with an error instead of buffered.
@@ -25,7 +25,9 @@ pub struct PredictArgs {
     /// repository `config.toml`). Keys are Python's `str(class)`.
     #[arg(long, env = "FALCON_LABELS", value_name = "FILE")]
     labels: Option<PathBuf>,
-    /// JSON Lines input, one `{"text": "..."}` per line (default: stdin).
+    /// JSON Lines input, one `{"text": "..."}` per line (default: stdin);
+    /// for a model whose first step is a `ColumnTransformer`, one record
+    /// per line whose keys are its columns (`{"title": "...", "body": "..."}`).
     #[arg(long)]
     input: Option<PathBuf>,
     /// Add the K n-grams that contributed most to the predicted class.
@@ -111,19 +113,56 @@ fn answer(
         return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
     }
     let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8: {e}"))?;
-    let input: InputLine = serde_json::from_str(text)
-        .map_err(|e| format!("expected a JSON object {{\"text\": \"...\"}}: {e}"))?;
+    // A record model reads every key of the line as a column (an unknown
+    // key is an error naming it); a text model reads `text`.
+    let record: Vec<(String, String)>;
+    let pairs: Vec<(&str, &str)>;
+    let input_line: InputLine;
+    let input = match model.input_columns() {
+        Some(columns) => {
+            record = parse_record(text, columns)?;
+            pairs = record
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            Input::Record(&pairs)
+        }
+        None => {
+            input_line = serde_json::from_str(text)
+                .map_err(|e| format!("expected a JSON object {{\"text\": \"...\"}}: {e}"))?;
+            Input::Text(&input_line.text)
+        }
+    };
     let json = match explain {
         None => {
-            let p = model.predict(&input.text).map_err(|e| e.to_string())?;
-            serde_json::to_string(&model.view(&p))
+            let o = model.predict_output(input).map_err(|e| e.to_string())?;
+            serde_json::to_string(&model.view_output(&o))
         }
         Some(k) => {
-            let (p, contribs) = model.explain(&input.text, k).map_err(|e| e.to_string())?;
+            let (p, contribs) = model.explain_input(input, k).map_err(|e| e.to_string())?;
             serde_json::to_string(&model.view(&p).with_explanation(&contribs))
         }
     };
     json.map_err(|e| e.to_string())
+}
+
+/// A JSON object of text columns, for a model reading `columns`.
+fn parse_record(line: &str, columns: &[String]) -> Result<Vec<(String, String)>, String> {
+    let expected = || {
+        let keys: Vec<String> = columns.iter().map(|c| format!("{c:?}: \"...\"")).collect();
+        format!("expected a JSON object {{{}}}", keys.join(", "))
+    };
+    let obj: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|e| format!("{}: {e}", expected()))?;
+    obj.into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => Ok((k, s)),
+            other => Err(format!(
+                "column {k:?} is {other}, not a string ({})",
+                expected()
+            )),
+        })
+        .collect()
 }
 
 /// Reads one `\n`-terminated line into `buf`, keeping at most `max` bytes;
