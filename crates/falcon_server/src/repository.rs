@@ -628,6 +628,26 @@ fn load_version(
             .rename_classes(labels)
             .map_err(|e| format!("config.toml: {e}"))?;
     }
+    // The HTTP API, the OIP encoder, the caches and the log carry one text
+    // in and one label out today; a model with another shape is refused by
+    // name here rather than failing on every request.
+    match model.output_kind() {
+        falcon_engine::OutputKind::Single => {}
+        kind => {
+            return Err(format!(
+                "this model gives several labels per text ({kind:?}); `falcon serve` does not \
+                 serve that shape yet (`falcon predict` does)"
+            ));
+        }
+    }
+    if let Some(columns) = model.input_columns()
+        && columns != ["text"]
+    {
+        return Err(format!(
+            "this model reads a record with the columns {columns:?}; `falcon serve` does not \
+             take records yet (`falcon predict` does)"
+        ));
+    }
     let n_classes = model.classes().len();
     if n_classes < 2 {
         return Err(format!(

@@ -279,3 +279,44 @@ async fn a_hostile_config_without_a_previous_load_is_unavailable_with_its_reason
     let r = post_json(&state, "/v1/models/ints/predict", json!({"text": "x"})).await;
     assert_eq!(r.status, 404);
 }
+
+/// Multi-label, multi-output and record-input models load in the engine
+/// and `falcon predict`, but the HTTP API carries one text and one label:
+/// the repository refuses them by name instead of failing every request.
+#[tokio::test]
+async fn models_the_http_api_cannot_carry_yet_are_refused_by_name() {
+    let repo = Repo::new();
+    for (name, file, want) in [
+        (
+            "tags",
+            "multilabel_ovr_lr.z.joblib",
+            "several labels per text",
+        ),
+        (
+            "outputs",
+            "multioutput_lr.z.joblib",
+            "several labels per text",
+        ),
+        (
+            "columns",
+            "columns_title_body_weights.z.joblib",
+            "reads a record",
+        ),
+    ] {
+        add_files(&repo, name, 1, &[("model.joblib", &pipelines(file))]);
+        let state = AppState::new(config(&repo));
+        state.reload().await.unwrap();
+        let idx = post_json(&state, "/v2/repository/index", json!({}))
+            .await
+            .json();
+        let entry = idx
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {idx}"));
+        assert_eq!(entry["state"], "UNAVAILABLE", "{name}: {entry}");
+        let reason = entry["reason"].as_str().unwrap();
+        assert!(reason.contains(want), "{name}: {reason}");
+    }
+}
