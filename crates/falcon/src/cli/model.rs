@@ -142,14 +142,18 @@ fn bench(
         texts.push(l.text);
     }
     anyhow::ensure!(!texts.is_empty(), "{} has no texts", input.display());
+    // `predict_output` serves every model shape (one label, several
+    // labels, one per output); for single-label models it is `predict`.
     for t in &texts {
-        std::hint::black_box(m.predict(t)?);
+        std::hint::black_box(m.predict_output(falcon_engine::Input::Text(t))?);
     }
     let mut times = Vec::with_capacity(texts.len() * passes.max(1));
     for _ in 0..passes.max(1) {
         for t in &texts {
             let s = Instant::now();
-            std::hint::black_box(m.predict(std::hint::black_box(t))?);
+            std::hint::black_box(
+                m.predict_output(falcon_engine::Input::Text(std::hint::black_box(t)))?,
+            );
             times.push(s.elapsed().as_secs_f64() * 1e6);
         }
     }
