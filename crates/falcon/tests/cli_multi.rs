@@ -147,3 +147,22 @@ fn multi_label_and_multi_output_lines() {
         );
     }
 }
+
+/// `model inspect` lists each output's classes of a multi-output model.
+#[test]
+fn inspect_lists_the_classes_of_every_output() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_falcon"))
+        .args(["model", "inspect"])
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../falcon_engine/tests/fixtures/pipelines/multioutput_lr.z.joblib"),
+        )
+        .output()
+        .expect("runs falcon");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("output 0: [ham, spam]") && text.contains("output 1: [long, short]"),
+        "{text}"
+    );
+}

@@ -955,7 +955,19 @@ pub fn inspect_chain<P: AsRef<Path>>(paths: &[P]) -> Inspection {
             out.steps = m.steps().to_vec();
             out.provenance = Some(m.provenance().to_string());
             out.search = m.search_summary().map(str::to_string);
-            out.classes = m.classes().iter().map(ToString::to_string).collect();
+            out.classes = if m.output_kind() == OutputKind::MultiOutput {
+                // One set of classes per output: "output 0: [ham, spam]".
+                m.output_classes()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, cs)| {
+                        let names: Vec<String> = cs.iter().map(ToString::to_string).collect();
+                        format!("output {i}: [{}]", names.join(", "))
+                    })
+                    .collect()
+            } else {
+                m.classes().iter().map(ToString::to_string).collect()
+            };
             out.n_features = Some(m.n_features());
             out.memory_bytes = Some(m.memory_bytes());
             out.supported = true;
