@@ -100,6 +100,18 @@ impl Model {
     /// given, as if they were the steps of one `Pipeline`. Each file may
     /// itself hold a `Pipeline`, a tuple or list of estimators, or a search.
     pub fn load_chain<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
+        let (loaded, file_bytes) = Self::unpickle_files(paths, |_| {})?;
+        Self::from_loaded(loaded, file_bytes)
+    }
+
+    /// Reads and unpickles each file, calling `each` on its contents, and
+    /// returns them with the files' total size. Each file's bytes are
+    /// released as soon as it is unpickled, before any table is built, so
+    /// they do not add to the load's peak.
+    fn unpickle_files<P: AsRef<Path>>(
+        paths: &[P],
+        mut each: impl FnMut(&falcon_pickle::Loaded),
+    ) -> Result<(Vec<falcon_pickle::Loaded>, usize)> {
         let mut loaded = Vec::with_capacity(paths.len());
         let mut file_bytes = 0;
         for path in paths {
@@ -111,12 +123,11 @@ impl Model {
             let l = falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())
                 .map_err(|e| Self::in_file(paths.len(), path, e.into()))?;
             file_bytes += bytes.len();
-            // The file's bytes are not needed once unpickled: released
-            // before the tables are built, so they do not add to the peak.
             drop(bytes);
+            each(&l);
             loaded.push(l);
         }
-        Self::from_loaded(loaded, file_bytes)
+        Ok((loaded, file_bytes))
     }
 
     /// Names the file in an error, when there are several.
@@ -930,25 +941,8 @@ pub fn inspect_chain<P: AsRef<Path>>(paths: &[P]) -> Inspection {
     // parsed a second time to list its steps): the raw trees' steps are
     // noted before the model is built from them.
     let mut raw = Vec::new();
-    let loaded = (|| {
-        let mut loaded = Vec::with_capacity(paths.len());
-        let mut total = 0;
-        for path in paths {
-            let path = path.as_ref();
-            let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let l = falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())
-                .map_err(|e| Model::in_file(paths.len(), path, e.into()))?;
-            total += bytes.len();
-            // Not needed once unpickled: freed before the tables are built.
-            drop(bytes);
-            raw.extend(raw_steps(&l.value));
-            loaded.push(l);
-        }
-        Model::from_loaded(loaded, total)
-    })();
+    let loaded = Model::unpickle_files(paths, |l| raw.extend(raw_steps(&l.value)))
+        .and_then(|(loaded, total)| Model::from_loaded(loaded, total));
     out.load_time_ms = ms(started.elapsed());
     match loaded {
         Ok(m) => {

@@ -61,16 +61,7 @@ fn chain<'a>(
     depth: usize,
     out: &mut Vec<(String, &'a Object)>,
 ) -> Result<()> {
-    if depth > MAX_NESTING {
-        return Err(EngineError::unsupported(format!(
-            "{name} is nested more than {MAX_NESTING} Pipelines/searches/tuples deep"
-        )));
-    }
-    if out.len() > MAX_PARTS {
-        return Err(EngineError::unsupported(format!(
-            "the model has more than {MAX_PARTS} steps"
-        )));
-    }
+    check_bounds(name, depth, out.len())?;
     match v {
         Value::Object(o) => chain_object(o, name, depth, out),
         Value::Tuple(items) | Value::List(items) => {
@@ -100,6 +91,22 @@ fn chain<'a>(
     }
 }
 
+/// Nesting and size bounds of a chain: a pickle can nest or repeat
+/// estimators for a few bytes each, so both are capped by constants.
+fn check_bounds(name: &str, depth: usize, steps: usize) -> Result<()> {
+    if depth > MAX_NESTING {
+        return Err(EngineError::unsupported(format!(
+            "{name} is nested more than {MAX_NESTING} Pipelines/searches/tuples deep"
+        )));
+    }
+    if steps > MAX_PARTS {
+        return Err(EngineError::unsupported(format!(
+            "the model has more than {MAX_PARTS} steps"
+        )));
+    }
+    Ok(())
+}
+
 fn is_estimator(e: &registry::Entry) -> bool {
     !matches!(e.kind, Kind::Data)
 }
@@ -110,16 +117,7 @@ fn chain_object<'a>(
     depth: usize,
     out: &mut Vec<(String, &'a Object)>,
 ) -> Result<()> {
-    if depth > MAX_NESTING {
-        return Err(EngineError::unsupported(format!(
-            "{name} is nested more than {MAX_NESTING} Pipelines/searches/tuples deep"
-        )));
-    }
-    if out.len() > MAX_PARTS {
-        return Err(EngineError::unsupported(format!(
-            "the model has more than {MAX_PARTS} steps"
-        )));
-    }
+    check_bounds(name, depth, out.len())?;
     let Some(entry) = registry::lookup(&o.class) else {
         return Err(EngineError::unsupported(format!(
             "{} is not supported",
