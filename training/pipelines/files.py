@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from .common import Case, Chain, RefusedCase, count, labels, tfidf
@@ -51,6 +52,10 @@ def cases():
              _search(HalvingGridSearchCV, "bin", random_state=0)),
         RefusedCase("refused_search_refit_false", "GridSearchCV(refit=False): no best_estimator_",
                     _search(GridSearchCV, "bin", refit=False), forms=("z",), error_contains="refit=False"),
+        RefusedCase("refused_function_transformer_step", "Pipeline(tfidf, FunctionTransformer(), LR): a function step",
+                    lambda x, l3: Pipeline([("vec", tfidf()), ("f", FunctionTransformer()),
+                                            ("clf", LogisticRegression(max_iter=1000))]).fit(x, labels(l3, "bin")),
+                    forms=("z",), error_contains="FunctionTransformer steps are not supported"),
         RefusedCase("refused_tuple_with_labels", "(vectorizer, classifier, ['ham', 'spam']): a label list in the tuple",
                     lambda x, l3: _parts(tfidf, lambda: SGDClassifier(random_state=0), "bin")(x, l3) + (["ham", "spam"],),
                     forms=("z",), error_contains="not a scikit-learn estimator"),

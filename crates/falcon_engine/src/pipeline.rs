@@ -143,6 +143,16 @@ fn chain_object<'a>(
                 ))),
             }
         }
+        // Registered as data for the `ColumnTransformer` that stores its
+        // `"passthrough"` as one; as a step of its own it stands for the
+        // user's function, whose code the pickle does not hold.
+        Kind::Data if o.class.name == "FunctionTransformer" => {
+            Err(EngineError::unsupported(format!(
+                "{name} is a {}: FunctionTransformer steps are not supported (with a `func`, \
+                 the pickle holds only the function's name, not its code)",
+                o.class
+            )))
+        }
         Kind::Data => Err(EngineError::unsupported(format!(
             "{name} is a {}, which is data inside an estimator, not an estimator",
             o.class
