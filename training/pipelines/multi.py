@@ -185,6 +185,13 @@ def cases():
              'a record model answering plain texts', 
              _columns([("t", tfidf(sublinear_tf=True), "text")], MultinomialNB, frame=_text_frame),
              predictor=OnTextColumn),
+        Case("columns_float32_weights_mnb",
+             'ColumnTransformer(title: Tfidf float32, body: Tfidf (1,2) float32, transformer_weights={title: 2, '
+             'body: 0.5}) -> MultinomialNB: weighted float32 blocks (a reported ~2e-9 gap, not reproduced)',
+             _columns([("title", tfidf(dtype=np.float32), "title"),
+                       ("body", tfidf(ngram_range=(1, 2), dtype=np.float32), "body")], MultinomialNB,
+                      transformer_weights={"title": 2.0, "body": 0.5}),
+             forms=("z",), predictor=OnRecords, input="records"),
         RefusedCase("refused_columns_numeric_passthrough",
                     'ColumnTransformer(title: Tfidf, remainder="passthrough") with a numeric column left over',
                     _columns([("title", tfidf(), "title"), ("body", tfidf(), "body")], lr,
