@@ -9,6 +9,9 @@ mod multiclass;
 pub(crate) mod multilabel;
 pub(crate) mod multioutput;
 mod naive_bayes;
+// Trees and tree ensembles (issue #12).
+pub(crate) mod forest;
+mod tree;
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ pub(crate) use ensemble::{Stacking, Voting};
 pub(crate) use linear::Linear;
 pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
+pub(crate) use tree::DecisionTree;
 
 use crate::Label;
 use crate::error::{EngineError, Result};

@@ -106,6 +106,14 @@ fn stacking(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     Ok(Box::new(Stacking::from_object(obj, ctx)?))
 }
 
+fn decision_tree(obj: &Object, _ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(crate::classify::DecisionTree::from_object(obj)?))
+}
+
+fn forest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::forest::forest(obj, ctx)
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -191,6 +199,10 @@ const SVD: &[&str] = &[
     "sklearn.decomposition._truncated_svd",
     "sklearn.decomposition.truncated_svd",
 ];
+// Trees (issue #12). `Tree` is the Cython class of `sklearn.tree._tree`.
+const TREE_CY: &[&str] = &["sklearn.tree._tree"];
+const TREES: &[&str] = &["sklearn.tree._classes", "sklearn.tree.tree"];
+const FOREST: &[&str] = &["sklearn.ensemble._forest", "sklearn.ensemble.forest"];
 const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
 // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
 const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
@@ -348,6 +360,14 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(UNIVARIATE, "r_regression", Kind::Data),
     entry(MUTUAL_INFO, "mutual_info_classif", Kind::Data),
     entry(MUTUAL_INFO, "mutual_info_regression", Kind::Data),
+    // --- Trees and tree ensembles (issue #12) ---
+    entry(TREE_CY, "Tree", Kind::Data),
+    entry(TREES, "DecisionTreeClassifier", Kind::Classifier(decision_tree)),
+    entry(TREES, "ExtraTreeClassifier", Kind::Classifier(decision_tree)),
+    entry(TREES, "DecisionTreeRegressor", Kind::Data),
+    entry(FOREST, "RandomForestClassifier", Kind::Classifier(forest)),
+    entry(FOREST, "ExtraTreesClassifier", Kind::Classifier(forest)),
+    // --- end of issue #12 trees ---
 ];
 
 /// The registry entry of a pickled class, by module path and name.
@@ -393,7 +413,7 @@ mod tests {
             }
         }
         assert!(!p.is_allowed("os", "system"));
-        assert!(!p.is_allowed("sklearn.ensemble._forest", "RandomForestClassifier"));
+        assert!(!p.is_allowed("sklearn.ensemble._weight_boosting", "AdaBoostClassifier"));
     }
 
     #[test]
