@@ -109,6 +109,17 @@ def cases():
              _pipe("bin", tfidf, svd(30), et())),
         Case("forest_rf_multioutput", "Tfidf -> RandomForestClassifier(10) on two outputs (ham/spam, short/long)",
              _multioutput_forest, expected=multioutput_outputs),
+        # Gradient boosting.
+        Case("gb_tfidf_bin", "Tfidf -> GradientBoostingClassifier(15, max_depth=3), binary (logit link)",
+             _pipe("bin", tfidf, gb())),
+        Case("gb_tfidf_tri", "Tfidf -> GradientBoostingClassifier(10, max_depth=3), 3 classes (multinomial, softmax)",
+             _pipe("tri", tfidf, gb(n_estimators=10))),
+        Case("gb_count_bin_int_exp", "Count -> GradientBoostingClassifier(loss='exponential', subsample=0.8), int labels",
+             _pipe("bin_int", count, gb(loss="exponential", subsample=0.8))),
+        Case("gb_svd_tri_int_zero", "Tfidf -> TruncatedSVD(30) -> GradientBoostingClassifier(init='zero', learning_rate=0.3), int labels (dense)",
+             _pipe("tri_int", tfidf, svd(30), gb(n_estimators=10, init="zero", learning_rate=0.3))),
+        Case("gb_svd_bin", "Tfidf -> TruncatedSVD(20) -> GradientBoostingClassifier(20, max_depth=2), binary (dense)",
+             _pipe("bin", tfidf, svd(20), gb(n_estimators=20, max_depth=2))),
         # Meta-estimators around forests.
         Case("forest_calib_rf_tri", "Tfidf -> CalibratedClassifierCV(RandomForestClassifier(10), cv=3), 3 classes",
              _pipe("tri", tfidf, lambda: CalibratedClassifierCV(rf(n_estimators=10)(), cv=3))),

@@ -10,6 +10,7 @@ pub(crate) mod multilabel;
 pub(crate) mod multioutput;
 mod naive_bayes;
 // Trees and tree ensembles (issue #12).
+pub(crate) mod boosting;
 pub(crate) mod forest;
 mod tree;
 

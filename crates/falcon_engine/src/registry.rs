@@ -114,6 +114,10 @@ fn forest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     crate::classify::forest::forest(obj, ctx)
 }
 
+fn gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::boosting::gradient_boosting(obj, ctx)
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -203,6 +207,18 @@ const SVD: &[&str] = &[
 const TREE_CY: &[&str] = &["sklearn.tree._tree"];
 const TREES: &[&str] = &["sklearn.tree._classes", "sklearn.tree.tree"];
 const FOREST: &[&str] = &["sklearn.ensemble._forest", "sklearn.ensemble.forest"];
+const GB: &[&str] = &["sklearn.ensemble._gb"];
+const DUMMY: &[&str] = &["sklearn.dummy"];
+/// The Python loss objects and links of `sklearn._loss` (1.1+), held by
+/// `GradientBoostingClassifier._loss` (1.3+).
+const LOSS_PY: &[&str] = &["sklearn._loss.loss"];
+const LINK: &[&str] = &["sklearn._loss.link"];
+/// A `numpy.random.RandomState` (`GradientBoostingClassifier._rng`, a
+/// `random_state=RandomState(...)` parameter): rebuilt as inert data from
+/// its constructor helpers, never called, never used for prediction.
+const RANDOM_PICKLE: &[&str] = &["numpy.random._pickle"];
+const MT19937: &[&str] = &["numpy.random._mt19937"];
+const BIT_GENERATOR: &[&str] = &["numpy.random.bit_generator"];
 const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
 // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
 const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
@@ -367,6 +383,24 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(TREES, "DecisionTreeRegressor", Kind::Data),
     entry(FOREST, "RandomForestClassifier", Kind::Classifier(forest)),
     entry(FOREST, "ExtraTreesClassifier", Kind::Classifier(forest)),
+    entry(GB, "GradientBoostingClassifier", Kind::Classifier(gradient_boosting)),
+    entry(DUMMY, "DummyClassifier", Kind::Data),
+    entry(LOSS_PY, "HalfBinomialLoss", Kind::Data),
+    entry(LOSS_PY, "HalfMultinomialLoss", Kind::Data),
+    entry(LOSS_PY, "ExponentialLoss", Kind::Data),
+    entry(LOSS, "CyExponentialLoss", Kind::Data),
+    // `CyHalfMultinomialLoss` has state, so Cython pickles it through this
+    // reconstructor function (allowed as inert data, never called).
+    entry(LOSS, "__pyx_unpickle_CyHalfMultinomialLoss", Kind::Data),
+    entry(LINK, "LogitLink", Kind::Data),
+    entry(LINK, "HalfLogitLink", Kind::Data),
+    entry(LINK, "MultinomialLogit", Kind::Data),
+    entry(LINK, "Interval", Kind::Data),
+    entry(RANDOM_PICKLE, "__randomstate_ctor", Kind::Data),
+    entry(RANDOM_PICKLE, "__bit_generator_ctor", Kind::Data),
+    entry(MT19937, "MT19937", Kind::Data),
+    entry(BIT_GENERATOR, "SeedSequence", Kind::Data),
+    entry(BIT_GENERATOR, "__pyx_unpickle_SeedSequence", Kind::Data),
     // --- end of issue #12 trees ---
 ];
 

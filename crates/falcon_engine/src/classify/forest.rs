@@ -91,7 +91,7 @@ impl Forest {
                     )));
                 }
             };
-            let mut tree = estimator_tree(o, &what)?;
+            let mut tree = estimator_tree(o, &what, false)?;
             let expected: Vec<usize> = classes.iter().map(Vec::len).collect();
             if tree.n_classes() != expected.as_slice() {
                 return Err(EngineError::unsupported(format!(

@@ -71,9 +71,12 @@ fn int_column(data: &ArrayData) -> Option<&[i64]> {
 }
 
 impl Tree {
-    /// Reads the `tree_` of `est` (a pickled `Tree`), `what` naming it in
-    /// errors (`RandomForestClassifier.estimators_[3].tree_`).
-    pub(crate) fn from_object(t: &Object, what: &str) -> Result<Tree> {
+    /// Reads a pickled `Tree`, `what` naming it in errors
+    /// (`RandomForestClassifier.estimators_[3].tree_`). A classification
+    /// tree's values are class weights (finite, not negative); a
+    /// `regression` tree (inside gradient boosting) has one output of one
+    /// finite value per node.
+    pub(crate) fn from_object(t: &Object, what: &str, regression: bool) -> Result<Tree> {
         let bad = |msg: String| EngineError::unsupported(format!("{what}: {msg}"));
         if t.class.name != "Tree" {
             return Err(bad(format!("expected a sklearn.tree._tree.Tree, found a {}", t.class)));
@@ -101,6 +104,11 @@ impl Tree {
             return Err(bad(format!(
                 "n_classes has {} entries for {n_outputs} outputs",
                 n_classes.len()
+            )));
+        }
+        if regression && n_classes != [1] {
+            return Err(bad(format!(
+                "a regression tree with n_classes {n_classes:?} (one output of one value expected)"
             )));
         }
         let max_n_classes = n_classes.iter().copied().max().unwrap_or(1);
@@ -217,9 +225,12 @@ impl Tree {
             .to_f64_vec()
             .filter(|v| v.len() == node_count * stride)
             .ok_or_else(|| bad(format!("values has dtype {}, not a number", values.dtype)))?;
-        if let Some(i) = v.iter().position(|x| !x.is_finite() || *x < 0.0) {
+        if let Some(i) = v
+            .iter()
+            .position(|x| !x.is_finite() || (*x < 0.0 && !regression))
+        {
             return Err(bad(format!(
-                "values holds {} at node {}: class weights must be finite and not negative",
+                "values holds {} at node {}: values must be finite (and class weights not negative)",
                 v[i],
                 i / stride
             )));
@@ -386,12 +397,12 @@ pub(crate) struct DecisionTree {
     normalize: bool,
 }
 
-/// Reads a tree estimator's `tree_`, checked against its `n_outputs_` and
-/// `n_features_in_` when recorded.
-pub(crate) fn estimator_tree(obj: &Object, what: &str) -> Result<Tree> {
+/// Reads a tree estimator's `tree_`, checked against its `n_features_in_`
+/// when recorded.
+pub(crate) fn estimator_tree(obj: &Object, what: &str, regression: bool) -> Result<Tree> {
     let a = Attrs::new(obj)?;
     let t = a.object("tree_")?;
-    let tree = Tree::from_object(t, &format!("{what}.tree_"))?;
+    let tree = Tree::from_object(t, &format!("{what}.tree_"), regression)?;
     if let Some(n) = a.opt("n_features_in_").and_then(Value::as_i64)
         && n != tree.n_features as i64
     {
@@ -407,7 +418,7 @@ impl DecisionTree {
     pub(crate) fn from_object(obj: &Object) -> Result<DecisionTree> {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
-        let tree = estimator_tree(obj, &class)?;
+        let tree = estimator_tree(obj, &class, false)?;
         if tree.n_outputs() != 1 {
             return Err(EngineError::unsupported(format!(
                 "{class} with {} outputs: Falcon serves multi-output trees inside RandomForestClassifier/ExtraTreesClassifier only",
