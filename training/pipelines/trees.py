@@ -63,6 +63,26 @@ def gb(**kw):
     return lambda: GradientBoostingClassifier(**kw)
 
 
+def hgb(**kw):
+    kw.setdefault("max_iter", 15)
+    kw.setdefault("max_leaf_nodes", 15)
+    kw.setdefault("random_state", 0)
+    return lambda: HistGradientBoostingClassifier(**kw)
+
+
+def _hgb_parts(**kw):
+    """A vectorizer and a HistGradientBoostingClassifier fitted on its
+    output made dense: two files that chain a sparse row into a model that
+    only takes dense input."""
+
+    def fit(x, label3):
+        vec = count(max_features=50, binary=True)
+        xt = vec.fit_transform(x).toarray()
+        return (vec, hgb(**kw)().fit(xt, labels(label3, "bin")))
+
+    return fit
+
+
 def _multioutput_forest(x, label3):
     p = Pipeline([("vec", tfidf(max_features=500)), ("clf", rf(n_estimators=10)())])
     return p.fit(x, _two_outputs(x, label3))
@@ -120,6 +140,17 @@ def cases():
              _pipe("tri_int", tfidf, svd(30), gb(n_estimators=10, init="zero", learning_rate=0.3))),
         Case("gb_svd_bin", "Tfidf -> TruncatedSVD(20) -> GradientBoostingClassifier(20, max_depth=2), binary (dense)",
              _pipe("bin", tfidf, svd(20), gb(n_estimators=20, max_depth=2))),
+        # Histogram gradient boosting (dense input only).
+        Case("hgb_svd_bin", "Tfidf -> TruncatedSVD(30) -> HistGradientBoostingClassifier(15), binary",
+             _pipe("bin", tfidf, svd(30), hgb())),
+        Case("hgb_svd_tri", "Tfidf -> TruncatedSVD(30) -> HistGradientBoostingClassifier(10, l2=1.0), 3 classes",
+             _pipe("tri", tfidf, svd(30), hgb(max_iter=10, l2_regularization=1.0))),
+        Case("hgb_svd_tri_int_classweight", "Tfidf -> TruncatedSVD(20) -> HistGradientBoostingClassifier(class_weight='balanced', max_depth=4), int labels",
+             _pipe("tri_int", tfidf, svd(20), hgb(class_weight="balanced", max_depth=4))),
+        RefusedCase("refused_hgb_sparse_input", "Count (file 1) + HistGradientBoostingClassifier fitted on dense counts (file 2): a sparse row into a dense-only model",
+                    _hgb_parts(), forms=("parts",), error_contains="receives a sparse matrix"),
+        RefusedCase("refused_hgb_categorical", "Count + HistGradientBoostingClassifier(categorical_features=[0, 1]) fitted on dense binary counts",
+                    _hgb_parts(categorical_features=[0, 1]), forms=("parts",), error_contains="categorical"),
         # Meta-estimators around forests.
         Case("forest_calib_rf_tri", "Tfidf -> CalibratedClassifierCV(RandomForestClassifier(10), cv=3), 3 classes",
              _pipe("tri", tfidf, lambda: CalibratedClassifierCV(rf(n_estimators=10)(), cv=3))),

@@ -80,6 +80,12 @@ pub(crate) trait Estimator: Send + Sync {
     fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
         None
     }
+    /// Refuses, at load, an input form scikit-learn itself refuses
+    /// (`HistGradientBoostingClassifier` on a sparse matrix). `sparse`:
+    /// whether the steps before the classifier produce a sparse row.
+    fn check_input(&self, _sparse: bool) -> Result<()> {
+        Ok(())
+    }
     /// One line for `model inspect`.
     fn describe(&self) -> String;
     /// Heap bytes of the fitted parameters.

@@ -118,6 +118,10 @@ fn gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     crate::classify::boosting::gradient_boosting(obj, ctx)
 }
 
+fn hist_gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::boosting::hist_gradient_boosting(obj, ctx)
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -219,6 +223,10 @@ const LINK: &[&str] = &["sklearn._loss.link"];
 const RANDOM_PICKLE: &[&str] = &["numpy.random._pickle"];
 const MT19937: &[&str] = &["numpy.random._mt19937"];
 const BIT_GENERATOR: &[&str] = &["numpy.random.bit_generator"];
+const PCG64: &[&str] = &["numpy.random._pcg64"];
+const HGB: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.gradient_boosting"];
+const HGB_PREDICTOR: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.predictor"];
+const HGB_BINNING: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.binning"];
 const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
 // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
 const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
@@ -398,6 +406,11 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(LINK, "Interval", Kind::Data),
     entry(RANDOM_PICKLE, "__randomstate_ctor", Kind::Data),
     entry(RANDOM_PICKLE, "__bit_generator_ctor", Kind::Data),
+    entry(RANDOM_PICKLE, "__generator_ctor", Kind::Data),
+    entry(PCG64, "PCG64", Kind::Data),
+    entry(HGB, "HistGradientBoostingClassifier", Kind::Classifier(hist_gradient_boosting)),
+    entry(HGB_PREDICTOR, "TreePredictor", Kind::Data),
+    entry(HGB_BINNING, "_BinMapper", Kind::Data),
     entry(MT19937, "MT19937", Kind::Data),
     entry(BIT_GENERATOR, "SeedSequence", Kind::Data),
     entry(BIT_GENERATOR, "__pyx_unpickle_SeedSequence", Kind::Data),

@@ -288,3 +288,326 @@ mod tests {
         assert_eq!(logit(0.4), f64::ln_1p(s) - f64::ln_1p(-s));
     }
 }
+
+/// One node of a `HistGradientBoosting` `TreePredictor`
+/// (`PREDICTOR_RECORD_DTYPE`), numeric splits only.
+#[derive(Debug, Clone, Copy)]
+struct HistNode {
+    /// `num_threshold` of a split, `value` of a leaf.
+    x: f64,
+    feature: u32,
+    /// `0` for a leaf (no child can be the root).
+    left: u32,
+    right: u32,
+    missing_left: bool,
+}
+
+/// `HistGradientBoostingClassifier` (`sklearn/ensemble/_hist_gradient_boosting`),
+/// on dense input only, as scikit-learn itself (`validate_data` without
+/// `accept_sparse`; the model could not have been fitted on a sparse
+/// matrix).
+///
+/// `_raw_predict`: `_baseline_prediction` plus, iteration by iteration and
+/// class by class, the leaf `value` of each `TreePredictor` (the learning
+/// rate is already in the leaf values). Each predictor reads the row in
+/// **float64** (`X_DTYPE`) and compares `x <= num_threshold`; a NaN
+/// follows `missing_go_to_left` (`_predict_one_from_raw_data`).
+/// Categorical splits (`is_categorical`) are refused by name.
+/// `predict_proba` is the loss's inverse link (`expit` / softmax), and
+/// `predict` is `raw > 0` for two classes (strictly: scikit-learn keeps
+/// `argmax([0.5, 0.5]) == 0`), the first maximum of `raw` otherwise.
+pub(crate) struct HistGradientBoosting {
+    classes: Vec<Label>,
+    /// All predictors' nodes, one after the other; `roots[i]` is where
+    /// predictor `i` (iteration-major) starts.
+    nodes: Vec<HistNode>,
+    roots: Vec<u32>,
+    k_per_iter: usize,
+    baseline: Vec<f64>,
+    multinomial: bool,
+    n_features: usize,
+}
+
+/// The registry builder.
+pub(crate) fn hist_gradient_boosting(
+    obj: &Object,
+    _ctx: &crate::registry::Ctx,
+) -> Result<Classifier> {
+    Ok(Box::new(HistGradientBoosting::from_object(obj)?))
+}
+
+fn hist_column<'a>(
+    nodes: &'a falcon_pickle::Array,
+    name: &str,
+    what: &str,
+) -> Result<&'a ArrayData> {
+    nodes
+        .field(name)
+        .filter(|c| c.len() == nodes.len())
+        .ok_or_else(|| EngineError::unsupported(format!("{what}.nodes lacks the field {name:?}")))
+}
+
+fn hist_ints(data: &ArrayData, name: &str, what: &str) -> Result<Vec<i64>> {
+    match data {
+        ArrayData::I64(v) => Ok(v.clone()),
+        ArrayData::U64(v) => Ok(v.iter().map(|&x| x.min(i64::MAX as u64) as i64).collect()),
+        _ => Err(EngineError::unsupported(format!(
+            "{what}.nodes.{name} is not an integer field"
+        ))),
+    }
+}
+
+fn hist_floats<'a>(data: &'a ArrayData, name: &str, what: &str) -> Result<&'a [f64]> {
+    match data {
+        ArrayData::F64(v) => Ok(v),
+        _ => Err(EngineError::unsupported(format!(
+            "{what}.nodes.{name} is not a float64 field"
+        ))),
+    }
+}
+
+impl HistGradientBoosting {
+    pub(crate) fn from_object(obj: &Object) -> Result<HistGradientBoosting> {
+        let a = Attrs::new(obj)?;
+        let class = a.class.to_string();
+        let classes = labels(&a, "classes_", &class)?;
+        let loss = a.object("_loss")?;
+        let multinomial = match loss.class.name.as_str() {
+            "HalfBinomialLoss" => false,
+            "HalfMultinomialLoss" => true,
+            other => {
+                return Err(EngineError::unsupported(format!(
+                    "{class}._loss is a {other}, which Falcon does not reproduce"
+                )));
+            }
+        };
+        let k_per_iter = if multinomial { classes.len() } else { 1 };
+        if !multinomial && classes.len() != 2 {
+            return Err(EngineError::unsupported(format!(
+                "{class} has a binary loss and {} classes",
+                classes.len()
+            )));
+        }
+        if let Some(Value::Array(cat)) = a.opt("is_categorical_")
+            && cat.as_bools().is_some_and(|c| c.iter().any(|&b| b))
+        {
+            return Err(EngineError::unsupported(format!(
+                "{class} has categorical features (is_categorical_), which Falcon does not reproduce"
+            )));
+        }
+        let n_features = a
+            .opt("n_features_in_")
+            .or(a.opt("_n_features"))
+            .and_then(Value::as_i64)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0 && n <= u32::MAX as usize)
+            .ok_or_else(|| EngineError::unsupported(format!("{class}.n_features_in_ is missing or invalid")))?;
+        let (baseline, _, cols) = a.matrix("_baseline_prediction")?;
+        if cols != k_per_iter || baseline.len() != k_per_iter {
+            return Err(EngineError::unsupported(format!(
+                "{class}._baseline_prediction has {} values for {k_per_iter} raw columns",
+                baseline.len()
+            )));
+        }
+        a.check_finite("_baseline_prediction", &baseline, cols)?;
+        let iterations = match a.get("_predictors")? {
+            Value::List(l) if !l.is_empty() => l,
+            other => return Err(a.err("_predictors", "a non-empty list of lists", other)),
+        };
+        let mut nodes = Vec::new();
+        let mut roots = Vec::new();
+        for (it, preds) in iterations.iter().enumerate() {
+            let preds = match preds {
+                Value::List(p) if p.len() == k_per_iter => p,
+                other => {
+                    return Err(a.err(
+                        &format!("_predictors[{it}]"),
+                        &format!("a list of {k_per_iter} TreePredictor"),
+                        other,
+                    ));
+                }
+            };
+            for (k, p) in preds.iter().enumerate() {
+                let what = format!("{class}._predictors[{it}][{k}]");
+                let start = u32::try_from(nodes.len())
+                    .map_err(|_| EngineError::unsupported(format!("{what}: too many nodes")))?;
+                roots.push(start);
+                read_predictor(p, &what, n_features, start, &mut nodes)?;
+            }
+        }
+        Ok(HistGradientBoosting {
+            classes,
+            nodes,
+            roots,
+            k_per_iter,
+            baseline: baseline.into_owned(),
+            multinomial,
+            n_features,
+        })
+    }
+
+    fn raw(&self, x: &[f64]) -> Vec<f64> {
+        let mut raw = self.baseline.clone();
+        for (i, &root) in self.roots.iter().enumerate() {
+            let mut n = &self.nodes[root as usize];
+            // Children come after their parent (checked at load): at most
+            // one step per node of this predictor.
+            while n.left != 0 {
+                let v = x[n.feature as usize];
+                let left = if v.is_nan() {
+                    n.missing_left
+                } else {
+                    v <= n.x
+                };
+                n = &self.nodes[if left { n.left } else { n.right } as usize];
+            }
+            raw[i % self.k_per_iter] += n.x;
+        }
+        raw
+    }
+}
+
+/// Appends the nodes of one `TreePredictor` to `out` (child indices made
+/// absolute by `start`), after checking them.
+fn read_predictor(
+    p: &Value,
+    what: &str,
+    n_features: usize,
+    start: u32,
+    out: &mut Vec<HistNode>,
+) -> Result<()> {
+    let o = match p {
+        Value::Object(o) if o.class.name == "TreePredictor" => o,
+        other => {
+            return Err(EngineError::unsupported(format!(
+                "{what} is {}, not a TreePredictor",
+                describe(other)
+            )));
+        }
+    };
+    let pa = Attrs::new(o)?;
+    let nodes = match pa.get("nodes")? {
+        Value::Array(n) if n.dtype.record.is_some() && n.shape.len() == 1 && n.len() > 0 => n,
+        other => return Err(pa.err("nodes", "a structured node array", other)),
+    };
+    let count = nodes.len();
+    let value = hist_floats(hist_column(nodes, "value", what)?, "value", what)?;
+    let thr = hist_floats(hist_column(nodes, "num_threshold", what)?, "num_threshold", what)?;
+    let feature = hist_ints(hist_column(nodes, "feature_idx", what)?, "feature_idx", what)?;
+    let left = hist_ints(hist_column(nodes, "left", what)?, "left", what)?;
+    let right = hist_ints(hist_column(nodes, "right", what)?, "right", what)?;
+    let leaf = hist_ints(hist_column(nodes, "is_leaf", what)?, "is_leaf", what)?;
+    let missing = hist_ints(
+        hist_column(nodes, "missing_go_to_left", what)?,
+        "missing_go_to_left",
+        what,
+    )?;
+    let categorical = match nodes.field("is_categorical") {
+        Some(c) => hist_ints(c, "is_categorical", what)?,
+        None => vec![0; count],
+    };
+    for i in 0..count {
+        if leaf[i] != 0 {
+            if !value[i].is_finite() {
+                return Err(EngineError::unsupported(format!(
+                    "{what}: leaf {i} has value {}",
+                    value[i]
+                )));
+            }
+            out.push(HistNode {
+                x: value[i],
+                feature: 0,
+                left: 0,
+                right: 0,
+                missing_left: false,
+            });
+            continue;
+        }
+        if categorical[i] != 0 {
+            return Err(EngineError::unsupported(format!(
+                "{what}: node {i} splits on a categorical feature, which Falcon does not reproduce"
+            )));
+        }
+        let child_ok = |c: i64| c > i as i64 && c < count as i64;
+        if !child_ok(left[i]) || !child_ok(right[i]) {
+            return Err(EngineError::unsupported(format!(
+                "{what}: node {i} has children {} and {}: children must come after their parent, below {count}",
+                left[i], right[i]
+            )));
+        }
+        let f = usize::try_from(feature[i])
+            .ok()
+            .filter(|&f| f < n_features)
+            .ok_or_else(|| {
+                EngineError::unsupported(format!(
+                    "{what}: node {i} splits on feature {} of {n_features}",
+                    feature[i]
+                ))
+            })?;
+        if thr[i].is_nan() {
+            return Err(EngineError::unsupported(format!(
+                "{what}: node {i} has a NaN threshold"
+            )));
+        }
+        out.push(HistNode {
+            x: thr[i],
+            feature: f as u32,
+            left: start + left[i] as u32,
+            right: start + right[i] as u32,
+            missing_left: missing[i] != 0,
+        });
+    }
+    Ok(())
+}
+
+impl Estimator for HistGradientBoosting {
+    fn classes(&self) -> &[Label] {
+        &self.classes
+    }
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+    fn has_proba(&self) -> bool {
+        true
+    }
+    fn has_decision(&self) -> bool {
+        true
+    }
+    fn check_input(&self, sparse: bool) -> Result<()> {
+        if sparse {
+            return Err(EngineError::unsupported(
+                "HistGradientBoostingClassifier receives a sparse matrix, which scikit-learn refuses (it needs dense input: put a TruncatedSVD or another dense step before it)",
+            ));
+        }
+        Ok(())
+    }
+    fn score(&self, row: &Row) -> Scores {
+        let raw = match row {
+            Row::Dense(d) if d.values.len() >= self.n_features => self.raw(&d.values),
+            other => self.raw(&other.to_dense(self.n_features).values),
+        };
+        let (label, probabilities) = if self.multinomial {
+            (argmax(&raw), softmax(&raw))
+        } else {
+            let p1 = expit(raw[0]);
+            (usize::from(raw[0] > 0.0), vec![1.0 - p1, p1])
+        };
+        Scores {
+            label,
+            probabilities: Some(probabilities),
+            decision: Some(raw),
+        }
+    }
+    fn describe(&self) -> String {
+        format!(
+            "HistGradientBoostingClassifier iterations={} classes={} nodes={} features={}",
+            self.roots.len() / self.k_per_iter,
+            self.classes.len(),
+            self.nodes.len(),
+            self.n_features
+        )
+    }
+    fn heap_bytes(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<HistNode>() + self.roots.capacity() * 4
+    }
+}
