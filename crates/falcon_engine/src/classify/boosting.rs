@@ -108,7 +108,9 @@ impl GradientBoosting {
         };
         let est = a.array("estimators_")?;
         let items = match (&est.data, est.shape.as_slice()) {
-            (ArrayData::Object(items), [n, k]) if *k == k_per_stage && *n > 0 && items.len() == n * k => {
+            (ArrayData::Object(items), [n, k])
+                if *k == k_per_stage && *n > 0 && items.len() == n * k =>
+            {
                 items
             }
             _ => {
@@ -121,7 +123,11 @@ impl GradientBoosting {
         };
         let mut trees = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let what = format!("{class}.estimators_[{}, {}]", i / k_per_stage, i % k_per_stage);
+            let what = format!(
+                "{class}.estimators_[{}, {}]",
+                i / k_per_stage,
+                i % k_per_stage
+            );
             let o = match item {
                 Value::Object(o) if o.class.name == "DecisionTreeRegressor" => o,
                 other => {
@@ -179,7 +185,11 @@ impl GradientBoosting {
 /// The raw prediction of `init_` (`_init_raw_predictions`), which for the
 /// supported `init_` does not depend on the row.
 fn init_raw(a: &Attrs<'_>, class: &str, link: Link, k_classes: usize) -> Result<Vec<f64>> {
-    let width = if link == Link::Multinomial { k_classes } else { 1 };
+    let width = if link == Link::Multinomial {
+        k_classes
+    } else {
+        1
+    };
     let init = a.get("init_")?;
     if init.as_str() == Some("zero") {
         return Ok(vec![0.0; width]);
@@ -401,7 +411,9 @@ impl HistGradientBoosting {
             .and_then(Value::as_i64)
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| n > 0 && n <= u32::MAX as usize)
-            .ok_or_else(|| EngineError::unsupported(format!("{class}.n_features_in_ is missing or invalid")))?;
+            .ok_or_else(|| {
+                EngineError::unsupported(format!("{class}.n_features_in_ is missing or invalid"))
+            })?;
         let (baseline, _, cols) = a.matrix("_baseline_prediction")?;
         if cols != k_per_iter || baseline.len() != k_per_iter {
             return Err(EngineError::unsupported(format!(
@@ -454,11 +466,7 @@ impl HistGradientBoosting {
             // one step per node of this predictor.
             while n.left != 0 {
                 let v = x[n.feature as usize];
-                let left = if v.is_nan() {
-                    n.missing_left
-                } else {
-                    v <= n.x
-                };
+                let left = if v.is_nan() { n.missing_left } else { v <= n.x };
                 n = &self.nodes[if left { n.left } else { n.right } as usize];
             }
             raw[i % self.k_per_iter] += n.x;
@@ -492,8 +500,16 @@ fn read_predictor(
     };
     let count = nodes.len();
     let value = hist_floats(hist_column(nodes, "value", what)?, "value", what)?;
-    let thr = hist_floats(hist_column(nodes, "num_threshold", what)?, "num_threshold", what)?;
-    let feature = hist_ints(hist_column(nodes, "feature_idx", what)?, "feature_idx", what)?;
+    let thr = hist_floats(
+        hist_column(nodes, "num_threshold", what)?,
+        "num_threshold",
+        what,
+    )?;
+    let feature = hist_ints(
+        hist_column(nodes, "feature_idx", what)?,
+        "feature_idx",
+        what,
+    )?;
     let left = hist_ints(hist_column(nodes, "left", what)?, "left", what)?;
     let right = hist_ints(hist_column(nodes, "right", what)?, "right", what)?;
     let leaf = hist_ints(hist_column(nodes, "is_leaf", what)?, "is_leaf", what)?;

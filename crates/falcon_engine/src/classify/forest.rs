@@ -59,7 +59,9 @@ impl Forest {
         } else {
             let list = match a.get("classes_")? {
                 Value::List(l) if l.len() as i64 == n_outputs => l,
-                other => return Err(a.err("classes_", &format!("a list of {n_outputs} arrays"), other)),
+                other => {
+                    return Err(a.err("classes_", &format!("a list of {n_outputs} arrays"), other));
+                }
             };
             let mut out = Vec::with_capacity(list.len());
             for (k, v) in list.iter().enumerate() {
@@ -80,7 +82,10 @@ impl Forest {
             let what = format!("{class}.estimators_[{i}]");
             let o = match item {
                 Value::Object(o)
-                    if matches!(o.class.name.as_str(), "DecisionTreeClassifier" | "ExtraTreeClassifier") =>
+                    if matches!(
+                        o.class.name.as_str(),
+                        "DecisionTreeClassifier" | "ExtraTreeClassifier"
+                    ) =>
                 {
                     o
                 }
@@ -165,7 +170,11 @@ fn check_multi_labels(class: &str, arrays: &[Value], out: &[Vec<Label>]) -> Resu
         && first.dtype.kind == 'U'
     {
         let width = first.dtype.itemsize / 4;
-        if let Some(l) = out.iter().flatten().find(|l| l.to_string().chars().count() > width) {
+        if let Some(l) = out
+            .iter()
+            .flatten()
+            .find(|l| l.to_string().chars().count() > width)
+        {
             return Err(EngineError::unsupported(format!(
                 "{class}: the label {:?} is longer than the first output's labels ({width} characters): scikit-learn's predict would truncate it, which Falcon does not reproduce",
                 l.to_string()

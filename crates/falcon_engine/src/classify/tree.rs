@@ -79,7 +79,10 @@ impl Tree {
     pub(crate) fn from_object(t: &Object, what: &str, regression: bool) -> Result<Tree> {
         let bad = |msg: String| EngineError::unsupported(format!("{what}: {msg}"));
         if t.class.name != "Tree" {
-            return Err(bad(format!("expected a sklearn.tree._tree.Tree, found a {}", t.class)));
+            return Err(bad(format!(
+                "expected a sklearn.tree._tree.Tree, found a {}",
+                t.class
+            )));
         }
         let [Value::Int(n_features), n_classes, Value::Int(n_outputs)] = t.args.as_slice() else {
             return Err(bad(
@@ -98,7 +101,11 @@ impl Tree {
             Value::Array(a) => a.to_i64_vec(),
             _ => None,
         }
-        .and_then(|v| v.into_iter().map(|c| usize::try_from(c).ok().filter(|&c| c > 0)).collect())
+        .and_then(|v| {
+            v.into_iter()
+                .map(|c| usize::try_from(c).ok().filter(|&c| c > 0))
+                .collect()
+        })
         .ok_or_else(|| bad(format!("n_classes is {}", describe(n_classes))))?;
         if n_classes.len() != n_outputs {
             return Err(bad(format!(
@@ -348,7 +355,11 @@ thread_local! {
 /// direction (dense input) or not (CSR input). A sparse row is scattered
 /// into a per-thread zeroed buffer and its entries reset afterwards, so
 /// the cost follows the row's non-zeros, not the width.
-pub(crate) fn with_f32_row<R>(row: &Row, n_features: usize, f: impl FnOnce(&[f32], bool) -> R) -> R {
+pub(crate) fn with_f32_row<R>(
+    row: &Row,
+    n_features: usize,
+    f: impl FnOnce(&[f32], bool) -> R,
+) -> R {
     match row {
         Row::Dense(d) => {
             let x: Vec<f32> = (0..n_features)
@@ -494,11 +505,7 @@ mod tests {
 
     fn stump() -> Tree {
         Tree {
-            nodes: vec![
-                node(1, 2, 0, 0.1),
-                node(0, 0, 0, 0.0),
-                node(0, 0, 0, 0.0),
-            ],
+            nodes: vec![node(1, 2, 0, 0.1), node(0, 0, 0, 0.0), node(0, 0, 0, 0.0)],
             values: vec![0.5, 0.5, 1.0, 0.0, 0.0, 1.0],
             stride: 2,
             n_classes: vec![2],
