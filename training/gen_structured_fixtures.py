@@ -1,6 +1,7 @@
 """Structured numpy arrays as scikit-learn pickles them (the node array of
 `sklearn.tree._tree.Tree`), real and hostile, for
-`crates/falcon_pickle/tests/structured.rs` and the fuzz seeds.
+`crates/falcon_pickle/tests/structured.rs`, and fuzz seeds (the node arrays
+for `unpickle`, tiny tree pipelines for `model`).
 
 Usage: python3 training/gen_structured_fixtures.py
 """
@@ -95,6 +96,40 @@ def hostile():
         pickle.dump(arr, f, protocol=4)
 
 
+def model_seeds():
+    """Tiny tree pipelines as plain pickles for the `model` fuzz target."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    texts = [
+        "free money now", "win cash prize", "meeting at noon", "lunch tomorrow?",
+        "cheap pills online", "project status report", "claim your reward", "see you at the gym",
+    ] * 3
+    y = ["spam", "spam", "ham", "ham", "spam", "ham", "spam", "ham"] * 3
+    models = {
+        "tiny_tfidf_tree.pkl": make_pipeline(
+            TfidfVectorizer(), DecisionTreeClassifier(max_depth=4, random_state=0)),
+        "tiny_tfidf_forest.pkl": make_pipeline(
+            TfidfVectorizer(), RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0)),
+        "tiny_tfidf_gb.pkl": make_pipeline(
+            TfidfVectorizer(), GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0)),
+        "tiny_tfidf_svd_hgb.pkl": make_pipeline(
+            TfidfVectorizer(), TruncatedSVD(4, random_state=0),
+            HistGradientBoostingClassifier(max_iter=3, max_leaf_nodes=4, min_samples_leaf=2, random_state=0)),
+    }
+    seeds = os.path.join(ROOT, "fuzz/seeds/model")
+    for name, m in models.items():
+        m.fit(texts, y)
+        with open(os.path.join(seeds, name), "wb") as f:
+            pickle.dump(m, f, protocol=4)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     n = nodes()
@@ -123,6 +158,7 @@ def main():
             vals = n[field]
             f.write(field + " " + " ".join(repr(float(v)) for v in vals) + "\n")
     hostile()
+    model_seeds()
     os.makedirs(SEEDS, exist_ok=True)
     for name in ("nodes.joblib", "nodes_p4.pkl"):
         with open(os.path.join(OUT, name), "rb") as src, open(
