@@ -88,6 +88,11 @@ def _multioutput_forest(x, label3):
     return p.fit(x, _two_outputs(x, label3))
 
 
+def _multioutput_tree(x, label3):
+    p = Pipeline([("vec", tfidf(max_features=500)), ("clf", DecisionTreeClassifier(max_depth=8, random_state=0))])
+    return p.fit(x, _two_outputs(x, label3))
+
+
 def _stacking(x, label3):
     p = Pipeline([
         ("vec", count(max_features=500)),
@@ -151,6 +156,8 @@ def cases():
                     _hgb_parts(), forms=("parts",), error_contains="receives a sparse matrix"),
         RefusedCase("refused_hgb_categorical", "Count + HistGradientBoostingClassifier(categorical_features=[0, 1]) fitted on dense binary counts",
                     _hgb_parts(categorical_features=[0, 1]), forms=("parts",), error_contains="categorical"),
+        Case("tree_dt_multioutput", "Tfidf -> DecisionTreeClassifier(max_depth=8) on two outputs (ham/spam, short/long)",
+             _multioutput_tree, expected=multioutput_outputs),
         # Meta-estimators around forests.
         Case("forest_calib_rf_tri", "Tfidf -> CalibratedClassifierCV(RandomForestClassifier(10), cv=3), 3 classes",
              _pipe("tri", tfidf, lambda: CalibratedClassifierCV(rf(n_estimators=10)(), cv=3))),

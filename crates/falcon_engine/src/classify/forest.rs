@@ -53,25 +53,7 @@ impl Forest {
     pub(crate) fn from_object(obj: &Object) -> Result<Forest> {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
-        let n_outputs = a.opt("n_outputs_").and_then(Value::as_i64).unwrap_or(1);
-        let classes: Vec<Vec<Label>> = if n_outputs == 1 {
-            vec![labels_from(&a, "classes_", a.array("classes_")?, &class)?]
-        } else {
-            let list = match a.get("classes_")? {
-                Value::List(l) if l.len() as i64 == n_outputs => l,
-                other => {
-                    return Err(a.err("classes_", &format!("a list of {n_outputs} arrays"), other));
-                }
-            };
-            let mut out = Vec::with_capacity(list.len());
-            for (k, v) in list.iter().enumerate() {
-                let name = format!("classes_[{k}]");
-                let arr = v.as_array().ok_or_else(|| a.err(&name, "an array", v))?;
-                out.push(labels_from(&a, &name, arr, &class)?);
-            }
-            check_multi_labels(&class, list, &out)?;
-            out
-        };
+        let classes = output_classes(&a, &class)?;
         let items = match a.get("estimators_")? {
             Value::List(l) if !l.is_empty() => l,
             other => return Err(a.err("estimators_", "a non-empty list of fitted trees", other)),
@@ -155,7 +137,35 @@ impl Forest {
     }
 }
 
-/// A multi-output forest's `predict` fills `np.empty(..., dtype=
+/// `classes_` per output: one array, or (`n_outputs_ > 1`) a list of
+/// arrays whose labels [`check_multi_labels`] accepts.
+pub(crate) fn output_classes(a: &Attrs<'_>, class: &str) -> Result<Vec<Vec<Label>>> {
+    let n_outputs = a.opt("n_outputs_").and_then(Value::as_i64).unwrap_or(1);
+    if n_outputs == 1 {
+        return Ok(vec![labels_from(
+            a,
+            "classes_",
+            a.array("classes_")?,
+            class,
+        )?]);
+    }
+    let list = match a.get("classes_")? {
+        Value::List(l) if l.len() as i64 == n_outputs => l,
+        other => {
+            return Err(a.err("classes_", &format!("a list of {n_outputs} arrays"), other));
+        }
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (k, v) in list.iter().enumerate() {
+        let name = format!("classes_[{k}]");
+        let arr = v.as_array().ok_or_else(|| a.err(&name, "an array", v))?;
+        out.push(labels_from(a, &name, arr, class)?);
+    }
+    check_multi_labels(class, list, &out)?;
+    Ok(out)
+}
+
+/// A multi-output tree's or forest's `predict` fills `np.empty(..., dtype=
 /// classes_[0].dtype)`: labels of another type than the first output's
 /// would be converted, and a string label longer than the first output's
 /// `U` width truncated. Both are refused rather than reproduced.

@@ -34,7 +34,7 @@ use falcon_pickle::{ArrayData, Object, Value};
 
 use super::{Scores, argmax};
 use crate::Label;
-use crate::attrs::{Attrs, describe, labels_from};
+use crate::attrs::{Attrs, describe};
 use crate::error::{EngineError, Result};
 use crate::release::Release;
 use crate::row::Row;
@@ -256,10 +256,6 @@ impl Tree {
         self.n_features
     }
 
-    pub(crate) fn n_outputs(&self) -> usize {
-        self.n_classes.len()
-    }
-
     pub(crate) fn n_classes(&self) -> &[usize] {
         &self.n_classes
     }
@@ -400,10 +396,13 @@ pub(crate) fn with_f32_row<R>(
     }
 }
 
-/// `DecisionTreeClassifier` and `ExtraTreeClassifier` (single output).
+/// `DecisionTreeClassifier` and `ExtraTreeClassifier`. With several
+/// outputs, `predict` gives one label per output (the first maximum of
+/// that output's raw leaf values) and `predict_proba` one row per output.
 pub(crate) struct DecisionTree {
     class: String,
-    classes: Vec<Label>,
+    /// `classes_` per output.
+    classes: Vec<Vec<Label>>,
     tree: Tree,
     normalize: bool,
 }
@@ -430,18 +429,12 @@ impl DecisionTree {
         let a = Attrs::new(obj)?;
         let class = a.class.to_string();
         let tree = estimator_tree(obj, &class, false)?;
-        if tree.n_outputs() != 1 {
+        let classes = super::forest::output_classes(&a, &class)?;
+        let counts: Vec<usize> = classes.iter().map(Vec::len).collect();
+        if counts != tree.n_classes {
             return Err(EngineError::unsupported(format!(
-                "{class} with {} outputs: Falcon serves multi-output trees inside RandomForestClassifier/ExtraTreesClassifier only",
-                tree.n_outputs()
-            )));
-        }
-        let classes = labels_from(&a, "classes_", a.array("classes_")?, &class)?;
-        if classes.len() != tree.n_classes[0] {
-            return Err(EngineError::unsupported(format!(
-                "{class}.classes_ has {} labels but its tree {} classes",
-                classes.len(),
-                tree.n_classes[0]
+                "{class}.classes_ has {counts:?} labels per output but its tree {:?} classes",
+                tree.n_classes
             )));
         }
         Ok(DecisionTree {
@@ -451,11 +444,24 @@ impl DecisionTree {
             tree,
         })
     }
+
+    fn leaf(&self, row: &Row) -> usize {
+        with_f32_row(row, self.tree.n_features, |x, nan| self.tree.leaf(x, nan))
+    }
+
+    fn output(&self, leaf: usize, k: usize) -> Scores {
+        let value = self.tree.value(leaf, k);
+        Scores {
+            label: argmax(value),
+            probabilities: Some(tree_proba(value, self.normalize)),
+            decision: None,
+        }
+    }
 }
 
 impl super::Estimator for DecisionTree {
     fn classes(&self) -> &[Label] {
-        &self.classes
+        &self.classes[0]
     }
     fn n_features(&self) -> usize {
         self.tree.n_features
@@ -467,18 +473,13 @@ impl super::Estimator for DecisionTree {
         false
     }
     fn score(&self, row: &Row) -> Scores {
-        let leaf = with_f32_row(row, self.tree.n_features, |x, nan| self.tree.leaf(x, nan));
-        let value = self.tree.value(leaf, 0);
-        Scores {
-            label: argmax(value),
-            probabilities: Some(tree_proba(value, self.normalize)),
-            decision: None,
-        }
+        self.output(self.leaf(row), 0)
     }
     fn describe(&self) -> String {
         format!(
-            "{} classes={} nodes={} features={}",
+            "{} classes={} outputs={} nodes={} features={}",
             self.class,
+            self.classes[0].len(),
             self.classes.len(),
             self.tree.node_count(),
             self.tree.n_features
@@ -486,6 +487,30 @@ impl super::Estimator for DecisionTree {
     }
     fn heap_bytes(&self) -> usize {
         self.tree.heap_bytes()
+    }
+    fn as_multi(&self) -> Option<&dyn super::MultiEstimator> {
+        if self.classes.len() > 1 {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+impl super::MultiEstimator for DecisionTree {
+    fn kind(&self) -> super::OutputKind {
+        super::OutputKind::MultiOutput
+    }
+    fn output_classes(&self) -> Vec<&[Label]> {
+        self.classes.iter().map(Vec::as_slice).collect()
+    }
+    fn score_multi(&self, row: &Row) -> super::MultiScores {
+        let leaf = self.leaf(row);
+        super::MultiScores::Outputs(
+            (0..self.classes.len())
+                .map(|k| self.output(leaf, k))
+                .collect(),
+        )
     }
 }
 
