@@ -495,7 +495,7 @@ fn read_predictor(
     };
     let pa = Attrs::new(o)?;
     let nodes = match pa.get("nodes")? {
-        Value::Array(n) if n.dtype.record.is_some() && n.shape.len() == 1 && n.len() > 0 => n,
+        Value::Array(n) if n.dtype.record.is_some() && n.shape.len() == 1 && !n.is_empty() => n,
         other => return Err(pa.err("nodes", "a structured node array", other)),
     };
     let count = nodes.len();
