@@ -33,7 +33,7 @@ import joblib
 import numpy as np
 import sklearn
 import sklearn.exceptions
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import AdaBoostClassifier
 from sklearn.feature_extraction.text import (
     CountVectorizer,
     HashingVectorizer,
@@ -429,9 +429,9 @@ def refused_cases():
         ("refused_custom_analyzer", "custom_analyzer",
          "CountVectorizer(analyzer=falcon_fixture_helpers.custom_analyzer): arbitrary Python callable",
          lambda: pipe(count(analyzer=helpers.custom_analyzer, max_features=200), MultinomialNB())),
-        ("refused_random_forest", "RandomForestClassifier",
-         "TfidfVectorizer + RandomForestClassifier: unsupported estimator",
-         lambda: pipe(tfidf(max_features=200), RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0))),
+        ("refused_adaboost", "AdaBoostClassifier",
+         "TfidfVectorizer + AdaBoostClassifier: unsupported estimator",
+         lambda: pipe(tfidf(max_features=200), AdaBoostClassifier(n_estimators=3, random_state=0))),
         ("refused_kneighbors", "KNeighborsClassifier",
          "TfidfVectorizer + KNeighborsClassifier: unsupported estimator",
          lambda: pipe(tfidf(max_features=200), KNeighborsClassifier(n_neighbors=3))),

@@ -306,8 +306,18 @@ fn describe_array(a: &Array) -> String {
 /// probabilities and decisions would get duplicate keys), and a NaN or
 /// infinite float label.
 pub(crate) fn labels(attrs: &Attrs<'_>, name: &str, estimator: &str) -> Result<Vec<crate::Label>> {
+    labels_from(attrs, name, attrs.array(name)?, estimator)
+}
+
+/// [`labels`] of an array `a` that is not directly an attribute (one
+/// output's `classes_[k]` of a multi-output forest); `name` names it.
+pub(crate) fn labels_from(
+    attrs: &Attrs<'_>,
+    name: &str,
+    a: &Array,
+    estimator: &str,
+) -> Result<Vec<crate::Label>> {
     use crate::Label;
-    let a = attrs.array(name)?;
     let labels: Vec<Label> = match &a.data {
         ArrayData::Str(v) => v.iter().cloned().map(Label::Str).collect(),
         ArrayData::I64(v) => v.iter().map(|&i| Label::Int(i)).collect(),
@@ -328,10 +338,13 @@ pub(crate) fn labels(attrs: &Attrs<'_>, name: &str, estimator: &str) -> Result<V
             .collect::<Result<_>>()?,
         ArrayData::F64(v) => v.iter().map(|&f| Label::Float(f)).collect(),
         ArrayData::F32(v) => v.iter().map(|&f| Label::Float(f as f64)).collect(),
-        ArrayData::Bytes(_) => {
+        ArrayData::Bytes(_) | ArrayData::Record(_) => {
             return Err(attrs.err_found(name, "string or integer labels", &describe_array(a)));
         }
     };
+    if labels.len() != a.len() {
+        return Err(attrs.err_found(name, "labels matching their shape", &describe_array(a)));
+    }
     if labels.len() < 2 {
         let shown: Vec<String> = labels
             .iter()

@@ -9,6 +9,10 @@ mod multiclass;
 pub(crate) mod multilabel;
 pub(crate) mod multioutput;
 mod naive_bayes;
+// Trees and tree ensembles (issue #12).
+pub(crate) mod boosting;
+pub(crate) mod forest;
+mod tree;
 
 use std::sync::Arc;
 
@@ -17,6 +21,7 @@ pub(crate) use ensemble::{Stacking, Voting};
 pub(crate) use linear::Linear;
 pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
+pub(crate) use tree::DecisionTree;
 
 use crate::Label;
 use crate::error::{EngineError, Result};
@@ -74,6 +79,12 @@ pub(crate) trait Estimator: Send + Sync {
     /// `None` when no exact explanation exists.
     fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
         None
+    }
+    /// Refuses, at load, an input form scikit-learn itself refuses
+    /// (`HistGradientBoostingClassifier` on a sparse matrix). `sparse`:
+    /// whether the steps before the classifier produce a sparse row.
+    fn check_input(&self, _sparse: bool) -> Result<()> {
+        Ok(())
     }
     /// One line for `model inspect`.
     fn describe(&self) -> String;

@@ -106,6 +106,22 @@ fn stacking(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     Ok(Box::new(Stacking::from_object(obj, ctx)?))
 }
 
+fn decision_tree(obj: &Object, _ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(crate::classify::DecisionTree::from_object(obj)?))
+}
+
+fn forest(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::forest::forest(obj, ctx)
+}
+
+fn gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::boosting::gradient_boosting(obj, ctx)
+}
+
+fn hist_gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    crate::classify::boosting::hist_gradient_boosting(obj, ctx)
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -191,6 +207,26 @@ const SVD: &[&str] = &[
     "sklearn.decomposition._truncated_svd",
     "sklearn.decomposition.truncated_svd",
 ];
+// Trees (issue #12). `Tree` is the Cython class of `sklearn.tree._tree`.
+const TREE_CY: &[&str] = &["sklearn.tree._tree"];
+const TREES: &[&str] = &["sklearn.tree._classes", "sklearn.tree.tree"];
+const FOREST: &[&str] = &["sklearn.ensemble._forest", "sklearn.ensemble.forest"];
+const GB: &[&str] = &["sklearn.ensemble._gb"];
+const DUMMY: &[&str] = &["sklearn.dummy"];
+/// The Python loss objects and links of `sklearn._loss` (1.1+), held by
+/// `GradientBoostingClassifier._loss` (1.3+).
+const LOSS_PY: &[&str] = &["sklearn._loss.loss"];
+const LINK: &[&str] = &["sklearn._loss.link"];
+/// A `numpy.random.RandomState` (`GradientBoostingClassifier._rng`, a
+/// `random_state=RandomState(...)` parameter): rebuilt as inert data from
+/// its constructor helpers, never called, never used for prediction.
+const RANDOM_PICKLE: &[&str] = &["numpy.random._pickle"];
+const MT19937: &[&str] = &["numpy.random._mt19937"];
+const BIT_GENERATOR: &[&str] = &["numpy.random.bit_generator"];
+const PCG64: &[&str] = &["numpy.random._pcg64"];
+const HGB: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.gradient_boosting"];
+const HGB_PREDICTOR: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.predictor"];
+const HGB_BINNING: &[&str] = &["sklearn.ensemble._hist_gradient_boosting.binning"];
 const SCALERS: &[&str] = &["sklearn.preprocessing._data", "sklearn.preprocessing.data"];
 // --- Outputs beyond one label, inputs beyond one text (issue #11 §2) ---
 const MULTIOUTPUT: &[&str] = &["sklearn.multioutput"];
@@ -348,6 +384,53 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(UNIVARIATE, "r_regression", Kind::Data),
     entry(MUTUAL_INFO, "mutual_info_classif", Kind::Data),
     entry(MUTUAL_INFO, "mutual_info_regression", Kind::Data),
+    // --- Trees and tree ensembles (issue #12) ---
+    entry(TREE_CY, "Tree", Kind::Data),
+    entry(
+        TREES,
+        "DecisionTreeClassifier",
+        Kind::Classifier(decision_tree),
+    ),
+    entry(
+        TREES,
+        "ExtraTreeClassifier",
+        Kind::Classifier(decision_tree),
+    ),
+    entry(TREES, "DecisionTreeRegressor", Kind::Data),
+    entry(FOREST, "RandomForestClassifier", Kind::Classifier(forest)),
+    entry(FOREST, "ExtraTreesClassifier", Kind::Classifier(forest)),
+    entry(
+        GB,
+        "GradientBoostingClassifier",
+        Kind::Classifier(gradient_boosting),
+    ),
+    entry(DUMMY, "DummyClassifier", Kind::Data),
+    entry(LOSS_PY, "HalfBinomialLoss", Kind::Data),
+    entry(LOSS_PY, "HalfMultinomialLoss", Kind::Data),
+    entry(LOSS_PY, "ExponentialLoss", Kind::Data),
+    entry(LOSS, "CyExponentialLoss", Kind::Data),
+    // `CyHalfMultinomialLoss` has state, so Cython pickles it through this
+    // reconstructor function (allowed as inert data, never called).
+    entry(LOSS, "__pyx_unpickle_CyHalfMultinomialLoss", Kind::Data),
+    entry(LINK, "LogitLink", Kind::Data),
+    entry(LINK, "HalfLogitLink", Kind::Data),
+    entry(LINK, "MultinomialLogit", Kind::Data),
+    entry(LINK, "Interval", Kind::Data),
+    entry(RANDOM_PICKLE, "__randomstate_ctor", Kind::Data),
+    entry(RANDOM_PICKLE, "__bit_generator_ctor", Kind::Data),
+    entry(RANDOM_PICKLE, "__generator_ctor", Kind::Data),
+    entry(PCG64, "PCG64", Kind::Data),
+    entry(
+        HGB,
+        "HistGradientBoostingClassifier",
+        Kind::Classifier(hist_gradient_boosting),
+    ),
+    entry(HGB_PREDICTOR, "TreePredictor", Kind::Data),
+    entry(HGB_BINNING, "_BinMapper", Kind::Data),
+    entry(MT19937, "MT19937", Kind::Data),
+    entry(BIT_GENERATOR, "SeedSequence", Kind::Data),
+    entry(BIT_GENERATOR, "__pyx_unpickle_SeedSequence", Kind::Data),
+    // --- end of issue #12 trees ---
 ];
 
 /// The registry entry of a pickled class, by module path and name.
@@ -393,7 +476,7 @@ mod tests {
             }
         }
         assert!(!p.is_allowed("os", "system"));
-        assert!(!p.is_allowed("sklearn.ensemble._forest", "RandomForestClassifier"));
+        assert!(!p.is_allowed("sklearn.ensemble._weight_boosting", "AdaBoostClassifier"));
     }
 
     #[test]

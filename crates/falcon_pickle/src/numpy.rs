@@ -10,7 +10,11 @@
 
 use crate::error::PickleError;
 use crate::policy::Limits;
-use crate::value::{ArrayData, Dtype, Value};
+use crate::value::{ArrayData, Dtype, Field, Record, Value};
+
+/// Most fields a structured dtype may have. scikit-learn's largest (the
+/// `HistGradientBoosting` predictor nodes) has 13.
+pub(crate) const MAX_RECORD_FIELDS: usize = 64;
 
 /// Parses the dtype name numpy puts in `dtype(name, align, copy)`: a kind
 /// character and a size, e.g. `f8`, `i4`, `b1`, `U20` (20 *characters*),
@@ -45,12 +49,13 @@ pub(crate) fn dtype_from_name(name: &str) -> Option<Dtype> {
         kind,
         itemsize,
         little_endian,
+        record: None,
     })
 }
 
 /// Applies a dtype `BUILD` state (`dtype.__setstate__`): the byte order and,
-/// for flexible kinds (`U`, `S`, `V`), the element size. Structured and
-/// sub-array dtypes are refused.
+/// for flexible kinds (`U`, `S`, `V`), the element size. Structured dtypes
+/// go through [`record_layout`] instead; `structured` refuses them here.
 ///
 /// `state` is the state tuple already split into the pieces that matter:
 /// `(endian, has_subarray_or_fields, elsize)`.
@@ -90,6 +95,103 @@ pub(crate) fn apply_dtype_state(
         dtype.itemsize = elsize;
     }
     Ok(())
+}
+
+/// Makes `dtype` (a `V<n>` void dtype) the structured dtype with `fields`,
+/// as `dtype.__setstate__` does with a `names` tuple and a `fields` dict,
+/// after checking what the decoder relies on: the element size is the
+/// state's `elsize`; there are at most [`MAX_RECORD_FIELDS`] fields with
+/// distinct names; every field is a plain number or bool (no nested
+/// structure, no sub-array, no string or object) that lies inside the
+/// element; and no two fields overlap (numpy allows overlapping views, but
+/// no scikit-learn model has them, and refusing them bounds the decoded
+/// size by the raw size).
+pub(crate) fn record_layout(
+    dtype: &mut Dtype,
+    fields: Vec<Field>,
+    elsize: i64,
+    offset: usize,
+) -> Result<(), PickleError> {
+    let bad = |msg: String| PickleError::numpy(offset, format!("structured dtype: {msg}"));
+    if dtype.kind != 'V' || dtype.record.is_some() {
+        return Err(bad(format!(
+            "fields given to a {} dtype (only a void dtype takes fields)",
+            dtype_str(dtype)
+        )));
+    }
+    let itemsize = usize::try_from(elsize)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| bad(format!("element size {elsize} is not positive")))?;
+    if fields.is_empty() || fields.len() > MAX_RECORD_FIELDS {
+        return Err(bad(format!(
+            "{} fields (1 to {MAX_RECORD_FIELDS} supported)",
+            fields.len()
+        )));
+    }
+    let mut spans: Vec<(usize, usize, &str)> = Vec::with_capacity(fields.len());
+    for f in &fields {
+        if f.dtype.record.is_some() {
+            return Err(bad(format!("field {:?} is itself structured", f.name)));
+        }
+        if !matches!(f.dtype.kind, 'f' | 'i' | 'u' | 'b') || f.dtype.itemsize == 0 {
+            return Err(bad(format!(
+                "field {:?} has dtype {} (only numbers and bools are supported)",
+                f.name,
+                dtype_str(&f.dtype)
+            )));
+        }
+        let end = f
+            .offset
+            .checked_add(f.dtype.itemsize)
+            .filter(|&e| e <= itemsize)
+            .ok_or_else(|| {
+                bad(format!(
+                    "field {:?} at offset {} ({} bytes) does not fit in an element of {itemsize} bytes",
+                    f.name, f.offset, f.dtype.itemsize
+                ))
+            })?;
+        spans.push((f.offset, end, &f.name));
+    }
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(bad(format!("fields {:?} and {:?} overlap", w[0].2, w[1].2)));
+        }
+    }
+    let mut names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(bad("two fields have the same name".into()));
+    }
+    dtype.itemsize = itemsize;
+    dtype.little_endian = true;
+    dtype.record = Some(Box::new(Record { fields }));
+    Ok(())
+}
+
+/// Decodes `count` records of the structured `record` dtype (elements of
+/// `itemsize` bytes) field by field. `raw` holds exactly the records.
+fn decode_record(
+    record: &Record,
+    itemsize: usize,
+    count: usize,
+    raw: &[u8],
+    offset: usize,
+) -> Result<ArrayData, PickleError> {
+    let mut cols = Vec::with_capacity(record.fields.len());
+    let mut buf: Vec<u8> = Vec::new();
+    for f in &record.fields {
+        let size = f.dtype.itemsize;
+        buf.clear();
+        buf.reserve(count.saturating_mul(size));
+        for rec in raw.chunks_exact(itemsize) {
+            // In bounds: `record_layout` checked offset + size <= itemsize.
+            buf.extend_from_slice(&rec[f.offset..f.offset + size]);
+        }
+        cols.push((f.name.clone(), decode_array(&f.dtype, count, &buf, offset)?));
+    }
+    Ok(ArrayData::Record(cols))
 }
 
 /// Number of elements of `shape`, with checked multiplication and the
@@ -242,6 +344,9 @@ pub(crate) fn decode_array(
             ),
         ));
     }
+    if let Some(record) = &dtype.record {
+        return decode_record(record, dtype.itemsize, count, raw, offset);
+    }
     let le = dtype.little_endian;
     let data = match (dtype.kind, dtype.itemsize) {
         ('f', 8) => ArrayData::F64(decode_num!(raw, le, f64, 8).collect()),
@@ -377,6 +482,14 @@ pub(crate) fn decode_scalar(
 
 /// numpy's `dtype.str` spelling, e.g. `<f8`, `|b1`, `>U3` (chars for `U`).
 pub fn dtype_str(dtype: &Dtype) -> String {
+    if let Some(record) = &dtype.record {
+        let fields: Vec<String> = record
+            .fields
+            .iter()
+            .map(|f| format!("{}: {} @{}", f.name, dtype_str(&f.dtype), f.offset))
+            .collect();
+        return format!("|V{}{{{}}}", dtype.itemsize, fields.join(", "));
+    }
     if dtype.kind == 'O' {
         return "|O".to_owned();
     }

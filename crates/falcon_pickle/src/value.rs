@@ -75,6 +75,29 @@ pub struct Dtype {
     pub itemsize: usize,
     /// Byte order of the stored data (`true` for `<` and `|`).
     pub little_endian: bool,
+    /// The fields of a structured (record) dtype, kind `V`, such as the
+    /// node array of a pickled `sklearn.tree._tree.Tree`; `None` for every
+    /// other dtype. Boxed so a plain dtype stays small.
+    pub record: Option<Box<Record>>,
+}
+
+/// The layout of a structured dtype: named fields at byte offsets inside
+/// an element of `Dtype::itemsize` bytes. Only plain numeric and bool
+/// fields that do not overlap are accepted (see `numpy::record_layout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// In numpy's `names` order.
+    pub fields: Vec<Field>,
+}
+
+/// One field of a structured dtype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    /// A plain (non-structured) numeric or bool dtype.
+    pub dtype: Dtype,
+    /// Byte offset of the field inside an element.
+    pub offset: usize,
 }
 
 /// A numpy array with its elements decoded to native values.
@@ -106,6 +129,9 @@ pub enum ArrayData {
     Bytes(Vec<Vec<u8>>),
     /// `dtype=object` arrays: each element is an ordinary pickled value.
     Object(Vec<Value>),
+    /// A structured array, decoded field by field: one column per field
+    /// (in the dtype's `names` order), each with one element per record.
+    Record(Vec<(String, ArrayData)>),
 }
 
 impl Array {
@@ -329,6 +355,7 @@ impl Dtype {
             kind,
             itemsize,
             little_endian,
+            record: None,
         }
     }
 }
@@ -352,6 +379,7 @@ impl ArrayData {
             ArrayData::Str(v) => v.len(),
             ArrayData::Bytes(v) => v.len(),
             ArrayData::Object(v) => v.len(),
+            ArrayData::Record(cols) => cols.first().map_or(0, |(_, c)| c.len()),
         }
     }
 
@@ -388,6 +416,26 @@ fn permute<T: Clone>(v: &[T], order: &[usize]) -> Vec<T> {
     order.iter().map(|&i| v[i].clone()).collect()
 }
 
+/// `data` with its elements taken in `order` (a structured array's
+/// columns each in the same order).
+fn permute_data(data: &ArrayData, order: &[usize]) -> ArrayData {
+    match data {
+        ArrayData::F64(v) => ArrayData::F64(permute(v, order)),
+        ArrayData::F32(v) => ArrayData::F32(permute(v, order)),
+        ArrayData::I64(v) => ArrayData::I64(permute(v, order)),
+        ArrayData::U64(v) => ArrayData::U64(permute(v, order)),
+        ArrayData::Bool(v) => ArrayData::Bool(permute(v, order)),
+        ArrayData::Str(v) => ArrayData::Str(permute(v, order)),
+        ArrayData::Bytes(v) => ArrayData::Bytes(permute(v, order)),
+        ArrayData::Object(v) => ArrayData::Object(permute(v, order)),
+        ArrayData::Record(cols) => ArrayData::Record(
+            cols.iter()
+                .map(|(name, col)| (name.clone(), permute_data(col, order)))
+                .collect(),
+        ),
+    }
+}
+
 impl Array {
     /// Number of dimensions.
     pub fn ndim(&self) -> usize {
@@ -400,16 +448,7 @@ impl Array {
         let mut out = self.clone();
         if self.fortran_order && self.ndim() > 1 && self.data.len() == self.len() {
             let order = fortran_to_c_indices(&self.shape);
-            out.data = match &self.data {
-                ArrayData::F64(v) => ArrayData::F64(permute(v, &order)),
-                ArrayData::F32(v) => ArrayData::F32(permute(v, &order)),
-                ArrayData::I64(v) => ArrayData::I64(permute(v, &order)),
-                ArrayData::U64(v) => ArrayData::U64(permute(v, &order)),
-                ArrayData::Bool(v) => ArrayData::Bool(permute(v, &order)),
-                ArrayData::Str(v) => ArrayData::Str(permute(v, &order)),
-                ArrayData::Bytes(v) => ArrayData::Bytes(permute(v, &order)),
-                ArrayData::Object(v) => ArrayData::Object(permute(v, &order)),
-            };
+            out.data = permute_data(&self.data, &order);
         }
         out.fortran_order = false;
         out
@@ -491,6 +530,15 @@ impl Array {
     pub fn as_strs(&self) -> Option<&[String]> {
         match &self.data {
             ArrayData::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The column of field `name` of a structured array (`None` if the
+    /// array is not structured or has no such field).
+    pub fn field(&self, name: &str) -> Option<&ArrayData> {
+        match &self.data {
+            ArrayData::Record(cols) => cols.iter().find(|(n, _)| n == name).map(|(_, c)| c),
             _ => None,
         }
     }

@@ -158,6 +158,8 @@ fn compare_array(a: &Array, args: &[Json], path: &str) -> Result<(), String> {
                 compare(&v[i], j, &p)?;
                 true
             }
+            // Structured arrays are checked by tests/structured.rs.
+            ArrayData::Record(_) => false,
         };
         ensure!(ok, "{p}: expected {j}, found {:?}", c.data);
     }

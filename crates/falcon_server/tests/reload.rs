@@ -77,7 +77,7 @@ async fn reload_under_load_fails_no_request() {
     assert_eq!(admin("/v2/repository/models/tri/load").await.status, 200);
     assert_eq!(admin("/v2/repository/models/tri/unload").await.status, 200);
     // A broken version: refused, the previous load keeps serving.
-    repo.add("spam", 4, &fixture("refused_random_forest.pkl"));
+    repo.add("spam", 4, &fixture("refused_adaboost.pkl"));
     assert_eq!(server.state.reload().await.unwrap(), 1);
     let r = admin("/v2/repository/models/spam/load").await;
     assert_eq!(r.status, 400);

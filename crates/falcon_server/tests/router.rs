@@ -728,7 +728,7 @@ async fn repository_extension_and_failed_load() {
     );
 
     // A broken new version: the load fails, the old model keeps serving.
-    repo.add("spam", 2, &fixture("refused_random_forest.pkl"));
+    repo.add("spam", 2, &fixture("refused_adaboost.pkl"));
     let r = post_json(&state, "/v2/repository/models/spam/load", json!({})).await;
     assert_eq!(
         (r.status, r.error_type().as_str()),
@@ -775,7 +775,7 @@ async fn rescan_picks_up_new_versions_and_keeps_failed_models() {
             .json()["version"],
         "2"
     );
-    repo.add("spam", 3, &fixture("refused_random_forest.pkl"));
+    repo.add("spam", 3, &fixture("refused_adaboost.pkl"));
     assert_eq!(state.reload().await.unwrap(), 1);
     assert_eq!(
         post_json(&state, "/predict", json!({"text": "a"}))

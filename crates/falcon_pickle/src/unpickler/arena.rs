@@ -322,6 +322,13 @@ pub(crate) fn array_data_cost(data: &ArrayData) -> u64 {
         ArrayData::Str(v) => block(v) + v.iter().map(|s| heap_block(s.capacity())).sum::<u64>(),
         ArrayData::Bytes(v) => block(v) + v.iter().map(|s| heap_block(s.capacity())).sum::<u64>(),
         ArrayData::Object(v) => block(v),
+        ArrayData::Record(cols) => {
+            block(cols)
+                + cols
+                    .iter()
+                    .map(|(name, c)| heap_block(name.capacity()) + array_data_cost(c))
+                    .sum::<u64>()
+        }
     }
 }
 
@@ -331,6 +338,13 @@ pub(crate) fn array_data_cost(data: &ArrayData) -> u64 {
 /// `itemsize` bytes (UTF-8 never needs more bytes than UTF-32) — so even a
 /// zero-size `S0` element costs 24 bytes.
 pub(crate) fn array_cost_bound(dtype: &Dtype, count: usize) -> u64 {
+    if let Some(record) = &dtype.record {
+        // One column per field, each at its widened size, plus the names.
+        return record.fields.iter().fold(64, |acc, f| {
+            acc.saturating_add(array_cost_bound(&f.dtype, count))
+                .saturating_add(heap_block(f.name.len()) + 64)
+        });
+    }
     let per = match dtype.kind {
         'S' | 'U' | 'V' => STRING + heap_block(dtype.itemsize),
         'f' if dtype.itemsize <= 4 => 4,

@@ -1443,34 +1443,123 @@ impl<'a> Vm<'a> {
         self.replace_node(target, node)
     }
 
-    /// `dtype.__setstate__(state)`: byte order and flexible element size.
+    /// `dtype.__setstate__(state)`: byte order and flexible element size,
+    /// and for a structured dtype (`names` and `fields` given) its fields
+    /// (see [`numpy::record_layout`]). Sub-array dtypes are refused.
     fn build_dtype(&mut self, target: Id, state: Id) -> Result<(), PickleError> {
         let parts = self.tuple_of(state)?;
         // (endian, subarray, names-or-None, fields, elsize) positions by
         // state version, as numpy's arraydescr_setstate reads them.
-        let (endian, structural, elsize): (Id, Vec<Id>, Id) = match parts.as_slice() {
-            [_, e, sub, names, fields, el, _]
-            | [_, e, sub, names, fields, el, _, _]
-            | [_, e, sub, names, fields, el, _, _, _] => (*e, vec![*sub, *names, *fields], *el),
-            [_, e, sub, fields, el, _] => (*e, vec![*sub, *fields], *el),
-            [e, sub, fields, el, _] => (*e, vec![*sub, *fields], *el),
-            _ => return Err(self.np_err("unsupported dtype state")),
-        };
+        let (endian, sub, names, fields, elsize): (Id, Id, Option<Id>, Id, Id) =
+            match parts.as_slice() {
+                [_, e, sub, names, fields, el, _]
+                | [_, e, sub, names, fields, el, _, _]
+                | [_, e, sub, names, fields, el, _, _, _] => (*e, *sub, Some(*names), *fields, *el),
+                [_, e, sub, fields, el, _] => (*e, *sub, None, *fields, *el),
+                [e, sub, fields, el, _] => (*e, *sub, None, *fields, *el),
+                _ => return Err(self.np_err("unsupported dtype state")),
+            };
         let endian = self
             .str_of(endian)
             .ok_or_else(|| self.np_err("dtype byte order is not a str"))?
             .to_owned();
-        let structured = structural
-            .iter()
-            .any(|&s| !matches!(self.node(s), Node::None));
+        let is_none = |id: Id| matches!(self.node(id), Node::None);
+        if !is_none(sub) {
+            return Err(self.unsupported("sub-array numpy dtypes"));
+        }
+        let record = match names {
+            Some(names) if !is_none(names) || !is_none(fields) => {
+                Some(self.record_fields(names, fields)?)
+            }
+            None if !is_none(fields) => {
+                return Err(
+                    self.unsupported("structured numpy dtypes of the pre-1.7 pickle format")
+                );
+            }
+            _ => None,
+        };
         let elsize = self
             .int_of(elsize)
             .ok_or_else(|| self.np_err("dtype element size is not an int"))?;
         let op_pos = self.op_pos;
         if let Node::Dtype(d) = self.arena.get_mut(target) {
-            numpy::apply_dtype_state(d, &endian, structured, elsize, op_pos)?;
+            match record {
+                Some(fields) => numpy::record_layout(d, fields, elsize, op_pos)?,
+                None => numpy::apply_dtype_state(d, &endian, false, elsize, op_pos)?,
+            }
         }
         Ok(())
+    }
+
+    /// The fields of a structured dtype state: the `names` tuple and the
+    /// `fields` dict `{name: (dtype, offset)}`, in `names` order. Titles
+    /// (a third item) are refused; shapes are checked by
+    /// [`numpy::record_layout`].
+    fn record_fields(
+        &self,
+        names: Id,
+        fields: Id,
+    ) -> Result<Vec<crate::value::Field>, PickleError> {
+        let names = match self.node(names) {
+            Node::Tuple(v) => v,
+            other => {
+                let what = describe(other);
+                return Err(
+                    self.np_err(format!("structured dtype names are a {what}, not a tuple"))
+                );
+            }
+        };
+        let Node::Dict(pairs) = self.node(fields) else {
+            return Err(self.np_err("structured dtype fields are not a dict"));
+        };
+        if names.len() > numpy::MAX_RECORD_FIELDS || pairs.len() != names.len() {
+            return Err(self.np_err(format!(
+                "structured dtype has {} names and {} fields (at most {} supported)",
+                names.len(),
+                pairs.len(),
+                numpy::MAX_RECORD_FIELDS
+            )));
+        }
+        self.charge(names.len() * pairs.len())?;
+        let mut out = Vec::with_capacity(names.len());
+        for &n in names {
+            let name = self
+                .str_of(n)
+                .ok_or_else(|| self.np_err("structured dtype field name is not a str"))?;
+            let value = pairs
+                .iter()
+                .find(|&&(k, _)| self.str_of(k) == Some(name))
+                .map(|&(_, v)| v)
+                .ok_or_else(|| {
+                    self.np_err(format!(
+                        "structured dtype field {name:?} has no entry in fields"
+                    ))
+                })?;
+            let (dtype, offset) = match self.node(value) {
+                Node::Tuple(t) if t.len() == 2 => (t[0], t[1]),
+                Node::Tuple(t) if t.len() == 3 => {
+                    return Err(self.unsupported("structured numpy dtypes with field titles"));
+                }
+                _ => {
+                    return Err(self.np_err(format!(
+                        "structured dtype field {name:?} is not a (dtype, offset) tuple"
+                    )));
+                }
+            };
+            let dtype = self.dtype_of(dtype)?;
+            let offset = self
+                .int_of(offset)
+                .and_then(|o| usize::try_from(o).ok())
+                .ok_or_else(|| {
+                    self.np_err(format!("structured dtype field {name:?} has a bad offset"))
+                })?;
+            out.push(crate::value::Field {
+                name: name.to_owned(),
+                dtype,
+                offset,
+            });
+        }
+        Ok(out)
     }
 
     /// joblib's `NumpyUnpickler.load_build` for a `NumpyArrayWrapper`: the

@@ -84,6 +84,10 @@ fn array_heap(data: &ArrayData) -> u64 {
         ArrayData::Str(v) => v.iter().map(|s| STRING + s.len() as u64).sum(),
         ArrayData::Bytes(v) => v.iter().map(|s| STRING + s.len() as u64).sum(),
         ArrayData::Object(v) => VALUE_SIZE * v.len() as u64,
+        ArrayData::Record(cols) => cols
+            .iter()
+            .map(|(name, c)| STRING + name.len() as u64 + 32 + array_heap(c))
+            .sum(),
     }
 }
 
@@ -353,6 +357,7 @@ fn construct(node: Node, children: Vec<Value>) -> Option<Value> {
                 kind: 'i',
                 itemsize: 1,
                 little_endian: true,
+                record: None,
             },
             shape: vec![0],
             fortran_order: false,
