@@ -9,6 +9,7 @@ mod multiclass;
 pub(crate) mod multilabel;
 pub(crate) mod multioutput;
 mod naive_bayes;
+mod svm;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub(crate) use ensemble::{Stacking, Voting};
 pub(crate) use linear::Linear;
 pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
+pub(crate) use svm::Svm;
 
 use crate::Label;
 use crate::error::{EngineError, Result};
@@ -74,6 +76,18 @@ pub(crate) trait Estimator: Send + Sync {
     /// `None` when no exact explanation exists.
     fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
         None
+    }
+    /// Whether `decision_function` has one value per pair of classes
+    /// (`(0, 1), (0, 2), …, (1, 2), …`) rather than one per class:
+    /// `SVC(decision_function_shape="ovo")` with three or more classes.
+    fn decision_per_pair(&self) -> bool {
+        false
+    }
+    /// Refuses an input form scikit-learn refuses (a sparse matrix given
+    /// to an SVM fitted on a dense one). `sparse` is the form of the rows
+    /// the steps before the classifier produce.
+    fn check_input(&self, _sparse: bool) -> Result<()> {
+        Ok(())
     }
     /// One line for `model inspect`.
     fn describe(&self) -> String;

@@ -218,8 +218,9 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         .count();
     let mut classifier = build_classifier(last, &ctx)?;
     let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0)?;
-    let (transforms, n, _) =
+    let (transforms, n, sparse) =
         crate::transform::build_chain(&head[text_len..], extractor.n_features(), true, &ctx)?;
+    classifier.check_input(sparse)?;
     let want = classifier.n_features();
     if n != want {
         return Err(EngineError::unsupported(format!(
