@@ -127,6 +127,18 @@ enum Vectors {
         cols: Vec<u32>,
         values: Vec<f64>,
     },
+    /// Fitted on a sparse matrix, rbf, support vectors in groups of
+    /// [`LANES`]: each group stores the union of its members' columns and,
+    /// per column, the members' values (0 where one lacks it). One merge
+    /// of the row with a group's columns then advances [`LANES`]
+    /// independent sums at once (see [`rbf_groups`]).
+    SparseGrouped {
+        /// `group_ptr[g]..group_ptr[g + 1]` index `cols` (and, times
+        /// [`LANES`], `values`) for group `g`.
+        group_ptr: Vec<u32>,
+        cols: Vec<u32>,
+        values: Vec<f64>,
+    },
     /// Fitted on a dense matrix: feature-major (`values[f * l + i]`), so
     /// one sweep over the features updates every support vector's sum in
     /// feature order.
@@ -441,11 +453,11 @@ impl Svm {
                     )));
                 }
                 let v = if matches!(kernel, Kernel::Rbf { .. }) {
-                    Vectors::SparseByRow {
+                    grouped(&m).unwrap_or_else(|| Vectors::SparseByRow {
                         row_ptr: m.indptr.iter().map(|&p| p as u32).collect(),
                         cols: m.indices.iter().map(|&c| c as u32).collect(),
                         values: m.data.into_owned(),
-                    }
+                    })
                 } else {
                     by_column(&m)
                 };
@@ -578,6 +590,17 @@ impl Svm {
                     let (lo, hi) = (row_ptr[i] as usize, row_ptr[i + 1] as usize);
                     let sum = rbf_merge(xi, xv, &cols[lo..hi], &values[lo..hi]);
                     *out = self.kernel.finish(sum);
+                }
+            }
+            Vectors::SparseGrouped {
+                group_ptr,
+                cols,
+                values,
+            } => {
+                let x = row.to_sparse();
+                rbf_groups(&x.indices, &x.values, group_ptr, cols, values, &mut kv);
+                for v in &mut kv {
+                    *v = self.kernel.finish(*v);
                 }
             }
             Vectors::Dense { values } => {
@@ -739,6 +762,11 @@ impl Svm {
                 cols,
                 values,
             } => row_ptr.len() * 4 + cols.len() * 4 + values.len() * 8,
+            Vectors::SparseGrouped {
+                group_ptr,
+                cols,
+                values,
+            } => group_ptr.len() * 4 + cols.len() * 4 + values.len() * 8,
             Vectors::Dense { values } => values.len() * 8,
         };
         let p = self.prob.as_ref().map_or(0, |(a, b)| (a.len() + b.len()) * 8);
@@ -802,6 +830,110 @@ fn rbf_merge(xi: &[u32], xv: &[f64], yi: &[u32], yv: &[f64]) -> f64 {
         sum += y * y;
     }
     sum
+}
+
+/// Support vectors per group of [`Vectors::SparseGrouped`].
+const LANES: usize = 8;
+
+/// The grouped layout of a sparse rbf model's support vectors, or `None`
+/// when the groups' zero padding would take more than twice the CSR
+/// arrays (support vectors sharing few columns).
+fn grouped(m: &Csr<'_>) -> Option<Vectors> {
+    let csr_bytes = m.data.len() * 12;
+    let mut group_ptr = vec![0u32];
+    let mut cols: Vec<u32> = Vec::new();
+    let mut values: Vec<f64> = Vec::new();
+    let mut union: Vec<usize> = Vec::new();
+    for first in (0..m.rows).step_by(LANES) {
+        let members = first..(first + LANES).min(m.rows);
+        union.clear();
+        for r in members.clone() {
+            union.extend_from_slice(&m.indices[m.indptr[r]..m.indptr[r + 1]]);
+        }
+        union.sort_unstable();
+        union.dedup();
+        let base = values.len();
+        if (base + union.len() * LANES) * 8 + (cols.len() + union.len()) * 4 > 2 * csr_bytes + 4096
+        {
+            return None;
+        }
+        values.resize(base + union.len() * LANES, 0.0);
+        for (lane, r) in members.enumerate() {
+            // Both lists ascend: walk them together.
+            let mut t = 0;
+            for e in m.indptr[r]..m.indptr[r + 1] {
+                while union[t] < m.indices[e] {
+                    t += 1;
+                }
+                values[base + t * LANES + lane] = m.data[e];
+            }
+        }
+        cols.extend(union.iter().map(|&c| c as u32));
+        group_ptr.push(cols.len() as u32);
+    }
+    Some(Vectors::SparseGrouped {
+        group_ptr,
+        cols,
+        values,
+    })
+}
+
+/// libsvm's sparse rbf distances from the row `(xi, xv)` to every support
+/// vector of a [`Vectors::SparseGrouped`] layout, into `out`.
+///
+/// For one support vector libsvm adds, in increasing column order over
+/// the union of the two index lists, `(x − y)²` where both have the
+/// column, `x²` where only the row has it and `y²` where only the support
+/// vector has it. Here a group's lane adds `(x − y)²` over the union of
+/// the row's and the *group's* columns, with 0 for a missing value: where
+/// only the row has the column that is `(x − 0)² = x·x`, where only the
+/// support vector has it `(0 − y)² = y·y` — the same bits — and where
+/// neither has it (another member's column) `(0 − 0)² = +0`, which leaves
+/// a sum of squares unchanged. Each lane thus adds libsvm's terms in
+/// libsvm's order, and the [`LANES`] lanes are independent sums.
+fn rbf_groups(
+    xi: &[u32],
+    xv: &[f64],
+    group_ptr: &[u32],
+    cols: &[u32],
+    values: &[f64],
+    out: &mut [f64],
+) {
+    let sq: Vec<f64> = xv.iter().map(|&x| x * x).collect();
+    for (g, w) in group_ptr.windows(2).enumerate() {
+        let (lo, hi) = (w[0] as usize, w[1] as usize);
+        let mut acc = [0.0f64; LANES];
+        let mut a = 0;
+        for (t, &c) in cols[lo..hi].iter().enumerate() {
+            // The row's columns before `c` that no member has: x².
+            while a < xi.len() && xi[a] < c {
+                let q = sq[a];
+                for s in &mut acc {
+                    *s += q;
+                }
+                a += 1;
+            }
+            let x = if a < xi.len() && xi[a] == c {
+                a += 1;
+                xv[a - 1]
+            } else {
+                0.0
+            };
+            let v = &values[(lo + t) * LANES..(lo + t + 1) * LANES];
+            for (s, &y) in acc.iter_mut().zip(v) {
+                let d = x - y;
+                *s += d * d;
+            }
+        }
+        for &q in &sq[a..] {
+            for s in &mut acc {
+                *s += q;
+            }
+        }
+        let first = g * LANES;
+        let n = LANES.min(out.len() - first);
+        out[first..first + n].copy_from_slice(&acc[..n]);
+    }
 }
 
 /// libsvm's `min_prob`: pairwise probabilities are clipped to
@@ -926,6 +1058,50 @@ mod tests {
         let s = rbf_merge(&[0, 2], &[1.0, 3.0], &[1, 2, 5], &[2.0, 1.0, 4.0]);
         assert_eq!(s, ((1.0 + 4.0) + 4.0) + 16.0);
         assert_eq!(rbf_merge(&[], &[], &[3], &[2.0]), 4.0);
+    }
+
+    #[test]
+    fn grouped_rbf_matches_one_merge_per_support_vector() {
+        // Five support vectors (one partial group), overlapping columns.
+        let rows: [&[(usize, f64)]; 5] = [
+            &[(0, 0.5), (3, 0.25)],
+            &[(1, 0.1), (3, 0.7), (9, 0.3)],
+            &[],
+            &[(2, 1e-3), (4, 0.9)],
+            &[(9, 0.6)],
+        ];
+        let mut indptr = vec![0];
+        let (mut indices, mut data) = (vec![], vec![]);
+        for r in rows {
+            for &(c, v) in r {
+                indices.push(c);
+                data.push(v);
+            }
+            indptr.push(indices.len());
+        }
+        let m = Csr {
+            rows: 5,
+            cols: 10,
+            indptr,
+            indices,
+            data: Cow::Owned(data),
+        };
+        let Some(Vectors::SparseGrouped {
+            group_ptr,
+            cols,
+            values,
+        }) = grouped(&m)
+        else {
+            panic!("grouped layout refused")
+        };
+        let (xi, xv) = ([0u32, 2, 3, 5, 8], [0.3, 0.2, 0.1, 0.4, 0.9]);
+        let mut out = vec![0.0; 5];
+        rbf_groups(&xi, &xv, &group_ptr, &cols, &values, &mut out);
+        for (r, got) in rows.iter().zip(&out) {
+            let yi: Vec<u32> = r.iter().map(|&(c, _)| c as u32).collect();
+            let yv: Vec<f64> = r.iter().map(|&(_, v)| v).collect();
+            assert_eq!(got.to_bits(), rbf_merge(&xi, &xv, &yi, &yv).to_bits());
+        }
     }
 
     #[test]
