@@ -47,6 +47,11 @@
 //! `exp`/`tanh` are the C library's, as libsvm's are; `powi` is libsvm's
 //! square-and-multiply loop, not `powf`.
 
+// The loops over classes, pairs and support vectors mirror libsvm's index
+// loops one to one, so the order of every operation can be checked
+// against `svm.cpp` line by line.
+#![allow(clippy::needless_range_loop)]
+
 use std::borrow::Cow;
 
 use falcon_pickle::{ArrayData, Object, Value};
@@ -347,7 +352,9 @@ impl Svm {
             "poly" => {
                 let degree = match a.get("degree")? {
                     Value::Int(d) if (0..=i64::from(i32::MAX)).contains(d) => *d as i32,
-                    Value::Float(d) if d.fract() == 0.0 && (0.0..=f64::from(i32::MAX)).contains(d) => {
+                    Value::Float(d)
+                        if d.fract() == 0.0 && (0.0..=f64::from(i32::MAX)).contains(d) =>
+                    {
                         *d as i32
                     }
                     v => return Err(a.err("degree", "an integer >= 0", v)),
@@ -388,9 +395,9 @@ impl Svm {
         let mut l = 0usize;
         for &n in &n_support {
             start.push(l);
-            l = l.checked_add(n).ok_or_else(|| {
-                EngineError::unsupported(format!("{class}.{ns_name} overflows"))
-            })?;
+            l = l
+                .checked_add(n)
+                .ok_or_else(|| EngineError::unsupported(format!("{class}.{ns_name} overflows")))?;
         }
         start.push(l);
 
@@ -769,7 +776,10 @@ impl Svm {
             } => group_ptr.len() * 4 + cols.len() * 4 + values.len() * 8,
             Vectors::Dense { values } => values.len() * 8,
         };
-        let p = self.prob.as_ref().map_or(0, |(a, b)| (a.len() + b.len()) * 8);
+        let p = self
+            .prob
+            .as_ref()
+            .map_or(0, |(a, b)| (a.len() + b.len()) * 8);
         v + p + (self.coef.len() + self.intercept.len()) * 8 + self.start.len() * 8
     }
 }
