@@ -13,6 +13,7 @@ mod naive_bayes;
 pub(crate) mod boosting;
 pub(crate) mod forest;
 mod tree;
+mod svm;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub(crate) use linear::Linear;
 pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
 pub(crate) use tree::DecisionTree;
+pub(crate) use svm::Svm;
 
 use crate::Label;
 use crate::error::{EngineError, Result};
@@ -80,9 +82,16 @@ pub(crate) trait Estimator: Send + Sync {
     fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
         None
     }
-    /// Refuses, at load, an input form scikit-learn itself refuses
-    /// (`HistGradientBoostingClassifier` on a sparse matrix). `sparse`:
-    /// whether the steps before the classifier produce a sparse row.
+    /// Whether `decision_function` has one value per pair of classes
+    /// (`(0, 1), (0, 2), …, (1, 2), …`) rather than one per class:
+    /// `SVC(decision_function_shape="ovo")` with three or more classes.
+    fn decision_per_pair(&self) -> bool {
+        false
+    }
+    /// Refuses, at load, an input form scikit-learn itself refuses (a
+    /// sparse matrix given to an SVM fitted on a dense one, or to
+    /// `HistGradientBoostingClassifier`). `sparse` is the form of the rows
+    /// the steps before the classifier produce.
     fn check_input(&self, _sparse: bool) -> Result<()> {
         Ok(())
     }

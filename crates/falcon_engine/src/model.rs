@@ -535,6 +535,7 @@ impl Model {
             classes: self.classes(),
             prediction: p,
             explanation: None,
+            per_pair: self.classifier.decision_per_pair(),
         }
     }
 }
@@ -571,6 +572,9 @@ pub struct PredictionView<'a> {
     classes: &'a [Label],
     prediction: &'a Prediction,
     explanation: Option<&'a [Contribution]>,
+    /// The decision has one value per pair of classes (see
+    /// `Estimator::decision_per_pair`): keyed `"<a> vs <b>"`.
+    per_pair: bool,
 }
 
 impl<'a> PredictionView<'a> {
@@ -588,6 +592,25 @@ impl Serialize for PerClass<'_> {
         let mut m = s.serialize_map(Some(self.1.len()))?;
         for (c, v) in self.0.iter().zip(self.1) {
             m.serialize_entry(&c.to_string(), v)?;
+        }
+        m.end()
+    }
+}
+
+/// Serialises one value per pair of classes `(i, j)`, `i < j` in order,
+/// as a map keyed `"str(class_i) vs str(class_j)"`.
+struct PerPair<'a>(&'a [Label], &'a [f64]);
+
+impl Serialize for PerPair<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.1.len()))?;
+        let mut values = self.1.iter();
+        for (i, a) in self.0.iter().enumerate() {
+            for b in &self.0[i + 1..] {
+                if let Some(v) = values.next() {
+                    m.serialize_entry(&format!("{a} vs {b}"), v)?;
+                }
+            }
         }
         m.end()
     }
@@ -611,6 +634,7 @@ impl Serialize for PredictionView<'_> {
             m.serialize_entry("probabilities", &PerClass(self.classes, probs))?;
         }
         match p.decision.as_deref() {
+            Some(d) if self.per_pair => m.serialize_entry("decision", &PerPair(self.classes, d))?,
             Some([d]) => m.serialize_entry("decision", d)?,
             Some(d) => m.serialize_entry("decision", &PerClass(self.classes, d))?,
             None => {}

@@ -16,7 +16,7 @@
 use falcon_pickle::{Global, Object, Policy};
 
 use crate::classify::{
-    Calibrated, Classifier, Linear, NaiveBayes, OneVsOne, OneVsRest, Stacking, Voting,
+    Calibrated, Classifier, Linear, NaiveBayes, OneVsOne, OneVsRest, Stacking, Svm, Voting,
 };
 use crate::error::Result;
 use crate::transform::{self as t, Transform};
@@ -75,6 +75,10 @@ fn linear(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
 
 fn naive_bayes(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     Ok(Box::new(NaiveBayes::from_object(obj, ctx.max_dense)?))
+}
+
+fn svm(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(Svm::from_object(obj, ctx.max_dense)?))
 }
 
 // Meta-estimators: built from their fitted sub-estimators (see
@@ -260,6 +264,8 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(RIDGE, "RidgeClassifier", Kind::Classifier(linear)),
     entry(PA, "PassiveAggressiveClassifier", Kind::Classifier(linear)),
     entry(PERCEPTRON, "Perceptron", Kind::Classifier(linear)),
+    entry(SVM, "SVC", Kind::Classifier(svm)),
+    entry(SVM, "NuSVC", Kind::Classifier(svm)),
     entry(NB, "MultinomialNB", Kind::Classifier(naive_bayes)),
     entry(NB, "ComplementNB", Kind::Classifier(naive_bayes)),
     entry(NB, "BernoulliNB", Kind::Classifier(naive_bayes)),

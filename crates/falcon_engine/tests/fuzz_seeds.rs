@@ -40,7 +40,7 @@ fn exercise(m: &Model) {
         let p = m.predict(&t).expect("a seed model predicts");
         assert!(p.label < n);
         serde_json::to_string(&m.view(&p)).expect("serialises");
-        // Trees are not sums over features: no explanation, by name.
+        // Trees and kernel SVMs are not sums over features: no explanation, by type.
         match m.explain(&t, 3) {
             Ok(_) | Err(falcon_engine::EngineError::ExplainUnsupported(_)) => {}
             Err(e) => panic!("explain failed: {e}"),

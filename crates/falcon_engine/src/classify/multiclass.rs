@@ -276,7 +276,7 @@ impl OneVsOne {
 /// `sklearn.utils.multiclass._ovr_decision_function` for one row:
 /// `predictions[k]` is 0 or 1 (which class of pair `k` won), `confidences`
 /// the pair's decision or probability.
-fn ovr_decision(predictions: &[usize], confidences: &[f64], n: usize) -> Vec<f64> {
+pub(crate) fn ovr_decision(predictions: &[usize], confidences: &[f64], n: usize) -> Vec<f64> {
     let mut votes = vec![0.0; n];
     let mut sums = vec![0.0; n];
     let mut k = 0;
