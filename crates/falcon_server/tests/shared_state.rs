@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use common::*;
-use falcon_engine::Prediction;
+use falcon_engine::{Output, Prediction};
 use falcon_server::{
     AppState, BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink,
     SharedKey, SharedTier, Tier,
@@ -25,7 +25,9 @@ use serde_json::json;
 
 #[derive(Default)]
 struct FakeTier {
-    entries: Mutex<HashMap<(String, String, String), Prediction>>,
+    /// Keyed by (model, version, text); a record's text is its canonical
+    /// encoding behind `R:` (kept apart from texts, as the port requires).
+    entries: Mutex<HashMap<(String, String, String), Output>>,
     gets: AtomicUsize,
     puts: AtomicUsize,
     /// Latency of every lookup.
@@ -36,10 +38,10 @@ impl SharedTier for FakeTier {
     fn name(&self) -> &'static str {
         "redis"
     }
-    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>> {
+    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Output>> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         assert_eq!(*key.text_sha256, falcon_server::text_sha256(key.text));
-        let k = (key.model.into(), key.version.into(), key.text.into());
+        let k = fake_key(&key);
         let v = self.entries.lock().unwrap().get(&k).cloned();
         let delay = self.delay;
         Box::pin(async move {
@@ -47,9 +49,9 @@ impl SharedTier for FakeTier {
             v
         })
     }
-    fn put(&self, key: SharedKey<'_>, prediction: &Prediction, _ttl: Duration) {
+    fn put(&self, key: SharedKey<'_>, prediction: &Output, _ttl: Duration) {
         self.puts.fetch_add(1, Ordering::SeqCst);
-        let k = (key.model.into(), key.version.into(), key.text.into());
+        let k = fake_key(&key);
         self.entries.lock().unwrap().insert(k, prediction.clone());
     }
     fn write_prometheus(&self, out: &mut String) {
@@ -61,13 +63,23 @@ impl SharedTier for FakeTier {
     }
 }
 
+fn fake_key(key: &SharedKey<'_>) -> (String, String, String) {
+    let text = match key.kind {
+        falcon_server::InputKind::Text => key.text.to_string(),
+        falcon_server::InputKind::Record => format!("R:{}", key.text),
+    };
+    (key.model.into(), key.version.into(), text)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct Logged {
     request_id: String,
     item: u32,
     model: String,
     version: String,
+    /// The single label's index (`usize::MAX` for a multi answer).
     label: usize,
+    output: Output,
     tier: Tier,
     api_key_id: Option<String>,
     text: String,
@@ -85,7 +97,13 @@ impl FakeSink {
 
 impl PredictionSink for FakeSink {
     fn record(&self, e: PredictionEvent<'_>) {
-        assert!(e.prediction.label < e.classes.len());
+        let label = match e.prediction {
+            Output::Single(p) => {
+                assert!(p.label < e.classes.len());
+                p.label
+            }
+            _ => usize::MAX,
+        };
         // Computed once per text and shared with the tier: it must still be
         // this text's digest whichever tier answered.
         assert_eq!(*e.text_sha256, falcon_server::text_sha256(e.text));
@@ -94,7 +112,8 @@ impl PredictionSink for FakeSink {
             item: e.item,
             model: e.model.into(),
             version: e.version.into(),
-            label: e.prediction.label,
+            label,
+            output: e.prediction.clone(),
             tier: e.tier,
             api_key_id: e.api_key_id.map(Into::into),
             text: e.text.into(),
@@ -542,11 +561,11 @@ async fn implausible_shared_entries_are_misses() {
             .1
             .clone()
     };
-    let bogus = Prediction {
+    let bogus = Output::Single(Prediction {
         label: 7,
         probabilities: Some(vec![0.5, 0.5]),
         decision: None,
-    };
+    });
     tier.entries
         .lock()
         .unwrap()
