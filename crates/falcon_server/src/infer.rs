@@ -10,7 +10,9 @@ use falcon_engine::{Contribution, Output, Prediction};
 use crate::cache::{CacheKey, CacheStatus};
 use crate::error::ServerError;
 use crate::input::Item;
-use crate::ports::{PredictionEvent, RequestContext, SharedKey, Tier, plausible_output, text_sha256};
+use crate::ports::{
+    PredictionEvent, RequestContext, SharedKey, Tier, plausible_output, text_sha256,
+};
 use crate::repository::LoadedModel;
 use crate::state::AppState;
 
@@ -334,7 +336,16 @@ pub async fn explain(
             let digest = text_sha256(item.key());
             // Explained models are single-label: the answer is a `Single`.
             let o = Output::Single(p.clone());
-            sink.record(event(model, ctx, i, &o, each, Tier::Computed, item.key(), &digest));
+            sink.record(event(
+                model,
+                ctx,
+                i,
+                &o,
+                each,
+                Tier::Computed,
+                item.key(),
+                &digest,
+            ));
         }
     }
     Ok((result, queue, inference))

@@ -181,7 +181,11 @@ impl Item {
 /// a record to a text model, or a text to a model reading several columns
 /// (a model whose only column is `text` takes both), is a 400 naming what
 /// the model reads. Missing and unknown columns are the engine's to name.
-pub fn check_kind(model: &falcon_engine::Model, name: &str, items: &[Item]) -> Result<(), ServerError> {
+pub fn check_kind(
+    model: &falcon_engine::Model,
+    name: &str,
+    items: &[Item],
+) -> Result<(), ServerError> {
     let columns = model.input_columns();
     for item in items {
         match (item, columns) {
@@ -240,8 +244,8 @@ mod tests {
         assert_ne!(a.canonical, c.canonical);
         assert_ne!(b.canonical, c.canonical);
         // Same columns in another order: the same record.
-        let d = Record::from_columns(vec![("b".into(), "y".into()), ("a".into(), "x".into())])
-            .unwrap();
+        let d =
+            Record::from_columns(vec![("b".into(), "y".into()), ("a".into(), "x".into())]).unwrap();
         assert_eq!(a, d);
     }
 

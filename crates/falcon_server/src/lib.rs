@@ -27,8 +27,8 @@ pub use cache::{CacheKey, CacheStatus, MokaCache, NoCache, PredictionCache};
 pub use config::{ModelSettings, ServerConfig, parse_bytes, parse_duration};
 pub use error::ServerError;
 pub use ports::{
-    BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink, RequestContext,
-    SharedKey, SharedTier, Tier, text_sha256, InputKind,
+    BoxFuture, Caller, Denied, Gatekeeper, InputKind, Ports, PredictionEvent, PredictionSink,
+    RequestContext, SharedKey, SharedTier, Tier, text_sha256,
 };
 pub use router::router;
 pub use server::{Stopped, run};

@@ -320,7 +320,11 @@ mod tests {
             probabilities: None,
             decision: None,
         });
-        assert!(!plausible_output(&out_of_range, OutputKind::MultiLabel, &one));
+        assert!(!plausible_output(
+            &out_of_range,
+            OutputKind::MultiLabel,
+            &one
+        ));
         let unsorted = Output::MultiLabel(MultiLabelPrediction {
             labels: vec![2, 0],
             probabilities: None,

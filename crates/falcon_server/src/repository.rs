@@ -633,8 +633,11 @@ fn load_version(
             .map_err(|e| format!("config.toml: {e}"))?;
     }
     let output_kind = model.output_kind();
-    let output_classes: Vec<Vec<Label>> =
-        model.output_classes().into_iter().map(<[Label]>::to_vec).collect();
+    let output_classes: Vec<Vec<Label>> = model
+        .output_classes()
+        .into_iter()
+        .map(<[Label]>::to_vec)
+        .collect();
     if output_classes.is_empty() {
         return Err("model has no outputs".into());
     }
@@ -702,8 +705,7 @@ fn load_version(
 
 /// A warm-up answer names classes the model has and has finite scores.
 fn warm_up_check(o: &Output, output_classes: &[Vec<Label>]) -> Result<(), String> {
-    let finite =
-        |v: &Option<Vec<f64>>| v.as_ref().is_none_or(|v| v.iter().all(|x| x.is_finite()));
+    let finite = |v: &Option<Vec<f64>>| v.as_ref().is_none_or(|v| v.iter().all(|x| x.is_finite()));
     let single = |p: &Prediction, classes: &[Label]| {
         if p.label >= classes.len() {
             return Err("warm-up predicted a class index out of range".to_string());
@@ -724,10 +726,9 @@ fn warm_up_check(o: &Output, output_classes: &[Vec<Label>]) -> Result<(), String
             }
             Ok(())
         }
-        (Output::MultiOutput(outs), classes) if outs.len() == classes.len() => outs
-            .iter()
-            .zip(classes)
-            .try_for_each(|(p, c)| single(p, c)),
+        (Output::MultiOutput(outs), classes) if outs.len() == classes.len() => {
+            outs.iter().zip(classes).try_for_each(|(p, c)| single(p, c))
+        }
         _ => Err("warm-up answer does not have the model's shape".into()),
     }
 }

@@ -65,10 +65,9 @@ impl RedisTier {
     /// Texts under `:p:` (as always), records under `:r:`.
     fn key(&self, key: &SharedKey<'_>) -> String {
         match key.kind {
-            InputKind::Text => {
-                self.cache
-                    .key_for_digest(key.model, key.version, key.text_sha256)
-            }
+            InputKind::Text => self
+                .cache
+                .key_for_digest(key.model, key.version, key.text_sha256),
             InputKind::Record => {
                 self.cache
                     .record_key_for_digest(key.model, key.version, key.text_sha256)

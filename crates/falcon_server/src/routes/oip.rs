@@ -397,8 +397,10 @@ fn decode_records(
             t.len()
         )));
     }
-    let mut columns_of: Vec<std::vec::IntoIter<String>> =
-        tensors.iter_mut().map(|(_, t)| std::mem::take(t).into_iter()).collect();
+    let mut columns_of: Vec<std::vec::IntoIter<String>> = tensors
+        .iter_mut()
+        .map(|(_, t)| std::mem::take(t).into_iter())
+        .collect();
     (0..n)
         .map(|_| {
             let pairs = tensors
@@ -432,9 +434,9 @@ fn decode_tensor(input: &InferInput, binary: &mut &[u8]) -> Result<Vec<String>, 
     };
     let texts = match (input.parameters.get("binary_data_size"), &input.data) {
         (Some(size), None) => {
-            let size = size
-                .as_u64()
-                .ok_or_else(|| ServerError::Invalid("binary_data_size must be an integer".into()))?;
+            let size = size.as_u64().ok_or_else(|| {
+                ServerError::Invalid("binary_data_size must be an integer".into())
+            })?;
             let size = usize::try_from(size).unwrap_or(usize::MAX);
             if size > binary.len() {
                 return Err(ServerError::Malformed(format!(
@@ -640,7 +642,10 @@ fn single(o: &Output) -> Option<&Prediction> {
 
 /// `label`: `[n]` class names; multi-label `[n]` JSON lists of the
 /// positive classes; multi-output `[n, n_outputs]` class names.
-fn label_tensor(m: &LoadedModel, preds: &[Arc<Output>]) -> Result<(Tensor, Vec<usize>), ServerError> {
+fn label_tensor(
+    m: &LoadedModel,
+    preds: &[Arc<Output>],
+) -> Result<(Tensor, Vec<usize>), ServerError> {
     let n = preds.len();
     match m.output_kind {
         OutputKind::MultiOutput => {
