@@ -361,7 +361,7 @@ fn decode_records(
     let mut rest: &[u8] = binary;
     let mut tensors: Vec<(&str, Vec<String>)> = Vec::with_capacity(req.inputs.len());
     for input in &req.inputs {
-        if !columns.iter().any(|c| *c == input.name) {
+        if !columns.contains(&input.name) {
             return Err(ServerError::Invalid(format!(
                 "unknown input {:?}: the model reads the columns {columns:?}, one BYTES input each",
                 input.name
