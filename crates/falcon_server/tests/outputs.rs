@@ -535,6 +535,7 @@ async fn records_in_oip_are_one_input_per_column() {
             json!([bytes_input("text", &["a"])]),
             "unknown input \"text\"",
         ),
+        (json!([]), "missing input"),
     ] {
         let r = post_json(
             &state,

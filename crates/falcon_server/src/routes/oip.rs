@@ -389,7 +389,11 @@ fn decode_records(
             "missing input {missing:?}: the model reads the columns {columns:?}, one BYTES input each"
         )));
     }
-    let n = tensors[0].1.len();
+    let Some(n) = tensors.first().map(|(_, t)| t.len()) else {
+        return Err(ServerError::Invalid(format!(
+            "no inputs: the model reads the columns {columns:?}, one BYTES input each"
+        )));
+    };
     if let Some((name, t)) = tensors.iter().find(|(_, t)| t.len() != n) {
         return Err(ServerError::Invalid(format!(
             "inputs have different batch sizes: {:?} has {n}, {name:?} has {}",
