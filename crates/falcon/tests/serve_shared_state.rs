@@ -569,3 +569,107 @@ fn bad_flag_values_name_the_flag() {
     assert!(err.contains("--redis-url"), "{err}");
     assert!(!err.contains("s3cret"), "password leaked: {err}");
 }
+
+/// A multi-label model and a record model behind the real Redis tier and
+/// Postgres log: a restarted worker answers from Redis with the very same
+/// bodies, and the log holds list labels as JSON text and a record's
+/// canonical encoding's length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_answers_and_records_through_redis_and_the_log() {
+    let (Some(redis), Some(pg_url)) = (
+        service("FALCON_TEST_REDIS_URL"),
+        service("FALCON_TEST_DATABASE_URL"),
+    ) else {
+        return;
+    };
+    let db = FreshDb::create(&pg_url).await;
+    let repo = tempfile::tempdir().unwrap();
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../falcon_engine/tests/fixtures/pipelines");
+    for (name, file) in [
+        ("tags", "multilabel_ovr_lr.z.joblib"),
+        ("columns", "columns_title_body_weights.z.joblib"),
+    ] {
+        let dir = repo.path().join(name).join("1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(fixtures.join(file), dir.join("model.joblib")).unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let prefix = unique("multi");
+    let args: Vec<String> = [
+        "--addr",
+        "127.0.0.1:0",
+        "--models",
+        repo.path().to_str().unwrap(),
+        "--redis-url",
+        &redis,
+        "--redis-prefix",
+        &prefix,
+        "--redis-timeout",
+        "250ms",
+        "--database-url",
+        &db.url,
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let tags = serde_json::json!({"text": format!("FREE money, click now {prefix}")}).to_string();
+    let record = serde_json::json!({"record": {"title": "Win", "body": format!("FREE {prefix}")}});
+    let record = record.to_string();
+    let server = Server::start(&args);
+    let first_tags = server.request("POST", "/v1/models/tags/predict", None, &tags);
+    assert_eq!(first_tags.0, 200, "{}", first_tags.2);
+    assert!(first_tags.json()["label"].is_array());
+    let first_record = server.request("POST", "/v1/models/columns/predict", None, &record);
+    assert_eq!(first_record.0, 200, "{}", first_record.2);
+    // Let the background write-backs land before the worker goes.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.terminate().success());
+
+    let server = Server::start(&args);
+    let again_tags = server.request("POST", "/v1/models/tags/predict", None, &tags);
+    let again_record = server.request("POST", "/v1/models/columns/predict", None, &record);
+    for (first, again) in [(&first_tags, &again_tags), (&first_record, &again_record)] {
+        assert_eq!(
+            again.header("x-cache-tier"),
+            Some("redis"),
+            "{:?}",
+            server.log()
+        );
+        assert_eq!(again.2, first.2, "a Redis hit answers the computed body");
+    }
+    assert!(server.terminate().success());
+
+    let rows = pg(&db.url)
+        .await
+        .query(
+            "SELECT model, cache, label, text_len FROM predictions ORDER BY ts",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        [
+            ("tags".to_string(), "miss".to_string()),
+            ("columns".into(), "miss".into()),
+            ("tags".into(), "redis".into()),
+            ("columns".into(), "redis".into()),
+        ]
+    );
+    let label: String = rows[0].get(2);
+    let listed: Vec<String> = serde_json::from_str(&label).unwrap();
+    let answered: Vec<String> = first_tags.json()["label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(listed, answered, "str(class) of each positive class");
+    let canonical = format!(r#"{{"body":"FREE {prefix}","title":"Win"}}"#);
+    assert_eq!(rows[1].get::<_, i32>(3) as usize, canonical.len());
+    db.drop_now().await;
+}

@@ -63,7 +63,9 @@ pub struct PredictionRecord {
     pub ts_micros: i64,
     pub model: String,
     pub version: String,
-    /// The predicted label, as `str(class)`.
+    /// The predicted label, as `str(class)`; for a multi-label or
+    /// multi-output answer, the JSON list of its labels' `str(class)`
+    /// (`["spam","money"]`; see `falcon_log::store::summary`).
     pub label: String,
     /// Per-class scores, in class order; empty when not recorded.
     pub scores: Vec<Score>,

@@ -336,7 +336,70 @@ fn u64_of(v: i64) -> u64 {
 }
 
 /// Counts, cache hit rate and latency percentiles over `filter`.
+///
+/// `by_label` counts labels, not rows: a multi-label or multi-output
+/// answer's label is stored as a JSON list (`["spam","money"]`), and each
+/// label in it counts once for its model and version, so a model's label
+/// counts may add up to more than its rows (and a multi-label answer with
+/// no positive label counts under `[]`). `total` counts rows. A
+/// single-label class whose own name is a JSON list of strings would be
+/// counted as its elements; no known model names classes so.
 pub async fn summary(db: &Database, filter: &Filter) -> Result<LogSummary> {
+    let mut out = summary_rows(db, filter).await?;
+    out.by_label = expand_list_labels(std::mem::take(&mut out.by_label));
+    Ok(out)
+}
+
+/// Counts per label of `rows` (per (model, version, label string) as
+/// stored), with list labels counted per element; sorted like the query:
+/// model, version, count descending, label.
+fn expand_list_labels(rows: Vec<LabelCount>) -> Vec<LabelCount> {
+    use std::collections::BTreeMap;
+    if !rows.iter().any(|r| r.label.starts_with('[')) {
+        return rows;
+    }
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for r in rows {
+        let list = r
+            .label
+            .starts_with('[')
+            .then(|| serde_json::from_str::<Vec<String>>(&r.label).ok())
+            .flatten()
+            .filter(|l| !l.is_empty());
+        match list {
+            Some(labels) => {
+                for l in labels {
+                    *counts
+                        .entry((r.model.clone(), r.version.clone(), l))
+                        .or_default() += r.count;
+                }
+            }
+            None => {
+                *counts
+                    .entry((r.model.clone(), r.version.clone(), r.label.clone()))
+                    .or_default() += r.count
+            }
+        }
+    }
+    let mut out: Vec<LabelCount> = counts
+        .into_iter()
+        .map(|((model, version, label), count)| LabelCount {
+            model,
+            version,
+            label,
+            count,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.model, &a.version)
+            .cmp(&(&b.model, &b.version))
+            .then(b.count.cmp(&a.count))
+            .then(a.label.cmp(&b.label))
+    });
+    out
+}
+
+async fn summary_rows(db: &Database, filter: &Filter) -> Result<LogSummary> {
     let (since, until, model) = (
         micros_to_system_time(filter.since_us().max(-62_135_596_800_000_000)),
         micros_to_system_time(filter.until_us().min(253_402_300_799_000_000)),
@@ -618,5 +681,36 @@ pub async fn count(db: &Database) -> Result<u64> {
             })
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn list_labels_count_each_element() {
+        use super::{LabelCount, expand_list_labels};
+        let row = |model: &str, label: &str, count| LabelCount {
+            model: model.into(),
+            version: "1".into(),
+            label: label.into(),
+            count,
+        };
+        let out = expand_list_labels(vec![
+            row("tags", r#"["spam","money"]"#, 3),
+            row("tags", r#"["spam"]"#, 2),
+            row("tags", "[]", 4),
+            row("plain", "ham", 1),
+            row("plain", "[not json", 1),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                row("plain", "[not json", 1),
+                row("plain", "ham", 1),
+                row("tags", "spam", 5),
+                row("tags", "[]", 4),
+                row("tags", "money", 3),
+            ]
+        );
     }
 }

@@ -380,3 +380,14 @@ async fn bench_writer_rows_per_second() {
         schema.drop_schema().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_labels_roundtrip_as_json_lists_and_count_per_label() {
+    let Some(base) = pg_base_url("multi_labels_roundtrip").await else {
+        return;
+    };
+    let schema = TestSchema::create(&base, "multi_labels").await;
+    let dir = tempfile::tempdir().unwrap();
+    check_multi_roundtrip(&schema.db().await, dir.path()).await;
+    schema.drop_schema().await;
+}

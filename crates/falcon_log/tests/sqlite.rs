@@ -232,3 +232,13 @@ async fn locked_sqlite_spools_then_replays() {
     assert_eq!(stats.dropped(), 0);
     assert_eq!(store::count(&db).await.unwrap(), 1100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_labels_roundtrip_as_json_lists_and_count_per_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", default_sqlite_path(dir.path()).display());
+    let db = Database::connect(&url, &DbOptions::default())
+        .await
+        .unwrap();
+    common::check_multi_roundtrip(&db, dir.path()).await;
+}

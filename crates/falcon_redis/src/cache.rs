@@ -225,9 +225,20 @@ impl RedisCache {
     /// [`Self::key`] from the text's SHA-256, when the caller already has
     /// it (the server computes it once per text for the key and the log).
     pub fn key_for_digest(&self, model: &str, version: &str, digest: &[u8; 32]) -> String {
+        self.key_in(":p:", model, version, digest)
+    }
+
+    /// The key of a record, from the SHA-256 of its canonical encoding:
+    /// `{prefix}:r:{model}:{version}:{hex}`. Records live apart from texts
+    /// (`:p:`) because a text may spell a record's encoding.
+    pub fn record_key_for_digest(&self, model: &str, version: &str, digest: &[u8; 32]) -> String {
+        self.key_in(":r:", model, version, digest)
+    }
+
+    fn key_in(&self, ns: &str, model: &str, version: &str, digest: &[u8; 32]) -> String {
         let mut k = String::with_capacity(self.prefix.len() + model.len() + version.len() + 72);
         k.push_str(&self.prefix);
-        k.push_str(":p:");
+        k.push_str(ns);
         k.push_str(model);
         k.push(':');
         k.push_str(version);
@@ -256,8 +267,15 @@ impl RedisCache {
         text_sha256: &[u8; 32],
     ) -> Option<Bytes> {
         let key = self.key_for_digest(model, version, text_sha256);
+        self.get_at(&key, text).await
+    }
+
+    /// The payload stored under `key` (from [`Self::key_for_digest`] or
+    /// [`Self::record_key_for_digest`]) for exactly `text` (a record's
+    /// canonical encoding), or `None` — counted like [`Self::get`].
+    pub async fn get_at(&self, key: &str, text: &str) -> Option<Bytes> {
         let t = Instant::now();
-        let res = self.get_raw(&key).await;
+        let res = self.get_raw(key).await;
         self.observe(t.elapsed());
         let c = &self.counters;
         match res {
@@ -419,6 +437,10 @@ mod tests {
             assert_eq!(
                 c.key_for_digest("spam", "2", &digest),
                 c.key("spam", "2", "abc")
+            );
+            assert_eq!(
+                c.record_key_for_digest("spam", "2", &digest),
+                "pfx:r:spam:2:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
             );
         });
     }

@@ -11,9 +11,19 @@
 //! n × f64 LE] (probabilities, when flag 1) | [n: u16 LE | n × f64 LE]
 //! (decision, when flag 2)`: 33 bytes for a binary model, against ~80 for
 //! its JSON, and f64s round-trip bit for bit.
+//!
+//! An [`Output`] payload ([`encode_output`]) tags its shape in bits 2–3
+//! of that first byte: `0` is a single-label answer, byte for byte the
+//! [`Prediction`] payload above (entries written before multi answers
+//! existed read unchanged, and the text entries of single-label models
+//! keep their keys); `1` (`0x04`) is multi-label: `flags | n: u16 LE |
+//! n × label: u32 LE | [probabilities] | [decision]`; `2` (`0x08`) is
+//! multi-output: `flags | n: u16 LE | n × Prediction payload`. A reader
+//! that predates a shape sees unknown flag bits and reports the entry
+//! corrupt — a miss, never another shape's answer.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use falcon_engine::Prediction;
+use falcon_engine::{MultiLabelPrediction, Output, Prediction};
 
 use crate::error::RedisTierError;
 
@@ -49,63 +59,193 @@ pub fn decode_entry(entry: &Bytes, text: &str) -> Result<Option<Bytes>, RedisTie
     Ok(Some(entry.slice(HEADER..)))
 }
 
-/// A prediction as a payload.
-pub fn encode_prediction(p: &Prediction) -> Bytes {
-    let n = |v: &Option<Vec<f64>>| v.as_ref().map_or(0, |v| 2 + 8 * v.len());
-    let mut b = BytesMut::with_capacity(5 + n(&p.probabilities) + n(&p.decision));
-    let flags = u8::from(p.probabilities.is_some()) | (u8::from(p.decision.is_some()) << 1);
-    b.put_u8(flags);
-    b.put_u32_le(u32::try_from(p.label).unwrap_or(u32::MAX));
-    for v in [&p.probabilities, &p.decision].into_iter().flatten() {
+/// Shape tags (bits 2–3 of the first byte) of an [`Output`] payload.
+const SHAPE_MULTI_LABEL: u8 = 0x04;
+const SHAPE_MULTI_OUTPUT: u8 = 0x08;
+
+fn score_bytes(v: &Option<Vec<f64>>) -> usize {
+    v.as_ref().map_or(0, |v| 2 + 8 * v.len())
+}
+
+fn score_flags(probabilities: &Option<Vec<f64>>, decision: &Option<Vec<f64>>) -> u8 {
+    u8::from(probabilities.is_some()) | (u8::from(decision.is_some()) << 1)
+}
+
+fn put_scores(b: &mut BytesMut, probabilities: &Option<Vec<f64>>, decision: &Option<Vec<f64>>) {
+    for v in [probabilities, decision].into_iter().flatten() {
         b.put_u16_le(u16::try_from(v.len()).unwrap_or(u16::MAX));
         for x in v.iter().take(usize::from(u16::MAX)) {
             b.put_f64_le(*x);
         }
     }
+}
+
+fn put_prediction(b: &mut BytesMut, p: &Prediction) {
+    b.put_u8(score_flags(&p.probabilities, &p.decision));
+    b.put_u32_le(u32::try_from(p.label).unwrap_or(u32::MAX));
+    put_scores(b, &p.probabilities, &p.decision);
+}
+
+fn prediction_bytes(p: &Prediction) -> usize {
+    5 + score_bytes(&p.probabilities) + score_bytes(&p.decision)
+}
+
+/// A prediction as a payload.
+pub fn encode_prediction(p: &Prediction) -> Bytes {
+    let mut b = BytesMut::with_capacity(prediction_bytes(p));
+    put_prediction(&mut b, p);
     b.freeze()
 }
 
-/// Inverse of [`encode_prediction`].
-pub fn decode_prediction(mut b: &[u8]) -> Result<Prediction, RedisTierError> {
-    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], RedisTierError> {
-        if b.len() < n {
-            return Err(RedisTierError::Corrupt("truncated prediction"));
+/// Any answer as a payload: a single-label one exactly as
+/// [`encode_prediction`], the others tagged (see the module docs).
+pub fn encode_output(o: &Output) -> Bytes {
+    match o {
+        Output::Single(p) => encode_prediction(p),
+        Output::MultiLabel(p) => {
+            let mut b = BytesMut::with_capacity(
+                3 + 4 * p.labels.len() + score_bytes(&p.probabilities) + score_bytes(&p.decision),
+            );
+            b.put_u8(SHAPE_MULTI_LABEL | score_flags(&p.probabilities, &p.decision));
+            let n = p.labels.len().min(usize::from(u16::MAX));
+            b.put_u16_le(n as u16);
+            for &l in &p.labels[..n] {
+                b.put_u32_le(u32::try_from(l).unwrap_or(u32::MAX));
+            }
+            put_scores(&mut b, &p.probabilities, &p.decision);
+            b.freeze()
         }
-        let (h, t) = b.split_at(n);
-        *b = t;
-        Ok(h)
+        Output::MultiOutput(outs) => {
+            let mut b =
+                BytesMut::with_capacity(3 + outs.iter().map(prediction_bytes).sum::<usize>());
+            b.put_u8(SHAPE_MULTI_OUTPUT);
+            let n = outs.len().min(usize::from(u16::MAX));
+            b.put_u16_le(n as u16);
+            for p in &outs[..n] {
+                put_prediction(&mut b, p);
+            }
+            b.freeze()
+        }
     }
-    fn floats(b: &mut &[u8]) -> Result<Vec<f64>, RedisTierError> {
-        let n = u16::from_le_bytes(take(b, 2)?.try_into().expect("2 bytes")) as usize;
-        let raw = take(b, n * 8)?;
-        Ok(raw
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect())
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], RedisTierError> {
+    if b.len() < n {
+        return Err(RedisTierError::Corrupt("truncated prediction"));
     }
-    let flags = take(&mut b, 1)?[0];
-    if flags & !3 != 0 {
-        return Err(RedisTierError::Corrupt("unknown prediction flags"));
-    }
-    let label = u32::from_le_bytes(take(&mut b, 4)?.try_into().expect("4 bytes")) as usize;
+    let (h, t) = b.split_at(n);
+    *b = t;
+    Ok(h)
+}
+
+fn u16_at(b: &mut &[u8]) -> Result<usize, RedisTierError> {
+    Ok(u16::from_le_bytes(take(b, 2)?.try_into().expect("2 bytes")) as usize)
+}
+
+fn u32_at(b: &mut &[u8]) -> Result<usize, RedisTierError> {
+    Ok(u32::from_le_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
+}
+
+fn floats(b: &mut &[u8]) -> Result<Vec<f64>, RedisTierError> {
+    let n = u16_at(b)?;
+    let raw = take(b, n * 8)?;
+    Ok(raw
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
+}
+
+/// `(probabilities, decision)` as flagged.
+type ScorePair = (Option<Vec<f64>>, Option<Vec<f64>>);
+
+fn read_scores(b: &mut &[u8], flags: u8) -> Result<ScorePair, RedisTierError> {
     let probabilities = if flags & 1 != 0 {
-        Some(floats(&mut b)?)
+        Some(floats(b)?)
     } else {
         None
     };
     let decision = if flags & 2 != 0 {
-        Some(floats(&mut b)?)
+        Some(floats(b)?)
     } else {
         None
     };
-    if !b.is_empty() {
-        return Err(RedisTierError::Corrupt("trailing bytes after prediction"));
+    Ok((probabilities, decision))
+}
+
+/// One prediction payload from the front of `b`.
+fn read_prediction(b: &mut &[u8]) -> Result<Prediction, RedisTierError> {
+    let flags = take(b, 1)?[0];
+    if flags & !3 != 0 {
+        return Err(RedisTierError::Corrupt("unknown prediction flags"));
     }
+    let label = u32_at(b)?;
+    let (probabilities, decision) = read_scores(b, flags)?;
     Ok(Prediction {
         label,
         probabilities,
         decision,
     })
+}
+
+fn end(b: &[u8]) -> Result<(), RedisTierError> {
+    if b.is_empty() {
+        Ok(())
+    } else {
+        Err(RedisTierError::Corrupt("trailing bytes after prediction"))
+    }
+}
+
+/// Inverse of [`encode_prediction`]; a payload of another shape is an
+/// error.
+pub fn decode_prediction(mut b: &[u8]) -> Result<Prediction, RedisTierError> {
+    let p = read_prediction(&mut b)?;
+    end(b)?;
+    Ok(p)
+}
+
+/// Inverse of [`encode_output`]. Unknown shape or flag bits, truncation
+/// and trailing bytes are errors (a miss for the tier).
+pub fn decode_output(mut b: &[u8]) -> Result<Output, RedisTierError> {
+    let Some(&first) = b.first() else {
+        return Err(RedisTierError::Corrupt("truncated prediction"));
+    };
+    let out = match first & 0x0C {
+        0 => Output::Single(read_prediction(&mut b)?),
+        SHAPE_MULTI_LABEL => {
+            let flags = take(&mut b, 1)?[0];
+            if flags & !(SHAPE_MULTI_LABEL | 3) != 0 {
+                return Err(RedisTierError::Corrupt("unknown prediction flags"));
+            }
+            let n = u16_at(&mut b)?;
+            let labels = (0..n)
+                .map(|_| u32_at(&mut b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (probabilities, decision) = read_scores(&mut b, flags)?;
+            Output::MultiLabel(MultiLabelPrediction {
+                labels,
+                probabilities,
+                decision,
+            })
+        }
+        SHAPE_MULTI_OUTPUT => {
+            if take(&mut b, 1)?[0] != SHAPE_MULTI_OUTPUT {
+                return Err(RedisTierError::Corrupt("unknown prediction flags"));
+            }
+            let n = u16_at(&mut b)?;
+            // Each output takes at least 5 bytes: a length the payload
+            // cannot hold is corrupt before anything is allocated.
+            if n * 5 > b.len() {
+                return Err(RedisTierError::Corrupt("truncated prediction"));
+            }
+            let outs = (0..n)
+                .map(|_| read_prediction(&mut b))
+                .collect::<Result<Vec<_>, _>>()?;
+            Output::MultiOutput(outs)
+        }
+        _ => return Err(RedisTierError::Corrupt("unknown prediction shape")),
+    };
+    end(b)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -163,6 +303,98 @@ mod tests {
         extra.push(0);
         assert!(decode_prediction(&extra).is_err());
         assert!(decode_prediction(&[0xff, 0, 0, 0, 0]).is_err());
+    }
+
+    fn bits(o: &Output) -> String {
+        // `{:?}` prints every f64 exactly (NaN included), so equal strings
+        // mean bit-identical answers up to NaN payloads.
+        format!("{o:?}")
+    }
+
+    fn shapes() -> Vec<Output> {
+        vec![
+            Output::Single(Prediction {
+                label: 1,
+                probabilities: Some(vec![0.1, 0.9]),
+                decision: Some(vec![2.2]),
+            }),
+            Output::MultiLabel(MultiLabelPrediction {
+                labels: vec![0, 3],
+                probabilities: Some(vec![0.9, 0.1, 0.2, 0.75]),
+                decision: Some(vec![1.5, -2.0, -1.0, 0.5e-300]),
+            }),
+            Output::MultiLabel(MultiLabelPrediction {
+                labels: vec![],
+                probabilities: None,
+                decision: Some(vec![-1.0, -0.0]),
+            }),
+            Output::MultiLabel(MultiLabelPrediction {
+                labels: vec![1],
+                probabilities: Some(vec![0.4, 0.6]),
+                decision: None,
+            }),
+            Output::MultiOutput(vec![
+                Prediction {
+                    label: 0,
+                    probabilities: Some(vec![0.8, 0.2]),
+                    decision: None,
+                },
+                Prediction {
+                    label: 2,
+                    probabilities: Some(vec![0.1, 0.2, 0.7]),
+                    decision: None,
+                },
+            ]),
+            Output::MultiOutput(vec![Prediction {
+                label: 1,
+                probabilities: None,
+                decision: None,
+            }]),
+        ]
+    }
+
+    #[test]
+    fn outputs_roundtrip_bit_for_bit() {
+        for o in shapes() {
+            let enc = encode_output(&o);
+            assert_eq!(bits(&decode_output(&enc).unwrap()), bits(&o), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn a_single_output_is_the_prediction_payload() {
+        // Entries written before multi answers existed read as `Single`,
+        // and a single-label answer is stored as it always was.
+        let p = Prediction {
+            label: 1,
+            probabilities: Some(vec![0.1, 0.9]),
+            decision: Some(vec![2.2]),
+        };
+        let old = encode_prediction(&p);
+        assert_eq!(encode_output(&Output::Single(p.clone())), old);
+        assert_eq!(decode_output(&old).unwrap(), Output::Single(p));
+    }
+
+    #[test]
+    fn multi_payloads_are_never_read_as_another_shape() {
+        for o in shapes().into_iter().skip(1) {
+            let enc = encode_output(&o);
+            // The single-prediction reader (what workers built before
+            // multi answers read with) refuses them: a miss.
+            assert!(decode_prediction(&enc).is_err(), "{o:?}");
+            for cut in 0..enc.len() {
+                assert!(decode_output(&enc[..cut]).is_err(), "{o:?} cut at {cut}");
+            }
+            let mut extra = enc.to_vec();
+            extra.push(0);
+            assert!(decode_output(&extra).is_err());
+        }
+        // Unknown shape (bits 2-3 = 3) and unknown flags.
+        assert!(decode_output(&[0x0C, 0, 0, 0, 0]).is_err());
+        assert!(decode_output(&[0x14, 0, 0]).is_err());
+        assert!(decode_output(&[0x09, 0, 0]).is_err());
+        // A huge declared output count in a short payload.
+        assert!(decode_output(&[0x08, 0xff, 0xff, 0, 0, 0, 0, 0]).is_err());
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //!
 //! `falcon_server` defines the port (`SharedTier`: `get`, background `put`,
 //! metrics); `crates/falcon/src/wiring/redis_tier.rs` adapts [`RedisCache`]
-//! to it with [`codec::encode_prediction`] / [`codec::decode_prediction`]
-//! as the payload, and the server runs "Redis, else the engine, then write
+//! to it with [`codec::encode_output`] / [`codec::decode_output`] as the
+//! payload (any answer shape; a record under `{prefix}:r:…`, keyed by its
+//! canonical encoding), and the server runs "Redis, else the engine, then write
 //! back" inside the in-process cache's one computation per key, so
 //! concurrent identical misses ask Redis (and the engine) once. The
 //! version it passes is `<version>@<model file fingerprint>`.

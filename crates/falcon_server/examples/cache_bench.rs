@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use falcon_engine::Prediction;
+use falcon_engine::{Output, Prediction};
+use falcon_server::input::Item;
 use falcon_server::{CacheKey, MokaCache, PredictionCache};
 
 fn main() {
@@ -17,16 +18,18 @@ fn main() {
         let filler = "lorem ipsum dolor sit amet ".repeat(210);
         let n = 50_000;
         let keys: Vec<Arc<String>> = (0..n).map(|i| Arc::new(format!("{i} {filler}"))).collect();
-        let pred = || Prediction {
-            label: 1,
-            probabilities: Some(vec![0.5, 0.5]),
-            decision: Some(vec![0.1]),
+        let pred = || {
+            Output::Single(Prediction {
+                label: 1,
+                probabilities: Some(vec![0.5, 0.5]),
+                decision: Some(vec![0.1]),
+            })
         };
         let t = Instant::now();
         for k in &keys {
             let key = CacheKey {
                 model_uid: 1,
-                text: k.clone(),
+                input: Item::Text(k.clone()),
             };
             cache
                 .get_or_compute(
@@ -45,7 +48,7 @@ fn main() {
         for k in keys.iter().rev().take(1000).cycle().take(n) {
             let key = CacheKey {
                 model_uid: 1,
-                text: k.clone(),
+                input: Item::Text(k.clone()),
             };
             cache
                 .get_or_compute(

@@ -2,10 +2,14 @@
 //! can be stacked on it later without touching the handlers.
 //!
 //! The in-process tier is a `moka` cache bounded in bytes (a weigher counts
-//! the text, the key and the prediction) with a per-entry TTL. The key is
-//! the process-unique id of the loaded model version plus the **exact text**
-//! — not a hash of it — so two different texts can never share an entry, and
-//! a reloaded model never answers from its predecessor's entries. Concurrent
+//! the input, the key and the answer) with a per-entry TTL. The key is
+//! the process-unique id of the loaded model version plus the **exact
+//! input** — the text, or a record's canonical encoding tagged as a record
+//! (see [`crate::input`]), not a hash of it — so two different inputs can
+//! never share an entry, and a reloaded model never answers from its
+//! predecessor's entries. Values are [`Output`]s, whatever the model's
+//! shape; a single-label text costs what it did (no extra allocation: the
+//! prediction sits inline in the enum). Concurrent
 //! misses on one key are computed once: moka's entry API makes the others
 //! wait for that computation.
 
@@ -13,30 +17,35 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use falcon_engine::Prediction;
+use falcon_engine::{Output, Prediction};
 use futures_util::future::BoxFuture;
 
 use crate::error::ServerError;
+use crate::input::Item;
 
-/// Model load + exact text.
+/// Model load + exact input.
 #[derive(Clone, Debug)]
 pub struct CacheKey {
     /// [`crate::repository::LoadedModel::uid`].
     pub model_uid: u64,
-    /// The request's own `String`, moved (not copied) behind an `Arc`.
-    pub text: Arc<String>,
+    /// The text (the request's own `String`, moved behind an `Arc`) or the
+    /// record.
+    pub input: Item,
 }
 
 impl PartialEq for CacheKey {
     fn eq(&self, other: &Self) -> bool {
-        self.model_uid == other.model_uid && self.text.as_str() == other.text.as_str()
+        self.model_uid == other.model_uid
+            && self.input.kind() == other.input.kind()
+            && self.input.key() == other.input.key()
     }
 }
 impl Eq for CacheKey {}
 impl Hash for CacheKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.model_uid.hash(state);
-        self.text.as_str().hash(state);
+        self.input.kind().hash(state);
+        self.input.key().hash(state);
     }
 }
 
@@ -48,7 +57,7 @@ pub enum CacheStatus {
 }
 
 /// The computation run on a miss.
-pub type Compute<'a> = BoxFuture<'a, Result<Prediction, ServerError>>;
+pub type Compute<'a> = BoxFuture<'a, Result<Output, ServerError>>;
 
 /// A prediction cache. Implementations must compute concurrent identical
 /// misses once, and must never answer one text with another's prediction.
@@ -60,7 +69,7 @@ pub trait PredictionCache: Send + Sync + 'static {
         key: CacheKey,
         ttl: Duration,
         compute: Compute<'a>,
-    ) -> BoxFuture<'a, Result<(Arc<Prediction>, CacheStatus), ServerError>>;
+    ) -> BoxFuture<'a, Result<(Arc<Output>, CacheStatus), ServerError>>;
 
     /// `(entries, weighted bytes)`, for metrics.
     fn usage(&self) -> (u64, u64);
@@ -75,7 +84,7 @@ impl PredictionCache for NoCache {
         _key: CacheKey,
         _ttl: Duration,
         compute: Compute<'a>,
-    ) -> BoxFuture<'a, Result<(Arc<Prediction>, CacheStatus), ServerError>> {
+    ) -> BoxFuture<'a, Result<(Arc<Output>, CacheStatus), ServerError>> {
         Box::pin(async move { Ok((Arc::new(compute.await?), CacheStatus::Miss)) })
     }
 
@@ -86,7 +95,7 @@ impl PredictionCache for NoCache {
 
 #[derive(Clone)]
 struct Cached {
-    prediction: Arc<Prediction>,
+    prediction: Arc<Output>,
     ttl: Duration,
 }
 
@@ -112,17 +121,34 @@ impl MokaCache {
         let inner = moka::future::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|k: &CacheKey, v: &Cached| {
-                let p = &v.prediction;
-                let floats = p.probabilities.as_ref().map_or(0, Vec::len)
-                    + p.decision.as_ref().map_or(0, Vec::len);
                 // Capacity, not length: a string parsed from JSON may hold
                 // more than it uses, and the bound is on memory.
-                let w = ENTRY_OVERHEAD + k.text.capacity() + floats * 8;
+                let w = ENTRY_OVERHEAD + k.input.heap_bytes() + output_bytes(&v.prediction);
                 u32::try_from(w).unwrap_or(u32::MAX)
             })
             .expire_after(PerEntryTtl)
             .build_with_hasher(foldhash::fast::RandomState::default());
         MokaCache { inner }
+    }
+}
+
+/// Heap bytes of an answer's vectors.
+fn output_bytes(o: &Output) -> usize {
+    let floats = |p: &Prediction| {
+        p.probabilities.as_ref().map_or(0, Vec::len) + p.decision.as_ref().map_or(0, Vec::len)
+    };
+    match o {
+        Output::Single(p) => floats(p) * 8,
+        Output::MultiLabel(p) => {
+            (p.labels.len()
+                + p.probabilities.as_ref().map_or(0, Vec::len)
+                + p.decision.as_ref().map_or(0, Vec::len))
+                * 8
+        }
+        Output::MultiOutput(outs) => outs
+            .iter()
+            .map(|p| std::mem::size_of::<Prediction>() + floats(p) * 8)
+            .sum(),
     }
 }
 
@@ -132,7 +158,7 @@ impl PredictionCache for MokaCache {
         key: CacheKey,
         ttl: Duration,
         compute: Compute<'a>,
-    ) -> BoxFuture<'a, Result<(Arc<Prediction>, CacheStatus), ServerError>> {
+    ) -> BoxFuture<'a, Result<(Arc<Output>, CacheStatus), ServerError>> {
         Box::pin(async move {
             if ttl.is_zero() {
                 return Ok((Arc::new(compute.await?), CacheStatus::Miss));
@@ -170,19 +196,101 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn pred(label: usize) -> Prediction {
-        Prediction {
+    fn pred(label: usize) -> Output {
+        Output::Single(Prediction {
             label,
             probabilities: Some(vec![0.25, 0.75]),
             decision: None,
+        })
+    }
+
+    fn label(o: &Output) -> usize {
+        match o {
+            Output::Single(p) => p.label,
+            _ => unreachable!(),
         }
     }
 
     fn key(uid: u64, text: &str) -> CacheKey {
         CacheKey {
             model_uid: uid,
-            text: Arc::new(text.to_string()),
+            input: Item::text(text.to_string()),
         }
+    }
+
+    fn record_key(uid: u64, columns: &[(&str, &str)]) -> CacheKey {
+        let r = crate::input::Record::from_columns(
+            columns
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .unwrap();
+        CacheKey {
+            model_uid: uid,
+            input: Item::Record(Arc::new(r)),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_never_share_entries_with_texts_or_other_records() {
+        let c = MokaCache::new(1 << 20);
+        let ttl = Duration::from_secs(60);
+        let rec = record_key(1, &[("a", "x"), ("b", "y")]);
+        let (_, s) = c
+            .get_or_compute(rec.clone(), ttl, Box::pin(async { Ok(pred(1)) }))
+            .await
+            .unwrap();
+        assert_eq!(s, CacheStatus::Miss);
+        // The text spelling the record's canonical encoding is another entry.
+        let spelled = key(1, rec.input.key());
+        assert_eq!(spelled.input.key(), r#"{"a":"x","b":"y"}"#);
+        let (p, s) = c
+            .get_or_compute(spelled, ttl, Box::pin(async { Ok(pred(0)) }))
+            .await
+            .unwrap();
+        assert_eq!((label(&p), s), (0, CacheStatus::Miss));
+        for other in [
+            record_key(1, &[("a", "xy")]),
+            record_key(1, &[("a", "x"), ("b", "y "), ("c", "")]),
+            record_key(1, &[("a", "y"), ("b", "x")]),
+        ] {
+            let (_, s) = c
+                .get_or_compute(other, ttl, Box::pin(async { Ok(pred(0)) }))
+                .await
+                .unwrap();
+            assert_eq!(s, CacheStatus::Miss);
+        }
+        // The same record, columns in another order: a hit.
+        let (p, s) = c
+            .get_or_compute(
+                record_key(1, &[("b", "y"), ("a", "x")]),
+                ttl,
+                Box::pin(async { Ok(pred(0)) }),
+            )
+            .await
+            .unwrap();
+        assert_eq!((label(&p), s), (1, CacheStatus::Hit));
+    }
+
+    #[tokio::test]
+    async fn multi_answers_are_cached_whole() {
+        let c = MokaCache::new(1 << 20);
+        let ttl = Duration::from_secs(60);
+        let tags = Output::MultiLabel(falcon_engine::MultiLabelPrediction {
+            labels: vec![0, 2],
+            probabilities: Some(vec![0.9, 0.2, 0.7]),
+            decision: Some(vec![2.0, -1.0, 1.0]),
+        });
+        let stored = tags.clone();
+        c.get_or_compute(key(3, "t"), ttl, Box::pin(async move { Ok(stored) }))
+            .await
+            .unwrap();
+        let (p, s) = c
+            .get_or_compute(key(3, "t"), ttl, Box::pin(async { Ok(pred(0)) }))
+            .await
+            .unwrap();
+        assert_eq!((&*p, s), (&tags, CacheStatus::Hit));
     }
 
     #[tokio::test]
@@ -193,18 +301,18 @@ mod tests {
             .get_or_compute(key(1, "a"), ttl, Box::pin(async { Ok(pred(1)) }))
             .await
             .unwrap();
-        assert_eq!((p.label, s), (1, CacheStatus::Miss));
+        assert_eq!((label(&p), s), (1, CacheStatus::Miss));
         let (p, s) = c
             .get_or_compute(key(1, "a"), ttl, Box::pin(async { Ok(pred(0)) }))
             .await
             .unwrap();
-        assert_eq!((p.label, s), (1, CacheStatus::Hit));
+        assert_eq!((label(&p), s), (1, CacheStatus::Hit));
         // Another text, or another load of the model, is another entry.
         let (p, s) = c
             .get_or_compute(key(1, "a "), ttl, Box::pin(async { Ok(pred(0)) }))
             .await
             .unwrap();
-        assert_eq!((p.label, s), (0, CacheStatus::Miss));
+        assert_eq!((label(&p), s), (0, CacheStatus::Miss));
         let (_, s) = c
             .get_or_compute(key(2, "a"), ttl, Box::pin(async { Ok(pred(0)) }))
             .await

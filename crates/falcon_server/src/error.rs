@@ -183,6 +183,9 @@ impl From<falcon_engine::EngineError> for ServerError {
             falcon_engine::EngineError::ExplainUnsupported(_) => {
                 ServerError::ExplainUnsupported(e.to_string())
             }
+            // A record with a missing or unknown column (named in the
+            // message), or an input of the wrong kind.
+            falcon_engine::EngineError::Input(_) => ServerError::Invalid(e.to_string()),
             other => ServerError::Internal(other.to_string()),
         }
     }

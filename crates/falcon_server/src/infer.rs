@@ -5,20 +5,23 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
 
-use falcon_engine::{Contribution, Prediction};
+use falcon_engine::{Contribution, Output, Prediction};
 
 use crate::cache::{CacheKey, CacheStatus};
 use crate::error::ServerError;
-use crate::ports::{PredictionEvent, RequestContext, SharedKey, Tier, plausible, text_sha256};
+use crate::input::Item;
+use crate::ports::{
+    PredictionEvent, RequestContext, SharedKey, Tier, plausible_output, text_sha256,
+};
 use crate::repository::LoadedModel;
 use crate::state::AppState;
 
 /// Longest a batch runs on an async worker without yielding to others.
 const YIELD_EVERY: Duration = Duration::from_micros(500);
 
-/// Predictions for a request's texts, in order.
+/// Answers for a request's inputs, in order.
 pub struct Outcome {
-    pub predictions: Vec<Arc<Prediction>>,
+    pub predictions: Vec<Arc<Output>>,
     /// Every text was a cache hit.
     pub all_hits: bool,
     /// Texts answered by the in-process tier and by the shared tier.
@@ -52,20 +55,20 @@ pub fn check_batch(
     Ok(())
 }
 
-/// Runs the engine on one text: inline when short (tens of µs, cheaper
+/// Runs the engine on one input: inline when short (tens of µs, cheaper
 /// than a thread hop), on the blocking pool when long, so one huge text
 /// never stalls the other requests of an async worker.
 async fn run_engine(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    text: &Arc<String>,
-) -> Result<Prediction, ServerError> {
+    item: &Item,
+) -> Result<Output, ServerError> {
     let started = Instant::now();
-    let result = if text.len() <= state.config().inline_max_bytes {
-        model.model.predict(text)
+    let result = if item.len() <= state.config().inline_max_bytes {
+        item.with_input(|i| model.model.predict_output(i))
     } else {
-        let (m, t) = (model.clone(), text.clone());
-        tokio::task::spawn_blocking(move || m.model.predict(&t))
+        let (m, t) = (model.clone(), item.clone());
+        tokio::task::spawn_blocking(move || t.with_input(|i| m.model.predict_output(i)))
             .await
             .map_err(|e| ServerError::Internal(format!("inference task failed: {e}")))?
     };
@@ -89,28 +92,29 @@ struct MissInfo {
     text_sha256: Option<[u8; 32]>,
 }
 
-/// The prediction for one text through the tiers: memory → shared tier →
+/// The answer for one input through the tiers: memory → shared tier →
 /// engine. Runs as the in-process cache's computation, so concurrent
 /// identical misses ask the shared tier (and the engine) once.
 async fn lookup_or_run(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    text: Arc<String>,
+    item: Item,
     ttl: Duration,
     info: &mut MissInfo,
-) -> Result<Prediction, ServerError> {
+) -> Result<Output, ServerError> {
     let Some(tier) = state.shared_tier().filter(|_| !ttl.is_zero()) else {
-        return run_engine(state, model, &text).await;
+        return run_engine(state, model, &item).await;
     };
-    let digest = &*info.text_sha256.insert(text_sha256(&text));
+    let digest = &*info.text_sha256.insert(text_sha256(item.key()));
     let key = SharedKey {
         model: &model.name,
         version: &model.cache_version,
-        text: &text,
+        kind: item.kind(),
+        text: item.key(),
         text_sha256: digest,
     };
     if let Some(p) = tier.get(key).await {
-        if plausible(&p, model.model.classes()) {
+        if plausible_output(&p, model.output_kind, &model.output_classes) {
             info.from_shared = true;
             return Ok(p);
         }
@@ -120,18 +124,18 @@ async fn lookup_or_run(
             "implausible shared-tier entry; recomputing"
         );
     }
-    let p = run_engine(state, model, &text).await?;
+    let p = run_engine(state, model, &item).await?;
     tier.put(key, &p, ttl);
     Ok(p)
 }
 
-/// Predicts `texts` with `model` through the cache tiers. Takes an
+/// Predicts `items` with `model` through the cache tiers. Takes an
 /// inference slot first (503 when none is free). With a prediction sink,
-/// records every text of a successful request.
+/// records every input of a successful request.
 pub async fn predict(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    texts: Vec<String>,
+    items: Vec<Item>,
     arrival: Instant,
     ctx: &RequestContext,
 ) -> Result<Outcome, ServerError> {
@@ -146,27 +150,26 @@ pub async fn predict(
         .map_or(state.config().cache_ttl, |e| {
             e.settings.cache_ttl.unwrap_or(state.config().cache_ttl)
         });
-    let mut predictions = Vec::with_capacity(texts.len());
+    let mut predictions = Vec::with_capacity(items.len());
     let (mut memory_hits, mut shared_hits) = (0u32, 0u32);
-    let n = texts.len();
+    let n = items.len();
     let sink = state.sink();
     // Only with a sink: what the log needs once the request succeeded.
-    let mut logged: Vec<(Arc<String>, Tier, Duration, [u8; 32])> = Vec::new();
+    let mut logged: Vec<(Item, Tier, Duration, [u8; 32])> = Vec::new();
     if sink.is_some() {
         logged.reserve_exact(n);
     }
     let mut result = Ok(());
     let mut last_yield = begin;
-    for text in texts {
-        let text = Arc::new(text);
+    for item in items {
         let key = CacheKey {
             model_uid: model.uid,
-            text: text.clone(),
+            input: item.clone(),
         };
         let t0 = Instant::now();
-        let for_log = sink.is_some().then(|| text.clone());
+        let for_log = sink.is_some().then(|| item.clone());
         let mut info = MissInfo::default();
-        let compute = Box::pin(lookup_or_run(state, model, text, ttl, &mut info));
+        let compute = Box::pin(lookup_or_run(state, model, item, ttl, &mut info));
         let outcome = state.cache().get_or_compute(key, ttl, compute).await;
         let from_shared = info.from_shared;
         match outcome {
@@ -198,7 +201,7 @@ pub async fn predict(
                     }
                 }
                 if let Some(t) = for_log {
-                    let digest = info.text_sha256.unwrap_or_else(|| text_sha256(&t));
+                    let digest = info.text_sha256.unwrap_or_else(|| text_sha256(t.key()));
                     logged.push((t, tier, elapsed, digest));
                 }
                 predictions.push(p);
@@ -221,8 +224,8 @@ pub async fn predict(
     result?;
     state.metrics().batch_size.observe(n as f64);
     if let Some(sink) = sink {
-        for (i, ((text, tier, latency, digest), p)) in logged.iter().zip(&predictions).enumerate() {
-            sink.record(event(model, ctx, i, p, *latency, *tier, text, digest));
+        for (i, ((item, tier, latency, digest), p)) in logged.iter().zip(&predictions).enumerate() {
+            sink.record(event(model, ctx, i, p, *latency, *tier, item.key(), digest));
         }
     }
     Ok(Outcome {
@@ -240,7 +243,7 @@ fn event<'a>(
     model: &'a LoadedModel,
     ctx: &'a RequestContext,
     item: usize,
-    prediction: &'a Prediction,
+    prediction: &'a Output,
     latency: Duration,
     tier: Tier,
     text: &'a str,
@@ -252,6 +255,7 @@ fn event<'a>(
         model: &model.name,
         version: &model.version_str,
         classes: model.model.classes(),
+        output_classes: &model.output_classes,
         prediction,
         latency,
         tier,
@@ -280,10 +284,12 @@ pub fn cache_headers(state: &AppState, out: &Outcome, headers: &mut http::Header
 }
 
 /// Predictions with explanations; never cached (they are larger and rarer).
+/// A multi-label or multi-output model is refused (400
+/// `explain_unsupported`): an explanation covers one predicted class.
 pub async fn explain(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    texts: Vec<String>,
+    items: Vec<Item>,
     k: usize,
     arrival: Instant,
     ctx: &RequestContext,
@@ -297,17 +303,20 @@ pub async fn explain(
     let _permit = state.admit()?;
     let begin = Instant::now();
     let queue = begin.saturating_duration_since(arrival);
-    let n = texts.len() as u64;
+    let n = items.len() as u64;
     let (m, inline) = (
         model.clone(),
-        texts.iter().map(String::len).sum::<usize>() <= state.config().inline_max_bytes,
+        items.iter().map(Item::len).sum::<usize>() <= state.config().inline_max_bytes,
     );
-    let texts = Arc::new(texts);
-    let for_log = state.sink().map(|_| texts.clone());
+    let items = Arc::new(items);
+    let for_log = state.sink().map(|_| items.clone());
     let work = move || -> Result<Vec<_>, ServerError> {
-        texts
+        items
             .iter()
-            .map(|t| m.model.explain(t, k).map_err(ServerError::from))
+            .map(|t| {
+                t.with_input(|i| m.model.explain_input(i, k))
+                    .map_err(ServerError::from)
+            })
             .collect()
     };
     let result = if inline {
@@ -320,12 +329,23 @@ pub async fn explain(
     let inference = begin.elapsed();
     record(model, queue, inference, n, result.is_ok());
     let result = result?;
-    if let (Some(sink), Some(texts)) = (state.sink(), for_log) {
-        // One computation for the whole batch: each text gets its share.
+    if let (Some(sink), Some(items)) = (state.sink(), for_log) {
+        // One computation for the whole batch: each input gets its share.
         let each = inference / u32::try_from(n.max(1)).unwrap_or(u32::MAX);
-        for (i, ((p, _), text)) in result.iter().zip(texts.iter()).enumerate() {
-            let digest = text_sha256(text);
-            sink.record(event(model, ctx, i, p, each, Tier::Computed, text, &digest));
+        for (i, ((p, _), item)) in result.iter().zip(items.iter()).enumerate() {
+            let digest = text_sha256(item.key());
+            // Explained models are single-label: the answer is a `Single`.
+            let o = Output::Single(p.clone());
+            sink.record(event(
+                model,
+                ctx,
+                i,
+                &o,
+                each,
+                Tier::Computed,
+                item.key(),
+                &digest,
+            ));
         }
     }
     Ok((result, queue, inference))

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod infer;
+pub mod input;
 pub mod metrics;
 pub mod middleware;
 pub mod ports;
@@ -26,8 +27,8 @@ pub use cache::{CacheKey, CacheStatus, MokaCache, NoCache, PredictionCache};
 pub use config::{ModelSettings, ServerConfig, parse_bytes, parse_duration};
 pub use error::ServerError;
 pub use ports::{
-    BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink, RequestContext,
-    SharedKey, SharedTier, Tier, text_sha256,
+    BoxFuture, Caller, Denied, Gatekeeper, InputKind, Ports, PredictionEvent, PredictionSink,
+    RequestContext, SharedKey, SharedTier, Tier, text_sha256,
 };
 pub use router::router;
 pub use server::{Stopped, run};

@@ -18,7 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use falcon_engine::{Label, Prediction};
+use falcon_engine::{Label, Output, OutputKind, Prediction};
+
+pub use crate::input::InputKind;
 
 /// A boxed future, so ports can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -43,7 +45,11 @@ pub struct SharedKey<'a> {
     /// ([`crate::repository::LoadedModel::cache_version`]), so a replaced
     /// file never answers from its predecessor's entries.
     pub version: &'a str,
-    /// The exact text.
+    /// A text, or a record (whose `text` is its canonical encoding, see
+    /// [`crate::input`]). Implementations must keep the two apart: a text
+    /// may spell a record's encoding.
+    pub kind: InputKind,
+    /// The exact text, or the record's canonical encoding.
     pub text: &'a str,
     /// SHA-256 of `text`. Computed once per text on the request path and
     /// shared by the tier's lookup, its write-back and the prediction log's
@@ -66,10 +72,13 @@ pub trait SharedTier: Send + Sync + 'static {
     /// The tier's name in `x-cache-tier` and metric labels, e.g. `"redis"`.
     fn name(&self) -> &'static str;
     /// The stored prediction for `key`, if any. Must be bounded in time.
-    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>>;
-    /// Stores `prediction` for `key` for `ttl`, in the background: returns
+    /// Any shape of answer ([`Output`]) must come back as stored, and an
+    /// entry of an older format must read as a miss, never as another
+    /// shape.
+    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Output>>;
+    /// Stores `output` for `key` for `ttl`, in the background: returns
     /// at once, and may skip the store under pressure.
-    fn put(&self, key: SharedKey<'_>, prediction: &Prediction, ttl: Duration);
+    fn put(&self, key: SharedKey<'_>, output: &Output, ttl: Duration);
     /// Appends the tier's metrics (Prometheus text format).
     fn write_prometheus(&self, out: &mut String);
 }
@@ -83,14 +92,18 @@ pub struct PredictionEvent<'a> {
     pub item: u32,
     pub model: &'a str,
     pub version: &'a str,
-    /// The model's classes, to name `prediction.label` and the scores.
+    /// The model's classes, to name a single or multi-label answer's
+    /// labels and scores (empty for a multi-output model).
     pub classes: &'a [Label],
-    pub prediction: &'a Prediction,
+    /// Each output's classes (one entry unless multi-output).
+    pub output_classes: &'a [Vec<Label>],
+    pub prediction: &'a Output,
     /// Time to produce this prediction (cache lookup or engine).
     pub latency: Duration,
     pub tier: Tier,
     /// The API key's id (never the key), when auth is on.
     pub api_key_id: Option<&'a str>,
+    /// The text, or a record's canonical encoding (see [`crate::input`]).
     pub text: &'a str,
     /// [`text_sha256`] of `text`, already computed for the shared tier when
     /// there is one.
@@ -202,7 +215,6 @@ pub fn is_admin_route(route: &str) -> bool {
 /// range.
 pub fn plausible(p: &Prediction, classes: &[Label]) -> bool {
     let n = classes.len();
-    let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
     p.label < n
         && p.probabilities
             .as_deref()
@@ -210,6 +222,39 @@ pub fn plausible(p: &Prediction, classes: &[Label]) -> bool {
         && p.decision
             .as_deref()
             .is_none_or(|v| (v.len() == n || (n == 2 && v.len() == 1)) && finite(v))
+}
+
+fn finite(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite())
+}
+
+/// [`plausible`] for any shape: the output has the model's shape (`kind`)
+/// and fits its classes (`output_classes`, one entry per output). A single
+/// answer for a multi-label model — an entry written for another model
+/// under the same key — is a miss, never served.
+pub fn plausible_output(o: &Output, kind: OutputKind, output_classes: &[Vec<Label>]) -> bool {
+    match (o, kind, output_classes) {
+        (Output::Single(p), OutputKind::Single, [classes]) => plausible(p, classes),
+        (Output::MultiLabel(p), OutputKind::MultiLabel, [classes]) => {
+            let n = classes.len();
+            p.labels.iter().all(|&l| l < n)
+                && p.labels.windows(2).all(|w| w[0] < w[1])
+                && p.probabilities
+                    .as_deref()
+                    .is_none_or(|v| v.len() == n && finite(v))
+                && p.decision
+                    .as_deref()
+                    .is_none_or(|v| v.len() == n && finite(v))
+        }
+        (Output::MultiOutput(outs), OutputKind::MultiOutput, classes) => {
+            outs.len() == classes.len()
+                && outs
+                    .iter()
+                    .zip(classes)
+                    .all(|(p, c)| p.decision.is_none() && plausible(p, c))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +295,53 @@ mod tests {
             ..multi
         };
         assert!(!plausible(&one_decision_multi, &classes(3)));
+    }
+
+    #[test]
+    fn plausible_outputs_match_the_models_shape() {
+        use falcon_engine::MultiLabelPrediction;
+        let one = vec![classes(3)];
+        let single = Output::Single(Prediction {
+            label: 1,
+            probabilities: None,
+            decision: Some(vec![0.1, 0.2, 0.3]),
+        });
+        assert!(plausible_output(&single, OutputKind::Single, &one));
+        assert!(!plausible_output(&single, OutputKind::MultiLabel, &one));
+        let tags = Output::MultiLabel(MultiLabelPrediction {
+            labels: vec![0, 2],
+            probabilities: Some(vec![0.9, 0.1, 0.8]),
+            decision: None,
+        });
+        assert!(plausible_output(&tags, OutputKind::MultiLabel, &one));
+        assert!(!plausible_output(&tags, OutputKind::Single, &one));
+        let out_of_range = Output::MultiLabel(MultiLabelPrediction {
+            labels: vec![3],
+            probabilities: None,
+            decision: None,
+        });
+        assert!(!plausible_output(
+            &out_of_range,
+            OutputKind::MultiLabel,
+            &one
+        ));
+        let unsorted = Output::MultiLabel(MultiLabelPrediction {
+            labels: vec![2, 0],
+            probabilities: None,
+            decision: None,
+        });
+        assert!(!plausible_output(&unsorted, OutputKind::MultiLabel, &one));
+        let two = vec![classes(2), classes(3)];
+        let p = |label, n: usize| Prediction {
+            label,
+            probabilities: Some(vec![1.0 / n as f64; n]),
+            decision: None,
+        };
+        let outs = Output::MultiOutput(vec![p(1, 2), p(2, 3)]);
+        assert!(plausible_output(&outs, OutputKind::MultiOutput, &two));
+        assert!(!plausible_output(&outs, OutputKind::MultiOutput, &two[..1]));
+        let swapped = Output::MultiOutput(vec![p(2, 3), p(1, 2)]);
+        assert!(!plausible_output(&swapped, OutputKind::MultiOutput, &two));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use falcon_engine::Model;
+use falcon_engine::{Input, Label, Model, Output, OutputKind, Prediction};
 use prometheus::{Histogram, IntCounter};
 
 use crate::config::ModelSettings;
@@ -131,6 +131,10 @@ pub struct LoadedModel {
     /// `version` as text, for labels and responses.
     pub version_str: Arc<str>,
     pub model: Model,
+    /// [`Model::output_kind`], and [`Model::output_classes`] owned, so
+    /// checking a shared-tier entry and logging allocate nothing.
+    pub output_kind: OutputKind,
+    pub output_classes: Vec<Vec<Label>>,
     pub source: Source,
     pub stats: ModelStats,
     /// Metric handles resolved once, so the hot path does no label lookup.
@@ -628,44 +632,50 @@ fn load_version(
             .rename_classes(labels)
             .map_err(|e| format!("config.toml: {e}"))?;
     }
-    // The HTTP API, the OIP encoder, the caches and the log carry one text
-    // in and one label out today; a model with another shape is refused by
-    // name here rather than failing on every request.
-    match model.output_kind() {
-        falcon_engine::OutputKind::Single => {}
-        kind => {
+    let output_kind = model.output_kind();
+    let output_classes: Vec<Vec<Label>> = model
+        .output_classes()
+        .into_iter()
+        .map(<[Label]>::to_vec)
+        .collect();
+    if output_classes.is_empty() {
+        return Err("model has no outputs".into());
+    }
+    for (i, classes) in output_classes.iter().enumerate() {
+        let n_classes = classes.len();
+        // A multi-label model may have one tag; a classifier of one
+        // output needs two classes to choose from.
+        if n_classes < 2 && output_kind != OutputKind::MultiLabel {
+            let which = if output_classes.len() > 1 {
+                format!("output {i} has")
+            } else {
+                "model has".to_string()
+            };
             return Err(format!(
-                "this model gives several labels per text ({kind:?}); `falcon serve` does not \
-                 serve that shape yet (`falcon predict` does)"
+                "{which} {n_classes} classes; a classifier needs at least 2"
             ));
         }
     }
-    if let Some(columns) = model.input_columns()
-        && columns != ["text"]
-    {
-        return Err(format!(
-            "this model reads a record with the columns {columns:?}; `falcon serve` does not \
-             take records yet (`falcon predict` does)"
-        ));
-    }
-    let n_classes = model.classes().len();
-    if n_classes < 2 {
-        return Err(format!(
-            "model has {n_classes} classes; a classifier needs at least 2"
-        ));
-    }
+    // A record model warms up on records with every column set to the
+    // warm-up text (a model whose only column is `text` on plain texts).
+    let columns: Option<Vec<String>> = model
+        .input_columns()
+        .filter(|c| *c != ["text"])
+        .map(<[String]>::to_vec);
     for text in WARMUP_TEXTS {
-        let p = model
-            .predict(text)
+        let record: Vec<(&str, &str)> = columns
+            .iter()
+            .flatten()
+            .map(|c| (c.as_str(), *text))
+            .collect();
+        let input = match columns {
+            Some(_) => Input::Record(&record),
+            None => Input::Text(text),
+        };
+        let o = model
+            .predict_output(input)
             .map_err(|e| format!("warm-up prediction failed: {e}"))?;
-        if p.label >= n_classes {
-            return Err("warm-up predicted a class index out of range".into());
-        }
-        let finite =
-            |v: &Option<Vec<f64>>| v.as_ref().is_none_or(|v| v.iter().all(|x| x.is_finite()));
-        if !finite(&p.probabilities) || !finite(&p.decision) {
-            return Err("warm-up produced non-finite scores".into());
-        }
+        warm_up_check(&o, &output_classes)?;
     }
     let version_str: Arc<str> = Arc::from(version.to_string());
     let cache_version: Arc<str> = Arc::from(format!("{version}@{:016x}", source.fingerprint()));
@@ -685,10 +695,42 @@ fn load_version(
         version,
         version_str,
         model,
+        output_kind,
+        output_classes,
         source,
         stats: ModelStats::default(),
         load_ms: started.elapsed().as_secs_f64() * 1e3,
     })
+}
+
+/// A warm-up answer names classes the model has and has finite scores.
+fn warm_up_check(o: &Output, output_classes: &[Vec<Label>]) -> Result<(), String> {
+    let finite = |v: &Option<Vec<f64>>| v.as_ref().is_none_or(|v| v.iter().all(|x| x.is_finite()));
+    let single = |p: &Prediction, classes: &[Label]| {
+        if p.label >= classes.len() {
+            return Err("warm-up predicted a class index out of range".to_string());
+        }
+        if !finite(&p.probabilities) || !finite(&p.decision) {
+            return Err("warm-up produced non-finite scores".to_string());
+        }
+        Ok(())
+    };
+    match (o, output_classes) {
+        (Output::Single(p), [classes]) => single(p, classes),
+        (Output::MultiLabel(p), [classes]) => {
+            if p.labels.iter().any(|&l| l >= classes.len()) {
+                return Err("warm-up predicted a class index out of range".into());
+            }
+            if !finite(&p.probabilities) || !finite(&p.decision) {
+                return Err("warm-up produced non-finite scores".into());
+            }
+            Ok(())
+        }
+        (Output::MultiOutput(outs), classes) if outs.len() == classes.len() => {
+            outs.iter().zip(classes).try_for_each(|(p, c)| single(p, c))
+        }
+        _ => Err("warm-up answer does not have the model's shape".into()),
+    }
 }
 
 #[cfg(test)]

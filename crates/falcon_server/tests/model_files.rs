@@ -280,43 +280,65 @@ async fn a_hostile_config_without_a_previous_load_is_unavailable_with_its_reason
     assert_eq!(r.status, 404);
 }
 
-/// Multi-label, multi-output and record-input models load in the engine
-/// and `falcon predict`, but the HTTP API carries one text and one label:
-/// the repository refuses them by name instead of failing every request.
+/// Multi-label, multi-output and record-input models, refused by the
+/// server before it carried their shapes, load READY from the repository
+/// (startup scan and the repository API's `load`) and answer. Their
+/// answers are checked against scikit-learn's in `tests/outputs.rs`.
 #[tokio::test]
-async fn models_the_http_api_cannot_carry_yet_are_refused_by_name() {
+async fn multi_answer_and_record_models_are_served() {
     let repo = Repo::new();
-    for (name, file, want) in [
+    let models = [
         (
             "tags",
             "multilabel_ovr_lr.z.joblib",
-            "several labels per text",
+            json!({"text": SPAMMY}),
         ),
         (
             "outputs",
             "multioutput_lr.z.joblib",
-            "several labels per text",
+            json!({"text": SPAMMY}),
         ),
         (
             "columns",
             "columns_title_body_weights.z.joblib",
-            "reads a record",
+            json!({"record": {"title": "Win", "body": SPAMMY}}),
         ),
-    ] {
+    ];
+    for (name, file, _) in &models {
         add_files(&repo, name, 1, &[("model.joblib", &pipelines(file))]);
-        let state = AppState::new(config(&repo));
-        state.reload().await.unwrap();
-        let idx = post_json(&state, "/v2/repository/index", json!({}))
-            .await
-            .json();
+    }
+    let state = loaded(config(&repo)).await;
+    let idx = post_json(&state, "/v2/repository/index", json!({}))
+        .await
+        .json();
+    for (name, _, body) in &models {
         let entry = idx
             .as_array()
             .unwrap()
             .iter()
-            .find(|e| e["name"] == name)
+            .find(|e| e["name"] == *name)
             .unwrap_or_else(|| panic!("{name} not in {idx}"));
-        assert_eq!(entry["state"], "UNAVAILABLE", "{name}: {entry}");
-        let reason = entry["reason"].as_str().unwrap();
-        assert!(reason.contains(want), "{name}: {reason}");
+        assert_eq!(entry["state"], "READY", "{name}: {entry}");
+        // Reloaded through the repository API, and answering.
+        let r = post_json(
+            &state,
+            &format!("/v2/repository/models/{name}/load"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let r = post_json(&state, &format!("/v1/models/{name}/predict"), body.clone()).await;
+        assert_eq!(
+            r.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert!(!r.json()["label"].is_null(), "{name}");
     }
 }

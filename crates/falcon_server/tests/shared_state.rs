@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use common::*;
-use falcon_engine::Prediction;
+use falcon_engine::{Output, Prediction};
 use falcon_server::{
     AppState, BoxFuture, Caller, Denied, Gatekeeper, Ports, PredictionEvent, PredictionSink,
     SharedKey, SharedTier, Tier,
@@ -25,7 +25,9 @@ use serde_json::json;
 
 #[derive(Default)]
 struct FakeTier {
-    entries: Mutex<HashMap<(String, String, String), Prediction>>,
+    /// Keyed by (model, version, text); a record's text is its canonical
+    /// encoding behind `R:` (kept apart from texts, as the port requires).
+    entries: Mutex<HashMap<(String, String, String), Output>>,
     gets: AtomicUsize,
     puts: AtomicUsize,
     /// Latency of every lookup.
@@ -36,10 +38,10 @@ impl SharedTier for FakeTier {
     fn name(&self) -> &'static str {
         "redis"
     }
-    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>> {
+    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Output>> {
         self.gets.fetch_add(1, Ordering::SeqCst);
         assert_eq!(*key.text_sha256, falcon_server::text_sha256(key.text));
-        let k = (key.model.into(), key.version.into(), key.text.into());
+        let k = fake_key(&key);
         let v = self.entries.lock().unwrap().get(&k).cloned();
         let delay = self.delay;
         Box::pin(async move {
@@ -47,9 +49,9 @@ impl SharedTier for FakeTier {
             v
         })
     }
-    fn put(&self, key: SharedKey<'_>, prediction: &Prediction, _ttl: Duration) {
+    fn put(&self, key: SharedKey<'_>, prediction: &Output, _ttl: Duration) {
         self.puts.fetch_add(1, Ordering::SeqCst);
-        let k = (key.model.into(), key.version.into(), key.text.into());
+        let k = fake_key(&key);
         self.entries.lock().unwrap().insert(k, prediction.clone());
     }
     fn write_prometheus(&self, out: &mut String) {
@@ -61,13 +63,23 @@ impl SharedTier for FakeTier {
     }
 }
 
+fn fake_key(key: &SharedKey<'_>) -> (String, String, String) {
+    let text = match key.kind {
+        falcon_server::InputKind::Text => key.text.to_string(),
+        falcon_server::InputKind::Record => format!("R:{}", key.text),
+    };
+    (key.model.into(), key.version.into(), text)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct Logged {
     request_id: String,
     item: u32,
     model: String,
     version: String,
+    /// The single label's index (`usize::MAX` for a multi answer).
     label: usize,
+    output: Output,
     tier: Tier,
     api_key_id: Option<String>,
     text: String,
@@ -85,7 +97,13 @@ impl FakeSink {
 
 impl PredictionSink for FakeSink {
     fn record(&self, e: PredictionEvent<'_>) {
-        assert!(e.prediction.label < e.classes.len());
+        let label = match e.prediction {
+            Output::Single(p) => {
+                assert!(p.label < e.classes.len());
+                p.label
+            }
+            _ => usize::MAX,
+        };
         // Computed once per text and shared with the tier: it must still be
         // this text's digest whichever tier answered.
         assert_eq!(*e.text_sha256, falcon_server::text_sha256(e.text));
@@ -94,7 +112,8 @@ impl PredictionSink for FakeSink {
             item: e.item,
             model: e.model.into(),
             version: e.version.into(),
-            label: e.prediction.label,
+            label,
+            output: e.prediction.clone(),
             tier: e.tier,
             api_key_id: e.api_key_id.map(Into::into),
             text: e.text.into(),
@@ -542,11 +561,11 @@ async fn implausible_shared_entries_are_misses() {
             .1
             .clone()
     };
-    let bogus = Prediction {
+    let bogus = Output::Single(Prediction {
         label: 7,
         probabilities: Some(vec![0.5, 0.5]),
         decision: None,
-    };
+    });
     tier.entries
         .lock()
         .unwrap()
@@ -715,4 +734,122 @@ async fn without_auth_rows_have_no_key_and_shared_hits_are_tagged() {
     assert_eq!((rows[0].tier, rows[1].tier), (Tier::Computed, Tier::Shared));
     assert!(rows.iter().all(|r| r.api_key_id.is_none()));
     assert!(rows.iter().all(|r| !r.request_id.is_empty()));
+}
+
+// ---------------------------------------------------------------------------
+// Records and multi answers through the shared tier and the log.
+
+/// A repository with a multi-label, a multi-output and a record model.
+fn multi_repo() -> Repo {
+    let repo = Repo::new();
+    for (name, file) in [
+        ("tags", "multilabel_ovr_lr.z.joblib"),
+        ("outputs", "multioutput_lr.z.joblib"),
+        ("columns", "columns_title_body_weights.z.joblib"),
+    ] {
+        repo.add(name, 1, &fixture(&format!("pipelines/{file}")));
+    }
+    repo
+}
+
+#[tokio::test]
+async fn multi_answers_and_records_come_back_identical_from_the_shared_tier() {
+    let repo = multi_repo();
+    let tier = Arc::new(FakeTier::default());
+    let ports = Ports {
+        shared_tier: Some(tier.clone()),
+        ..Ports::default()
+    };
+    let a = AppState::with_config_and_ports(config(&repo), ports.clone());
+    assert_eq!(a.reload().await.unwrap(), 0);
+    let b = AppState::with_config_and_ports(config(&repo), ports);
+    assert_eq!(b.reload().await.unwrap(), 0);
+    let record = json!({"title": "Win big", "body": "FREE money, click now"});
+    for (model, body) in [
+        ("tags", json!({"texts": ["FREE money!!!", "lunch?"]})),
+        ("outputs", json!({"texts": ["FREE money!!!", "lunch?"]})),
+        (
+            "columns",
+            json!({"records": [record, {"title": "hi", "body": "lunch?"}]}),
+        ),
+    ] {
+        let uri = format!("/v1/models/{model}/predict");
+        let computed = post_json(&a, &uri, body.clone()).await;
+        assert_eq!(computed.status, 200, "{model}");
+        assert_eq!(computed.header("x-cache"), Some("miss"));
+        // Another worker: from the shared tier, byte for byte.
+        let shared = post_json(&b, &uri, body.clone()).await;
+        assert_eq!(shared.header("x-cache-tier"), Some("redis"), "{model}");
+        assert_eq!(shared.body, computed.body, "{model}");
+    }
+    // A record is stored under its canonical encoding, apart from texts.
+    let keys: Vec<String> = tier
+        .entries
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|k| k.0 == "columns")
+        .map(|k| k.2.clone())
+        .collect();
+    assert!(
+        keys.contains(&r#"R:{"body":"FREE money, click now","title":"Win big"}"#.to_string()),
+        "{keys:?}"
+    );
+    // An entry of another shape under a model's key is a miss, not served.
+    let version = tier
+        .entries
+        .lock()
+        .unwrap()
+        .keys()
+        .find(|k| k.0 == "tags")
+        .unwrap()
+        .1
+        .clone();
+    tier.entries.lock().unwrap().insert(
+        ("tags".into(), version, "poisoned".into()),
+        Output::Single(Prediction {
+            label: 1,
+            probabilities: Some(vec![0.5; 4]),
+            decision: None,
+        }),
+    );
+    let r = post_json(&b, "/v1/models/tags/predict", json!({"text": "poisoned"})).await;
+    assert_eq!((r.status, r.header("x-cache")), (200, Some("miss")));
+    assert!(r.json()["label"].is_array());
+}
+
+#[tokio::test]
+async fn records_and_multi_answers_are_logged_with_their_canonical_key() {
+    let repo = multi_repo();
+    let sink = Arc::new(FakeSink::default());
+    let state = AppState::with_config_and_ports(
+        config(&repo),
+        Ports {
+            sink: Some(sink.clone()),
+            ..Ports::default()
+        },
+    );
+    assert_eq!(state.reload().await.unwrap(), 0);
+    let r = post_json(
+        &state,
+        "/v1/models/columns/predict",
+        json!({"record": {"title": "Win", "body": "FREE money"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let rows = sink.take();
+    assert_eq!(rows.len(), 1);
+    // The sink asserted text_sha256 == sha256(text): the canonical encoding.
+    assert_eq!(rows[0].text, r#"{"body":"FREE money","title":"Win"}"#);
+    let r = post_json(
+        &state,
+        "/v1/models/tags/predict",
+        json!({"text": "FREE money"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let rows = sink.take();
+    assert_eq!(rows.len(), 1);
+    assert!(matches!(rows[0].output, Output::MultiLabel(_)));
+    assert_eq!(rows[0].text, "FREE money");
 }

@@ -104,6 +104,8 @@ impl DbArgs {
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Counts per model/version/label, cache hit rate, latency percentiles.
+    /// A multi-label or multi-output prediction counts once for each label
+    /// it lists; `share` is the share of predictions with that label.
     Stats(StatsArgs),
     /// Write logged predictions as JSON Lines or CSV (e.g. for retraining).
     Export(ExportArgs),

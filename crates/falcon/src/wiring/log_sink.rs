@@ -2,6 +2,7 @@
 //! prediction becomes a `PredictionRecord` queued for the batching writer
 //! (non-blocking; a full queue drops and counts the row).
 
+use falcon_engine::{Label, Output};
 use falcon_log::{CacheTier, LogHandle, PredictionRecord, Score};
 use falcon_server::{PredictionEvent, PredictionSink, Tier};
 
@@ -15,30 +16,82 @@ impl LogSink {
     }
 }
 
-/// The log's row for one event: label as `str(class)`, one score per class
-/// (probabilities, else decision values when there is one per class; a
-/// binary model's single decision value is stored under the positive
-/// class).
+/// The log's row for one event.
+///
+/// * single-label: the label as `str(class)`, one score per class
+///   (probabilities, else decision values when there is one per class; a
+///   binary model's single decision value is stored under the positive
+///   class) — as always;
+/// * multi-label: the label is the JSON list of the positive classes'
+///   `str(class)` (`["spam","money"]`, `[]` for none), scores one per
+///   class (probabilities, else decision values);
+/// * multi-output: the label is the JSON list of each output's
+///   `str(label)` (`["spam","long"]`), scores every output's
+///   probabilities keyed `"<output>:<class>"` (`"0:spam"`), since outputs
+///   may share class names.
+///
+/// For a record the event's text is its canonical encoding (the JSON
+/// object of its columns, keys sorted), so `text_sha256` and `text_len`
+/// are that encoding's, and `--log-text` stores it.
 pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
     let classes = event.classes;
-    let p = event.prediction;
-    let label = classes
-        .get(p.label)
-        .map_or_else(|| p.label.to_string(), ToString::to_string);
-    let scores = match (&p.probabilities, &p.decision) {
-        (Some(v), _) | (None, Some(v)) if v.len() == classes.len() => classes
+    let per_class = |v: &[f64], classes: &[Label], prefix: Option<usize>| -> Vec<Score> {
+        classes
             .iter()
             .zip(v)
             .map(|(c, s)| Score {
-                class: c.to_string(),
+                class: match prefix {
+                    Some(i) => format!("{i}:{c}"),
+                    None => c.to_string(),
+                },
                 score: *s,
             })
-            .collect(),
-        (None, Some(v)) if v.len() == 1 && classes.len() == 2 => vec![Score {
-            class: classes[1].to_string(),
-            score: v[0],
-        }],
-        _ => Vec::new(),
+            .collect()
+    };
+    let name = |classes: &[Label], i: usize| {
+        classes
+            .get(i)
+            .map_or_else(|| i.to_string(), ToString::to_string)
+    };
+    let (label, scores) = match event.prediction {
+        Output::Single(p) => {
+            let scores = match (&p.probabilities, &p.decision) {
+                (Some(v), _) | (None, Some(v)) if v.len() == classes.len() => {
+                    per_class(v, classes, None)
+                }
+                (None, Some(v)) if v.len() == 1 && classes.len() == 2 => vec![Score {
+                    class: classes[1].to_string(),
+                    score: v[0],
+                }],
+                _ => Vec::new(),
+            };
+            (name(classes, p.label), scores)
+        }
+        Output::MultiLabel(p) => {
+            let labels: Vec<String> = p.labels.iter().map(|&i| name(classes, i)).collect();
+            let scores = match (&p.probabilities, &p.decision) {
+                (Some(v), _) | (None, Some(v)) if v.len() == classes.len() => {
+                    per_class(v, classes, None)
+                }
+                _ => Vec::new(),
+            };
+            (json_list(&labels), scores)
+        }
+        Output::MultiOutput(outs) => {
+            let per = event.output_classes;
+            let labels: Vec<String> = outs
+                .iter()
+                .zip(per)
+                .map(|(p, c)| name(c, p.label))
+                .collect();
+            let mut scores = Vec::new();
+            for (i, (p, c)) in outs.iter().zip(per).enumerate() {
+                if let Some(v) = p.probabilities.as_deref().filter(|v| v.len() == c.len()) {
+                    scores.extend(per_class(v, c, Some(i)));
+                }
+            }
+            (json_list(&labels), scores)
+        }
     };
     let tier = match event.tier {
         Tier::Memory => CacheTier::Memory,
@@ -62,6 +115,11 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
         text_len: u32::try_from(event.text.len()).unwrap_or(u32::MAX),
         text: None,
     }
+}
+
+/// `["a","b"]`: the label column of a multi answer.
+fn json_list(labels: &[String]) -> String {
+    serde_json::to_string(labels).unwrap_or_else(|_| "[]".into())
 }
 
 impl PredictionSink for LogSink {
@@ -95,19 +153,20 @@ impl PredictionSink for LogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use falcon_engine::{Label, Prediction};
+    use falcon_engine::{MultiLabelPrediction, Prediction};
     use std::time::Duration;
 
     static HELLO_SHA256: std::sync::LazyLock<[u8; 32]> =
         std::sync::LazyLock::new(|| falcon_server::text_sha256("hello"));
 
-    fn event<'a>(p: &'a Prediction, classes: &'a [Label], tier: Tier) -> PredictionEvent<'a> {
+    fn event<'a>(p: &'a Output, classes: &'a [Label], tier: Tier) -> PredictionEvent<'a> {
         PredictionEvent {
             request_id: "abc-1",
             item: 3,
             model: "spam",
             version: "2",
             classes,
+            output_classes: &[],
             prediction: p,
             latency: Duration::from_micros(250),
             tier,
@@ -120,11 +179,11 @@ mod tests {
     #[test]
     fn maps_every_field() {
         let classes = [Label::Str("ham".into()), Label::Str("spam".into())];
-        let p = Prediction {
+        let p = Output::Single(Prediction {
             label: 1,
             probabilities: Some(vec![0.25, 0.75]),
             decision: Some(vec![1.1]),
-        };
+        });
         let r = record(&event(&p, &classes, Tier::Shared));
         assert_eq!(
             (
@@ -149,11 +208,11 @@ mod tests {
         assert_eq!(r.text, None, "the text is attached only with --log-text");
 
         // A binary model without probabilities: the one decision value.
-        let p = Prediction {
+        let p = Output::Single(Prediction {
             label: 0,
             probabilities: None,
             decision: Some(vec![-0.5]),
-        };
+        });
         let r = record(&event(&p, &classes, Tier::Memory));
         assert_eq!(r.label, "ham");
         assert_eq!(
@@ -166,6 +225,59 @@ mod tests {
         assert_eq!(r.cache, CacheTier::Memory);
         let r = record(&event(&p, &classes, Tier::Computed));
         assert_eq!(r.cache, CacheTier::Miss);
+    }
+
+    #[test]
+    fn multi_answers_store_a_json_list_label() {
+        let classes = [
+            Label::Str("spam".into()),
+            Label::Int(7),
+            Label::Str("money".into()),
+        ];
+        let p = Output::MultiLabel(MultiLabelPrediction {
+            labels: vec![0, 1],
+            probabilities: Some(vec![0.9, 0.6, 0.1]),
+            decision: None,
+        });
+        let r = record(&event(&p, &classes, Tier::Computed));
+        assert_eq!(r.label, r#"["spam","7"]"#);
+        assert_eq!(r.scores.len(), 3);
+        assert_eq!((r.scores[1].class.as_str(), r.scores[1].score), ("7", 0.6));
+        let none = Output::MultiLabel(MultiLabelPrediction {
+            labels: vec![],
+            probabilities: None,
+            decision: Some(vec![-1.0, -2.0, -3.0]),
+        });
+        let r = record(&event(&none, &classes, Tier::Computed));
+        assert_eq!(r.label, "[]");
+        assert_eq!(r.scores[2].score, -3.0);
+
+        let per = vec![
+            vec![Label::Str("ham".into()), Label::Str("spam".into())],
+            vec![Label::Str("long".into()), Label::Str("spam".into())],
+        ];
+        let p = Output::MultiOutput(vec![
+            Prediction {
+                label: 1,
+                probabilities: Some(vec![0.2, 0.8]),
+                decision: None,
+            },
+            Prediction {
+                label: 0,
+                probabilities: Some(vec![0.7, 0.3]),
+                decision: None,
+            },
+        ]);
+        let e = PredictionEvent {
+            classes: &[],
+            output_classes: &per,
+            ..event(&p, &[], Tier::Memory)
+        };
+        let r = record(&e);
+        assert_eq!(r.label, r#"["spam","long"]"#);
+        let keys: Vec<&str> = r.scores.iter().map(|s| s.class.as_str()).collect();
+        assert_eq!(keys, ["0:ham", "0:spam", "1:long", "1:spam"]);
+        assert_eq!(r.scores[3].score, 0.3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,11 +294,11 @@ mod tests {
                 .unwrap();
             let sink = LogSink::new(writer.handle());
             let classes = [Label::Int(0), Label::Int(1)];
-            let p = Prediction {
+            let p = Output::Single(Prediction {
                 label: 1,
                 probabilities: Some(vec![0.5, 0.5]),
                 decision: None,
-            };
+            });
             sink.record(event(&p, &classes, Tier::Computed));
             let stats = writer.shutdown().await.unwrap();
             assert_eq!(stats.written, 1, "{stats:?}");

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use falcon_engine::Prediction;
+use falcon_engine::Output;
 use falcon_redis::{CacheWrite, RedisCache, codec};
-use falcon_server::{BoxFuture, SharedKey, SharedTier};
+use falcon_server::{BoxFuture, InputKind, SharedKey, SharedTier};
 use tokio::sync::mpsc;
 
 /// Write-backs waiting to be sent; beyond, a write-back is skipped (and
@@ -61,18 +61,30 @@ async fn write_back(cache: RedisCache, mut rx: mpsc::Receiver<CacheWrite>) {
     }
 }
 
+impl RedisTier {
+    /// Texts under `:p:` (as always), records under `:r:`.
+    fn key(&self, key: &SharedKey<'_>) -> String {
+        match key.kind {
+            InputKind::Text => self
+                .cache
+                .key_for_digest(key.model, key.version, key.text_sha256),
+            InputKind::Record => {
+                self.cache
+                    .record_key_for_digest(key.model, key.version, key.text_sha256)
+            }
+        }
+    }
+}
+
 impl SharedTier for RedisTier {
     fn name(&self) -> &'static str {
         "redis"
     }
 
-    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Prediction>> {
+    fn get<'a>(&'a self, key: SharedKey<'a>) -> BoxFuture<'a, Option<Output>> {
         Box::pin(async move {
-            let payload = self
-                .cache
-                .get_hashed(key.model, key.version, key.text, key.text_sha256)
-                .await?;
-            match codec::decode_prediction(&payload) {
+            let payload = self.cache.get_at(&self.key(&key), key.text).await?;
+            match codec::decode_output(&payload) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.undecodable.fetch_add(1, Relaxed);
@@ -85,13 +97,11 @@ impl SharedTier for RedisTier {
         })
     }
 
-    fn put(&self, key: SharedKey<'_>, prediction: &Prediction, ttl: Duration) {
+    fn put(&self, key: SharedKey<'_>, output: &Output, ttl: Duration) {
         // Built here, so the queue holds ~200 B per entry, not the text.
         let write = CacheWrite {
-            key: self
-                .cache
-                .key_for_digest(key.model, key.version, key.text_sha256),
-            value: codec::encode_entry(key.text, &codec::encode_prediction(prediction)),
+            key: self.key(&key),
+            value: codec::encode_entry(key.text, &codec::encode_output(output)),
             ttl,
         };
         if self.writes.try_send(write).is_err() {
@@ -169,12 +179,12 @@ mod tests {
         RedisTier::new(cache)
     }
 
-    fn pred() -> Prediction {
-        Prediction {
+    fn pred() -> Output {
+        Output::Single(falcon_engine::Prediction {
             label: 1,
             probabilities: Some(vec![0.125, 0.875]),
             decision: Some(vec![1.5]),
-        }
+        })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,6 +196,7 @@ mod tests {
         let key = SharedKey {
             model: "spam",
             version: "1@00ff",
+            kind: InputKind::Text,
             text: "hello there",
             text_sha256: &digest,
         };
@@ -224,6 +235,65 @@ mod tests {
         assert!(m.contains("redis_cache_skipped_writes_total 0"), "{m}");
     }
 
+    /// Polls `t` until `key` answers (the write-back is in the background).
+    async fn wait_for(t: &RedisTier, key: SharedKey<'_>) -> Output {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(p) = t.get(key).await {
+                return p;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "write-back never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn multi_answers_and_records_round_trip_apart_from_texts() {
+        let Some(url) = redis_url() else { return };
+        let prefix = unique_prefix("multi");
+        let t = tier(&url, &prefix).await;
+        let canonical = r#"{"body":"b","title":"a"}"#;
+        let digest = falcon_server::text_sha256(canonical);
+        let record = SharedKey {
+            model: "tags",
+            version: "1@00ff",
+            kind: InputKind::Record,
+            text: canonical,
+            text_sha256: &digest,
+        };
+        let tags = Output::MultiLabel(falcon_engine::MultiLabelPrediction {
+            labels: vec![0, 2],
+            probabilities: Some(vec![0.9, 0.1, 0.8]),
+            decision: Some(vec![2.0, -2.0, 1.0]),
+        });
+        t.put(record, &tags, Duration::from_secs(60));
+        assert_eq!(wait_for(&t, record).await, tags);
+        // The text that spells the record's encoding is another entry.
+        let spelled = SharedKey {
+            kind: InputKind::Text,
+            ..record
+        };
+        assert_eq!(t.get(spelled).await, None);
+        let outs = Output::MultiOutput(vec![
+            falcon_engine::Prediction {
+                label: 1,
+                probabilities: Some(vec![0.25, 0.75]),
+                decision: None,
+            },
+            falcon_engine::Prediction {
+                label: 0,
+                probabilities: Some(vec![0.5, 0.5]),
+                decision: None,
+            },
+        ]);
+        t.put(spelled, &outs, Duration::from_secs(60));
+        assert_eq!(wait_for(&t, spelled).await, outs);
+        assert_eq!(t.get(record).await, Some(tags));
+    }
+
     // Current-thread runtime: the write-back task cannot drain the queue
     // while the loop below fills it, so exactly one write waits and the
     // other nine are skipped.
@@ -243,6 +313,7 @@ mod tests {
         let key = SharedKey {
             model: "m",
             version: "1@0",
+            kind: InputKind::Text,
             text: "t",
             text_sha256: &digest,
         };

@@ -2,10 +2,25 @@
 //! inference with the classification and binary-tensor extensions, and
 //! statistics. The repository extension is in `repository.rs`.
 //!
-//! A model takes one input, `text` (`BYTES`, shape `[-1]` or `[-1, 1]`),
+//! A model takes one input, `text` (`BYTES`, shape `[-1]` or `[-1, 1]`) —
+//! or, when it reads a record (a `ColumnTransformer` first step), one
+//! `BYTES` input per column, named after it, all with the same batch size —
 //! and produces `label` (`BYTES`, `[n]`) and, when the model has them,
 //! `probabilities` (`FP64`, `[n, n_classes]`) and `decision` (`FP64`,
 //! `[n, 1]` for a binary model, `[n, n_classes]` otherwise).
+//!
+//! Other answer shapes:
+//! * multi-label: `label` is `BYTES` `[n]` whose elements are JSON lists of
+//!   the positive classes (`["spam","money"]`, `[0,2]`: the JSON API's
+//!   `label`); `probabilities` and `decision` are `[n, n_classes]`, one
+//!   value per class;
+//! * multi-output: `label` is `BYTES` `[n, n_outputs]` (`str(label)` per
+//!   output); `probabilities` is `[n, Σ n_classes_i]`, output 0's classes
+//!   then output 1's…, each in `classes_` order (the metadata's
+//!   `output_classes` parameter); no `decision`.
+//!
+//! The classification extension ranks one set of classes, so it is refused
+//! on these two shapes.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,7 +29,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
-use falcon_engine::Prediction;
+use falcon_engine::{Output, OutputKind, Prediction};
 use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -22,6 +37,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ServerError;
 use crate::extract::{Arrival, ModelPath, parse_json, read_body};
 use crate::infer;
+use crate::input::{self, Item, Record};
 use crate::ports::RequestContext;
 use crate::repository::LoadedModel;
 use crate::routes::json;
@@ -90,31 +106,69 @@ pub async fn model_metadata(
         .map(|e| e.versions.keys().map(u64::to_string).collect())
         .unwrap_or_default();
     let n_classes = m.model.classes().len() as i64;
-    let mut outputs = vec![json!({"name": "label", "datatype": "BYTES", "shape": [-1]})];
+    let total_classes: i64 = m.output_classes.iter().map(|c| c.len() as i64).sum();
+    let label = match m.output_kind {
+        OutputKind::MultiOutput => {
+            json!({"name": "label", "datatype": "BYTES", "shape": [-1, m.output_classes.len()]})
+        }
+        _ => json!({"name": "label", "datatype": "BYTES", "shape": [-1]}),
+    };
+    let mut outputs = vec![label];
     if m.model.has_probabilities() {
-        outputs
-            .push(json!({"name": "probabilities", "datatype": "FP64", "shape": [-1, n_classes]}));
+        outputs.push(
+            json!({"name": "probabilities", "datatype": "FP64", "shape": [-1, total_classes]}),
+        );
     }
-    if m.model.has_decision() {
-        let k = if n_classes == 2 { 1 } else { n_classes };
+    if m.model.has_decision() && m.output_kind != OutputKind::MultiOutput {
+        let k = if n_classes == 2 && m.output_kind == OutputKind::Single {
+            1
+        } else {
+            n_classes
+        };
         outputs.push(json!({"name": "decision", "datatype": "FP64", "shape": [-1, k]}));
     }
-    let classes: Vec<String> = m.model.classes().iter().map(ToString::to_string).collect();
+    let names = |c: &[falcon_engine::Label]| c.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let inputs: Vec<Value> = match record_columns(&m.model) {
+        Some(columns) => columns
+            .iter()
+            .map(|c| json!({"name": c, "datatype": "BYTES", "shape": [-1]}))
+            .collect(),
+        None => vec![json!({"name": "text", "datatype": "BYTES", "shape": [-1]})],
+    };
+    let mut parameters = json!({
+        "output_kind": match m.output_kind {
+            OutputKind::Single => "single",
+            OutputKind::MultiLabel => "multilabel",
+            OutputKind::MultiOutput => "multioutput",
+        },
+        "version": &*m.version_str,
+        "files": &m.source.names,
+    });
+    match m.output_kind {
+        OutputKind::MultiOutput => {
+            let per: Vec<Vec<String>> = m.output_classes.iter().map(|c| names(c)).collect();
+            parameters["output_classes"] = json!(per);
+        }
+        _ => parameters["classes"] = json!(names(m.model.classes())),
+    }
     json(
         StatusCode::OK,
         &json!({
             "name": &*m.name,
             "versions": versions,
             "platform": "falcon_sklearn",
-            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+            "inputs": inputs,
             "outputs": outputs,
-            "parameters": {
-                "classes": classes,
-                "version": &*m.version_str,
-                "files": &m.source.names,
-            },
+            "parameters": parameters,
         }),
     )
+}
+
+/// The OIP inputs of a record model, one per column; `None` for a model
+/// taking one `text` input (a record model whose only column is `text`
+/// included: its one column is the text input).
+fn record_columns(model: &falcon_engine::Model) -> Option<&[String]> {
+    model.input_columns().filter(|c| *c != ["text"])
 }
 
 /// Model (version) metadata.
@@ -229,7 +283,14 @@ pub async fn infer(
         None => (body.clone(), Bytes::new()),
     };
     let request: InferRequest = parse_json(&json_part)?;
-    let (texts, _shape) = decode_input(&request, &binary)?;
+    let texts = match record_columns(&m.model) {
+        Some(columns) => decode_records(&request, &binary, columns)?,
+        None => decode_input(&request, &binary)?
+            .into_iter()
+            .map(Item::text)
+            .collect(),
+    };
+    input::check_kind(&m.model, &m.name, &texts)?;
     let settings_max = state
         .repo()
         .snapshot()
@@ -265,10 +326,7 @@ pub async fn infer_version(
 }
 
 /// The texts of the `text` input, from JSON `data` or the binary section.
-fn decode_input(
-    req: &InferRequest,
-    binary: &Bytes,
-) -> Result<(Vec<String>, Vec<i64>), ServerError> {
+fn decode_input(req: &InferRequest, binary: &Bytes) -> Result<Vec<String>, ServerError> {
     let [input] = req.inputs.as_slice() else {
         return Err(ServerError::Invalid(format!(
             "expected exactly one input named \"text\", got {}",
@@ -281,9 +339,92 @@ fn decode_input(
             input.name
         )));
     }
+    let mut rest: &[u8] = binary;
+    let texts = decode_tensor(input, &mut rest)?;
+    if !rest.is_empty() {
+        return Err(ServerError::Malformed(format!(
+            "{} bytes follow the JSON header that no input claims",
+            rest.len()
+        )));
+    }
+    Ok(texts)
+}
+
+/// One record per row of the inputs of a record model: one `BYTES` input
+/// per column, each named after it, all with the same batch size. A
+/// missing, unknown or repeated input is a 400 naming it.
+fn decode_records(
+    req: &InferRequest,
+    binary: &Bytes,
+    columns: &[String],
+) -> Result<Vec<Item>, ServerError> {
+    let mut rest: &[u8] = binary;
+    let mut tensors: Vec<(&str, Vec<String>)> = Vec::with_capacity(req.inputs.len());
+    for input in &req.inputs {
+        if !columns.contains(&input.name) {
+            return Err(ServerError::Invalid(format!(
+                "unknown input {:?}: the model reads the columns {columns:?}, one BYTES input each",
+                input.name
+            )));
+        }
+        if tensors.iter().any(|(n, _)| *n == input.name) {
+            return Err(ServerError::Invalid(format!(
+                "input {:?} is given twice",
+                input.name
+            )));
+        }
+        tensors.push((&input.name, decode_tensor(input, &mut rest)?));
+    }
+    if !rest.is_empty() {
+        return Err(ServerError::Malformed(format!(
+            "{} bytes follow the JSON header that no input claims",
+            rest.len()
+        )));
+    }
+    if let Some(missing) = columns
+        .iter()
+        .find(|c| !tensors.iter().any(|(n, _)| n == c))
+    {
+        return Err(ServerError::Invalid(format!(
+            "missing input {missing:?}: the model reads the columns {columns:?}, one BYTES input each"
+        )));
+    }
+    let Some(n) = tensors.first().map(|(_, t)| t.len()) else {
+        return Err(ServerError::Invalid(format!(
+            "no inputs: the model reads the columns {columns:?}, one BYTES input each"
+        )));
+    };
+    if let Some((name, t)) = tensors.iter().find(|(_, t)| t.len() != n) {
+        return Err(ServerError::Invalid(format!(
+            "inputs have different batch sizes: {:?} has {n}, {name:?} has {}",
+            tensors[0].0,
+            t.len()
+        )));
+    }
+    let mut columns_of: Vec<std::vec::IntoIter<String>> = tensors
+        .iter_mut()
+        .map(|(_, t)| std::mem::take(t).into_iter())
+        .collect();
+    (0..n)
+        .map(|_| {
+            let pairs = tensors
+                .iter()
+                .zip(columns_of.iter_mut())
+                .map(|((name, _), values)| (name.to_string(), values.next().unwrap_or_default()))
+                .collect();
+            Record::from_columns(pairs).map(|r| Item::Record(Arc::new(r)))
+        })
+        .collect()
+}
+
+/// The strings of one `BYTES` input, shape `[n]` or `[n, 1]`, from JSON
+/// `data` or its `binary_data_size` bytes at the front of `binary` (the
+/// binary section holds the inputs' bytes in input order).
+fn decode_tensor(input: &InferInput, binary: &mut &[u8]) -> Result<Vec<String>, ServerError> {
+    let name = &input.name;
     if input.datatype != "BYTES" {
         return Err(ServerError::Invalid(format!(
-            "input \"text\" has datatype {:?}; expected \"BYTES\"",
+            "input {name:?} has datatype {:?}; expected \"BYTES\"",
             input.datatype
         )));
     }
@@ -291,44 +432,46 @@ fn decode_input(
         [n] | [n, 1] if *n >= 0 => *n as usize,
         other => {
             return Err(ServerError::Invalid(format!(
-                "input \"text\" has shape {other:?}; expected [n] or [n, 1]"
+                "input {name:?} has shape {other:?}; expected [n] or [n, 1]"
             )));
         }
     };
     let texts = match (input.parameters.get("binary_data_size"), &input.data) {
         (Some(size), None) => {
-            let size = size
-                .as_u64()
-                .ok_or_else(|| ServerError::Invalid("binary_data_size must be an integer".into()))?
-                as usize;
-            if size != binary.len() {
+            let size = size.as_u64().ok_or_else(|| {
+                ServerError::Invalid("binary_data_size must be an integer".into())
+            })?;
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            if size > binary.len() {
                 return Err(ServerError::Malformed(format!(
-                    "binary_data_size is {size} but {} bytes follow the JSON header",
+                    "binary_data_size of input {name:?} is {size} but {} bytes follow",
                     binary.len()
                 )));
             }
-            decode_binary_bytes(binary)?
+            let (mine, rest) = binary.split_at(size);
+            *binary = rest;
+            decode_binary_bytes(mine)?
         }
         (None, Some(data)) => {
             let mut out = Vec::new();
             flatten_strings(data, &mut out)?;
             out
         }
-        (None, None) => return Err(ServerError::Invalid("input \"text\" has no data".into())),
+        (None, None) => return Err(ServerError::Invalid(format!("input {name:?} has no data"))),
         (Some(_), Some(_)) => {
-            return Err(ServerError::Invalid(
-                "input \"text\" has both data and binary_data_size".into(),
-            ));
+            return Err(ServerError::Invalid(format!(
+                "input {name:?} has both data and binary_data_size"
+            )));
         }
     };
     if texts.len() != n {
         return Err(ServerError::Invalid(format!(
-            "input \"text\" has shape {:?} ({n} elements) but {} elements of data",
+            "input {name:?} has shape {:?} ({n} elements) but {} elements of data",
             input.shape,
             texts.len()
         )));
     }
-    Ok((texts, input.shape.clone()))
+    Ok(texts)
 }
 
 /// Row-major flattening of (possibly nested) JSON arrays of strings.
@@ -397,7 +540,7 @@ fn plan_outputs(m: &LoadedModel, req: &InferRequest) -> Result<Vec<PlannedOutput
     let available = |k: Kind| match k {
         Kind::Label => true,
         Kind::Probabilities => m.model.has_probabilities(),
-        Kind::Decision => m.model.has_decision(),
+        Kind::Decision => m.model.has_decision() && m.output_kind != OutputKind::MultiOutput,
     };
     let Some(requested) = &req.outputs else {
         return Ok([Kind::Label, Kind::Probabilities, Kind::Decision]
@@ -431,6 +574,13 @@ fn plan_outputs(m: &LoadedModel, req: &InferRequest) -> Result<Vec<PlannedOutput
             }
             let classification = match o.parameters.get("classification") {
                 None => None,
+                Some(_) if m.output_kind != OutputKind::Single => {
+                    return Err(ServerError::Invalid(format!(
+                        "classification ranks the classes of one label; model {:?} gives \
+                         several labels per input (request the raw {:?} tensor)",
+                        &*m.name, o.name
+                    )));
+                }
                 Some(v) => match v.as_u64() {
                     Some(n) if n >= 1 => Some(n as usize),
                     _ => {
@@ -485,11 +635,94 @@ enum Tensor {
     Fp64(Vec<f64>),
 }
 
+/// The single-label prediction of an answer (the only shape the
+/// classification extension is planned for).
+fn single(o: &Output) -> Option<&Prediction> {
+    match o {
+        Output::Single(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// `label`: `[n]` class names; multi-label `[n]` JSON lists of the
+/// positive classes; multi-output `[n, n_outputs]` class names.
+fn label_tensor(
+    m: &LoadedModel,
+    preds: &[Arc<Output>],
+) -> Result<(Tensor, Vec<usize>), ServerError> {
+    let n = preds.len();
+    match m.output_kind {
+        OutputKind::MultiOutput => {
+            let k = m.output_classes.len();
+            let mut data = Vec::with_capacity(n * k);
+            for o in preds {
+                let Output::MultiOutput(outs) = &**o else {
+                    return Err(shape_mismatch(m));
+                };
+                for (p, c) in outs.iter().zip(&m.output_classes) {
+                    data.push(class_name(c, p.label));
+                }
+            }
+            Ok((Tensor::Bytes(data), vec![n, k]))
+        }
+        OutputKind::MultiLabel => {
+            let classes = m.model.classes();
+            let mut data = Vec::with_capacity(n);
+            for o in preds {
+                let Output::MultiLabel(p) = &**o else {
+                    return Err(shape_mismatch(m));
+                };
+                let labels: Vec<&falcon_engine::Label> =
+                    p.labels.iter().filter_map(|&i| classes.get(i)).collect();
+                data.push(
+                    serde_json::to_string(&labels)
+                        .map_err(|e| ServerError::Internal(e.to_string()))?,
+                );
+            }
+            Ok((Tensor::Bytes(data), vec![n]))
+        }
+        OutputKind::Single => {
+            let classes = m.model.classes();
+            let data = preds
+                .iter()
+                .map(|o| single(o).map(|p| class_name(classes, p.label)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| shape_mismatch(m))?;
+            Ok((Tensor::Bytes(data), vec![n]))
+        }
+    }
+}
+
+fn shape_mismatch(m: &LoadedModel) -> ServerError {
+    ServerError::Internal(format!(
+        "an answer of model {:?} does not have its shape",
+        &*m.name
+    ))
+}
+
+/// One row of `probabilities` (or `decision`) of an answer: a multi-output
+/// answer's outputs concatenated in output order.
+fn push_scores(o: &Output, probabilities: bool, out: &mut Vec<f64>) {
+    let mut push = |p: &Option<Vec<f64>>, d: &Option<Vec<f64>>| {
+        let v = if probabilities { p } else { d };
+        out.extend_from_slice(v.as_deref().unwrap_or(&[]));
+    };
+    match o {
+        Output::Single(p) => push(&p.probabilities, &p.decision),
+        Output::MultiLabel(p) => push(&p.probabilities, &p.decision),
+        Output::MultiOutput(outs) => {
+            for p in outs {
+                push(&p.probabilities, &p.decision);
+            }
+        }
+    }
+}
+
 fn encode_response(
     m: &LoadedModel,
     id: Option<String>,
     plan: &[PlannedOutput],
-    preds: &[Arc<Prediction>],
+    preds: &[Arc<Output>],
 ) -> Result<Response, ServerError> {
     let n = preds.len();
     let classes = m.model.classes();
@@ -502,9 +735,10 @@ fn encode_response(
             Kind::Decision => "decision",
         };
         let (tensor, shape) = if let Some(top) = o.classification {
+            // Planned only for single-label models.
             let k = top.min(classes.len());
             let mut data = Vec::with_capacity(n * k);
-            for p in preds {
+            for p in preds.iter().filter_map(|o| single(o)) {
                 let scores = class_scores(p, o.kind);
                 let mut idx: Vec<usize> = (0..scores.len()).collect();
                 idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -515,23 +749,21 @@ fn encode_response(
             (Tensor::Bytes(data), vec![n, k])
         } else {
             match o.kind {
-                Kind::Label => (
-                    Tensor::Bytes(preds.iter().map(|p| class_name(classes, p.label)).collect()),
-                    vec![n],
-                ),
+                Kind::Label => label_tensor(m, preds)?,
                 Kind::Probabilities | Kind::Decision => {
-                    let rows: Vec<&[f64]> = preds
-                        .iter()
-                        .map(|p| {
-                            if o.kind == Kind::Probabilities {
-                                p.probabilities.as_deref().unwrap_or(&[])
-                            } else {
-                                p.decision.as_deref().unwrap_or(&[])
-                            }
-                        })
-                        .collect();
-                    let width = rows.first().map_or(0, |r| r.len());
-                    (Tensor::Fp64(rows.concat()), vec![n, width])
+                    let mut data = Vec::with_capacity(n * classes.len().max(1));
+                    let mut width = None;
+                    for p in preds {
+                        let before = data.len();
+                        push_scores(p, o.kind == Kind::Probabilities, &mut data);
+                        let w = data.len() - before;
+                        if *width.get_or_insert(w) != w {
+                            return Err(ServerError::Internal(format!(
+                                "{name} rows of different widths in one batch"
+                            )));
+                        }
+                    }
+                    (Tensor::Fp64(data), vec![n, width.unwrap_or(0)])
                 }
             }
         };

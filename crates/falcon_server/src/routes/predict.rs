@@ -1,34 +1,79 @@
 //! Falcon's JSON API: `POST /v1/models/{name}[/versions/{version}]/predict`
 //! and `POST /predict` (the default model; drop-in for the seed's FastAPI
 //! endpoint).
+//!
+//! Inputs: `{"text"}`/`{"texts"}`, or for a model whose first step is a
+//! `ColumnTransformer`, `{"record": {"title": …, "body": …}}`/`{"records":
+//! [...]}`. Answers are `falcon predict`'s objects
+//! ([`falcon_engine::OutputView`]): a single label; a list of positive
+//! classes (multi-label); one label and one probability object per output
+//! (multi-output).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use falcon_engine::PredictionView;
+use falcon_engine::{Model, Output, OutputView, PredictionView};
 use http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::error::ServerError;
 use crate::extract::{Arrival, JsonBody, ModelPath, PredictQuery};
 use crate::infer;
+use crate::input::{self, Item, Record};
 use crate::ports::RequestContext;
 use crate::repository::LoadedModel;
 use crate::routes::json;
 use crate::state::AppState;
 
-/// `{"text": "..."}` or `{"texts": ["...", ...]}`.
+/// `{"text": "..."}`, `{"texts": ["...", ...]}`, `{"record": {"<column>":
+/// "...", ...}}` or `{"records": [{...}, ...]}`.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct PredictRequest {
     /// One text to classify.
     pub text: Option<String>,
     /// Several texts (at most `--max-batch`).
     pub texts: Option<Vec<String>>,
+    /// One record (a model reading named text columns): every column the
+    /// model reads, as strings.
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<Map<String, Value>>,
+    /// Several records (at most `--max-batch`).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub records: Option<Vec<Map<String, Value>>>,
+}
+
+/// A single-label answer through [`Model::view`] (no allocation), any
+/// other through [`Model::view_output`]: the same JSON as `falcon predict`.
+pub enum AnswerView<'a> {
+    Single(PredictionView<'a>),
+    Multi(OutputView<'a>),
+}
+
+impl<'a> AnswerView<'a> {
+    pub fn new(model: &'a Model, o: &'a Output) -> Self {
+        match o {
+            Output::Single(p) => AnswerView::Single(model.view(p)),
+            other => AnswerView::Multi(model.view_output(other)),
+        }
+    }
+}
+
+impl Serialize for AnswerView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AnswerView::Single(v) => v.serialize(s),
+            AnswerView::Multi(v) => v.serialize(s),
+        }
+    }
 }
 
 /// One prediction: `label`, and `probabilities` / `decision` when the model
 /// has them, keyed by `str(class)`; `explanation` with `?explain=K`.
+/// Multi-label: `label` is the list of positive classes, `probabilities`
+/// and `decision` keep one value per class. Multi-output: `label` is one
+/// label per output, `probabilities` one `{class: p}` object per output.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PredictResponse {
     pub model: String,
@@ -53,18 +98,18 @@ pub struct BatchPredictResponse {
 }
 
 #[derive(Serialize)]
-struct Single<'a> {
+struct Single<'a, V> {
     model: &'a str,
     version: &'a str,
     #[serde(flatten)]
-    view: PredictionView<'a>,
+    view: V,
 }
 
 #[derive(Serialize)]
-struct Batch<'a> {
+struct Batch<'a, V> {
     model: &'a str,
     version: &'a str,
-    predictions: Vec<PredictionView<'a>>,
+    predictions: Vec<V>,
 }
 
 /// Predict with a model (its default version).
@@ -128,16 +173,25 @@ async fn run(
     ctx: &RequestContext,
     body: PredictRequest,
 ) -> Result<Response, ServerError> {
-    let (texts, batch) = match (body.text, body.texts) {
-        (Some(t), None) => (vec![t], false),
-        (None, Some(ts)) => (ts, true),
+    let (texts, batch) = match (body.text, body.texts, body.record, body.records) {
+        (Some(t), None, None, None) => (vec![Item::text(t)], false),
+        (None, Some(ts), None, None) => (ts.into_iter().map(Item::text).collect(), true),
+        (None, None, Some(r), None) => (vec![Item::Record(Arc::new(Record::from_json(r)?))], false),
+        (None, None, None, Some(rs)) => (
+            rs.into_iter()
+                .map(|r| Record::from_json(r).map(|r| Item::Record(Arc::new(r))))
+                .collect::<Result<Vec<_>, _>>()?,
+            true,
+        ),
         _ => {
             return Err(ServerError::Invalid(
-                "expected exactly one of \"text\" (a string) or \"texts\" (an array of strings)"
+                "expected exactly one of \"text\" (a string), \"texts\" (an array of strings), \
+                 \"record\" (an object of text columns) or \"records\" (an array of them)"
                     .into(),
             ));
         }
     };
+    input::check_kind(&m.model, &m.name, &texts)?;
     let settings_max = state
         .repo()
         .snapshot()
@@ -179,7 +233,11 @@ async fn run(
     }
     let out = infer::predict(state, m, texts, arrival, ctx).await?;
     let mut resp = if batch {
-        let predictions = out.predictions.iter().map(|p| m.model.view(p)).collect();
+        let predictions = out
+            .predictions
+            .iter()
+            .map(|p| AnswerView::new(&m.model, p))
+            .collect();
         json(
             StatusCode::OK,
             &Batch {
@@ -189,7 +247,7 @@ async fn run(
             },
         )?
     } else {
-        let view = m.model.view(&out.predictions[0]);
+        let view = AnswerView::new(&m.model, &out.predictions[0]);
         json(
             StatusCode::OK,
             &Single {
