@@ -4,6 +4,8 @@
 mod calibration;
 mod ensemble;
 mod linear;
+// Issue #12 part 3: neural networks and nearest neighbours.
+pub(crate) mod mlp;
 mod multiclass;
 // Outputs beyond one label (issue #11 section 2).
 pub(crate) mod multilabel;
