@@ -432,9 +432,9 @@ def refused_cases():
         ("refused_random_forest", "RandomForestClassifier",
          "TfidfVectorizer + RandomForestClassifier: unsupported estimator",
          lambda: pipe(tfidf(max_features=200), RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0))),
-        ("refused_kneighbors", "KNeighborsClassifier",
-         "TfidfVectorizer + KNeighborsClassifier: unsupported estimator",
-         lambda: pipe(tfidf(max_features=200), KNeighborsClassifier(n_neighbors=3))),
+        ("refused_kneighbors", "KNeighborsClassifier with metric \"manhattan\"",
+         "TfidfVectorizer + KNeighborsClassifier(metric='manhattan'): only euclidean and cosine are reproduced",
+         lambda: pipe(tfidf(max_features=200), KNeighborsClassifier(n_neighbors=3, metric="manhattan"))),
     ]
 
 

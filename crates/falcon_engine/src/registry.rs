@@ -113,6 +113,12 @@ fn mlp(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     )?))
 }
 
+fn k_neighbors(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(
+        crate::classify::neighbors::KNeighbors::from_object(obj, ctx.max_dense)?,
+    ))
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -190,6 +196,10 @@ const MLP_OPTIMIZERS: &[&str] = &[
 ];
 const NP_RANDOM_PICKLE: &[&str] = &["numpy.random._pickle", "numpy.random"];
 const NP_MT19937: &[&str] = &["numpy.random._mt19937"];
+const NEIGHBORS: &[&str] = &[
+    "sklearn.neighbors._classification",
+    "sklearn.neighbors.classification",
+];
 
 // Transforms (`crate::transform`), under their module paths since 0.20.
 const VARIANCE: &[&str] = &[
@@ -292,6 +302,12 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(NP_RANDOM_PICKLE, "__bit_generator_ctor", Kind::Data),
     entry(NP_RANDOM_PICKLE, "__RandomState_ctor", Kind::Data),
     entry(NP_MT19937, "MT19937", Kind::Data),
+    // Nearest neighbours (classify/neighbors.rs).
+    entry(
+        NEIGHBORS,
+        "KNeighborsClassifier",
+        Kind::Classifier(k_neighbors),
+    ),
     // --- end of issue #12 part 3 ---
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),

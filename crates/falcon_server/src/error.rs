@@ -177,7 +177,9 @@ pub struct ErrorKind(pub &'static str);
 impl From<falcon_engine::EngineError> for ServerError {
     fn from(e: falcon_engine::EngineError) -> Self {
         match e {
-            falcon_engine::EngineError::Text(_) | falcon_engine::EngineError::NonFinite(_) => {
+            falcon_engine::EngineError::Text(_)
+            | falcon_engine::EngineError::NonFinite(_)
+            | falcon_engine::EngineError::Undetermined(_) => {
                 ServerError::Unprocessable(e.to_string())
             }
             falcon_engine::EngineError::ExplainUnsupported(_) => {
