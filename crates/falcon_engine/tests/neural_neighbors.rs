@@ -115,3 +115,185 @@ fn mlp_scores_stay_within_the_bound() {
 fn knn_scores_stay_within_the_bound() {
     assert!(family_deviation("knn_") >= 7);
 }
+
+// --- Hostile files: each damaged model is refused, naming the problem. ---
+
+use falcon_pickle::{ArrayData, Object};
+
+/// An unpickled tree (not JSON).
+type PValue = falcon_pickle::Value;
+
+/// A fixture's unpickled tree and its file size.
+fn tree(name: &str) -> (PValue, usize) {
+    let bytes = std::fs::read(dir().join(name)).expect("fixture");
+    let v = falcon_pickle::load(&bytes, &falcon_engine::sklearn_policy()).expect("unpickles");
+    (v, bytes.len())
+}
+
+fn find<'a>(v: &'a mut PValue, class: &str) -> Option<&'a mut Object> {
+    match v {
+        PValue::Object(o) => {
+            if o.class.name == class {
+                return Some(o);
+            }
+            o.state.as_deref_mut().and_then(|s| find(s, class))
+        }
+        PValue::List(items) | PValue::Tuple(items) => items.iter_mut().find_map(|i| find(i, class)),
+        PValue::Dict(d) => d.iter_mut().find_map(|(_, x)| find(x, class)),
+        _ => None,
+    }
+}
+
+fn attr<'a>(v: &'a mut PValue, class: &str, name: &str) -> &'a mut PValue {
+    let o = find(v, class).unwrap_or_else(|| panic!("no {class}"));
+    let Some(PValue::Dict(d)) = o.state.as_deref_mut() else {
+        panic!("{class} has no state dict")
+    };
+    d.iter_mut()
+        .find(|(k, _)| matches!(k, PValue::Str(s) if s == name))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("{class}.{name} missing"))
+}
+
+fn data(v: &mut PValue) -> &mut ArrayData {
+    match v {
+        PValue::Array(a) => &mut a.data,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+fn refused(name: &str, mutate: impl FnOnce(&mut PValue), needle: &str) {
+    let (mut v, n) = tree(name);
+    mutate(&mut v);
+    match Model::from_value(v, n) {
+        Ok(_) => panic!("{name}: the damaged model loaded (wanted {needle:?})"),
+        Err(e) => assert!(
+            e.to_string().contains(needle),
+            "{name}: {e} lacks {needle:?}"
+        ),
+    }
+}
+
+const MLP: &str = "mlp_svd40_relu32x16_tri.z.joblib";
+
+fn mlp_list<'a>(v: &'a mut PValue, name: &str) -> &'a mut Vec<PValue> {
+    match attr(v, "MLPClassifier", name) {
+        PValue::List(l) => l,
+        other => panic!("{name} is {other:?}"),
+    }
+}
+
+#[test]
+fn damaged_networks_are_refused() {
+    refused(
+        MLP,
+        |v| {
+            let l = mlp_list(v, "coefs_");
+            let ArrayData::F64(d) = data(&mut l[1]) else {
+                panic!("float64")
+            };
+            d[3] = f64::NAN;
+        },
+        "coefs_[1] contains NaN",
+    );
+    refused(
+        MLP,
+        |v| {
+            let l = mlp_list(v, "coefs_");
+            l.swap(0, 1);
+        },
+        "rows but the layer before it has",
+    );
+    refused(
+        MLP,
+        |v| {
+            let l = mlp_list(v, "intercepts_");
+            l.swap(0, 1);
+        },
+        "intercepts_[0] has shape",
+    );
+    refused(
+        MLP,
+        |v| {
+            let l = mlp_list(v, "coefs_");
+            l.pop();
+        },
+        "layers",
+    );
+    refused(
+        MLP,
+        |v| *attr(v, "MLPClassifier", "activation") = PValue::Str("softplus".into()),
+        "activation \"softplus\"",
+    );
+    refused(
+        MLP,
+        |v| *attr(v, "MLPClassifier", "out_activation_") = PValue::Str("identity".into()),
+        "out_activation_",
+    );
+}
+
+const KNN_SPARSE: &str = "knn_tfidf_cosine5_tri.z.joblib";
+const KNN_DENSE: &str = "knn_svd30_cosine5_bin.z.joblib";
+
+fn csr_attr<'a>(v: &'a mut PValue, name: &str) -> &'a mut PValue {
+    attr(v, "csr_matrix", name)
+}
+
+fn ints(v: &mut PValue) -> &mut Vec<i64> {
+    match data(v) {
+        ArrayData::I64(d) => d,
+        other => panic!("not int64: {other:?}"),
+    }
+}
+
+#[test]
+fn damaged_neighbour_models_are_refused() {
+    refused(
+        KNN_SPARSE,
+        |v| ints(attr(v, "KNeighborsClassifier", "_y"))[7] = 3,
+        "_y",
+    );
+    refused(
+        KNN_SPARSE,
+        |v| ints(csr_attr(v, "indices"))[5] = 1 << 40,
+        "indices",
+    );
+    refused(
+        KNN_SPARSE,
+        |v| {
+            let p = ints(csr_attr(v, "indptr"));
+            p.swap(3, 4);
+        },
+        "indptr",
+    );
+    refused(
+        KNN_SPARSE,
+        |v| {
+            let ArrayData::F64(d) = data(csr_attr(v, "data")) else {
+                panic!("float64")
+            };
+            d[0] = f64::INFINITY;
+        },
+        "data contains inf",
+    );
+    refused(
+        KNN_SPARSE,
+        |v| *attr(v, "KNeighborsClassifier", "n_neighbors") = PValue::Int(100_000),
+        "n_neighbors is 100000",
+    );
+    refused(
+        KNN_DENSE,
+        |v| *attr(v, "KNeighborsClassifier", "_fit_method") = PValue::Str("ball_tree".into()),
+        "only algorithm=\"brute\"",
+    );
+    refused(
+        KNN_DENSE,
+        |v| {
+            let ArrayData::F64(d) = data(attr(v, "KNeighborsClassifier", "_fit_X")) else {
+                panic!("float64")
+            };
+            d[11] = f64::NAN;
+        },
+        "_fit_X contains NaN",
+    );
+}
