@@ -78,17 +78,17 @@ pub(crate) trait Estimator: Send + Sync {
     fn contributions(&self, _row: &SparseRow, _label: usize) -> Option<Vec<(u32, f64)>> {
         None
     }
-    /// Refuses one row whose answer scikit-learn's arithmetic does not
-    /// determine (k-nearest neighbours with rows of different classes tied
-    /// at the k-th distance, which numpy breaks differently per CPU), with
-    /// [`EngineError::Undetermined`]. `Model` calls it before
-    /// [`Estimator::score`]; meta-estimators do not forward it, so an
-    /// estimator whose [`Estimator::refuses_rows`] is true is refused
-    /// inside them.
-    fn check_row(&self, _row: &Row) -> Result<()> {
-        Ok(())
+    /// [`Estimator::score`], or the refusal of a row whose answer
+    /// scikit-learn's arithmetic does not determine (k-nearest neighbours
+    /// with rows of different classes tied at the k-th distance, which
+    /// numpy breaks differently per CPU) with
+    /// [`EngineError::Undetermined`]. `Model` calls this; meta-estimators
+    /// call `score` and cannot pass a refusal on, so an estimator whose
+    /// [`Estimator::refuses_rows`] is true is refused inside them.
+    fn try_score(&self, row: &Row) -> Result<Scores> {
+        Ok(self.score(row))
     }
-    /// Whether [`Estimator::check_row`] can refuse a row.
+    /// Whether [`Estimator::try_score`] can refuse a row.
     fn refuses_rows(&self) -> bool {
         false
     }

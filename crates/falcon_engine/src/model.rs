@@ -366,8 +366,7 @@ impl Model {
             )));
         }
         let row = self.rows(self.features(input, None)?);
-        self.classifier.check_row(&row)?;
-        let s = self.classifier.score(&row);
+        let s = self.classifier.try_score(&row)?;
         s.check_finite()?;
         Ok(Prediction {
             label: s.label,
@@ -383,7 +382,6 @@ impl Model {
             return self.single(input).map(Output::Single);
         };
         let row = self.rows(self.features(input, None)?);
-        self.classifier.check_row(&row)?;
         let s = m.score_multi(&row);
         s.check_finite()?;
         Ok(match s {
@@ -444,8 +442,7 @@ impl Model {
         let mut seen = SeenNames::new();
         let text_row = self.features(input, Some(&mut seen))?;
         let row = self.rows(text_row);
-        self.classifier.check_row(&row)?;
-        let s = self.classifier.score(&row);
+        let s = self.classifier.try_score(&row)?;
         s.check_finite()?;
         let unsupported = || {
             EngineError::ExplainUnsupported(format!(

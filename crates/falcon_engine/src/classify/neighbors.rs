@@ -216,6 +216,11 @@ impl KNeighbors {
         let (fit, n_features, sq_norms) = match a.get("_fit_X")? {
             Value::Array(_) => {
                 let (rows, cols) = a.matrix_shape("_fit_X")?;
+                if cols == 0 {
+                    return Err(EngineError::unsupported(format!(
+                        "{class}._fit_X has no columns"
+                    )));
+                }
                 if rows != n_samples {
                     return Err(EngineError::unsupported(format!(
                         "{class}._fit_X has {rows} rows but _y {n_samples} labels"
@@ -286,7 +291,7 @@ impl KNeighbors {
             v => return Err(what(format!("_shape is {}", crate::attrs::describe(v)))),
         };
         let (rows, cols) = match shape {
-            (Some(r), Some(c)) if r >= 0 && c >= 0 && c < u32::MAX as i64 => {
+            (Some(r), Some(c)) if r >= 0 && c >= 1 && c < u32::MAX as i64 => {
                 (r as usize, c as usize)
             }
             _ => return Err(what(format!("bad shape {shape:?}"))),
@@ -581,20 +586,20 @@ impl super::Estimator for KNeighbors {
     fn has_decision(&self) -> bool {
         false
     }
-    fn check_row(&self, row: &Row) -> Result<()> {
+    fn try_score(&self, row: &Row) -> Result<Scores> {
         self.neighbours(row)
-            .map(|_| ())
+            .map(|n| self.scores(&n))
             .map_err(|e| EngineError::Undetermined(format!("KNeighborsClassifier: {e}")))
     }
     fn refuses_rows(&self) -> bool {
         true
     }
-    /// After [`Estimator::check_row`] accepted the row: the answer is then
-    /// the same whatever the tie-break, and the lowest indices are taken.
+    /// `Model` calls [`Estimator::try_score`], which refuses an
+    /// undetermined row; here (unreachable through `Model`: a KNN is
+    /// refused inside meta-estimators) such a row gets the lowest-index
+    /// tie-break.
     fn score(&self, row: &Row) -> Scores {
         let n = self.neighbours(row).unwrap_or_else(|_| {
-            // Unreachable through `Model` (it calls `check_row` first):
-            // answer with the lowest-index tie-break.
             let d = self.distances(row);
             let mut order: Vec<u32> = (0..self.n_samples as u32).collect();
             order.sort_by(|a, b| d[*a as usize].total_cmp(&d[*b as usize]).then(a.cmp(b)));
@@ -722,14 +727,14 @@ mod tests {
     fn a_mixed_class_tie_at_the_kth_neighbour_is_refused() {
         // (0.5, 0) is at 0.5 from rows 0 and 1 (both class 0): determined.
         let m = dense(Metric::Euclidean, Weighting::Uniform, 1);
-        assert!(m.check_row(&row(0.5, 0.0)).is_ok());
+        assert!(m.try_score(&row(0.5, 0.0)).is_ok());
         // Cosine: the zero query is at distance 1 from every row.
         let m = dense(Metric::Cosine, Weighting::Uniform, 1);
-        let e = m.check_row(&row(0.0, 0.0)).unwrap_err().to_string();
+        let e = m.try_score(&row(0.0, 0.0)).err().unwrap().to_string();
         assert!(e.contains("tied"), "{e}");
         // With k = 4 every row is taken: no choice left.
         let m = dense(Metric::Cosine, Weighting::Uniform, 4);
-        assert!(m.check_row(&row(0.0, 0.0)).is_ok());
+        assert!(m.try_score(&row(0.0, 0.0)).is_ok());
         assert!(m.refuses_rows());
     }
 
