@@ -491,7 +491,7 @@ impl KNeighbors {
                     Metric::Cosine => kth,
                 };
                 return Err(format!(
-                    "{n_tied} training rows of different classes are tied at the distance ({shown:e}) of the {k}th nearest neighbour; scikit-learn's choice among them depends on the CPU (numpy's argpartition), so Falcon does not guess"
+                    "{n_tied} training rows of different classes are tied at the distance ({shown}) of the {k}th nearest neighbour; scikit-learn's choice among them depends on the CPU (numpy's argpartition), so Falcon does not guess"
                 ));
             }
         }
