@@ -210,3 +210,21 @@ impl From<crate::ports::Denied> for ServerError {
 }
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A text the engine refuses (a k-NN tie scikit-learn breaks per CPU,
+    /// an overflowing score) is the client's 422, not a server fault.
+    #[test]
+    fn per_text_engine_refusals_are_unprocessable() {
+        for e in [
+            falcon_engine::EngineError::Undetermined("tied".into()),
+            falcon_engine::EngineError::NonFinite("inf".into()),
+        ] {
+            let s = ServerError::from(e);
+            assert!(matches!(s, ServerError::Unprocessable(_)), "{s:?}");
+        }
+    }
+}
