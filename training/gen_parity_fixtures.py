@@ -432,9 +432,9 @@ def refused_cases():
         ("refused_adaboost", "AdaBoostClassifier",
          "TfidfVectorizer + AdaBoostClassifier: unsupported estimator",
          lambda: pipe(tfidf(max_features=200), AdaBoostClassifier(n_estimators=3, random_state=0))),
-        ("refused_kneighbors", "KNeighborsClassifier",
-         "TfidfVectorizer + KNeighborsClassifier: unsupported estimator",
-         lambda: pipe(tfidf(max_features=200), KNeighborsClassifier(n_neighbors=3))),
+        ("refused_kneighbors", "KNeighborsClassifier with metric \"manhattan\"",
+         "TfidfVectorizer + KNeighborsClassifier(metric='manhattan'): only euclidean and cosine are reproduced",
+         lambda: pipe(tfidf(max_features=200), KNeighborsClassifier(n_neighbors=3, metric="manhattan"))),
     ]
 
 

@@ -4,7 +4,10 @@
 mod calibration;
 mod ensemble;
 mod linear;
+// Issue #12 part 3: neural networks and nearest neighbours.
+pub(crate) mod mlp;
 mod multiclass;
+pub(crate) mod neighbors;
 // Outputs beyond one label (issue #11 section 2).
 pub(crate) mod multilabel;
 pub(crate) mod multioutput;
@@ -94,6 +97,20 @@ pub(crate) trait Estimator: Send + Sync {
     /// the steps before the classifier produce.
     fn check_input(&self, _sparse: bool) -> Result<()> {
         Ok(())
+    }
+    /// [`Estimator::score`], or the refusal of a row whose answer
+    /// scikit-learn's arithmetic does not determine (k-nearest neighbours
+    /// with rows of different classes tied at the k-th distance, which
+    /// numpy breaks differently per CPU) with
+    /// [`EngineError::Undetermined`]. `Model` calls this; meta-estimators
+    /// call `score` and cannot pass a refusal on, so an estimator whose
+    /// [`Estimator::refuses_rows`] is true is refused inside them.
+    fn try_score(&self, row: &Row) -> Result<Scores> {
+        Ok(self.score(row))
+    }
+    /// Whether [`Estimator::try_score`] can refuse a row.
+    fn refuses_rows(&self) -> bool {
+        false
     }
     /// One line for `model inspect`.
     fn describe(&self) -> String;
@@ -201,10 +218,14 @@ pub(crate) fn sub_estimator(
         }
     };
     match lookup(&obj.class).map(|e| e.kind) {
-        Some(Kind::Classifier(build)) => build(obj, ctx).map_err(|e| match e {
-            EngineError::Unsupported(m) => EngineError::unsupported(format!("{what}: {m}")),
-            e => e,
-        }),
+        Some(Kind::Classifier(build)) => {
+            let c = build(obj, ctx).map_err(|e| match e {
+                EngineError::Unsupported(m) => EngineError::unsupported(format!("{what}: {m}")),
+                e => e,
+            })?;
+            refuse_row_refusing(what, &obj.class, c.as_ref())?;
+            Ok(c)
+        }
         _ if obj.class.name == "FrozenEstimator" => {
             // `sklearn.frozen.FrozenEstimator` (1.6+, the replacement of
             // `cv="prefit"`) delegates every method to `estimator`.
@@ -217,6 +238,22 @@ pub(crate) fn sub_estimator(
             crate::registry::classifier_names().join(", ")
         ))),
     }
+}
+
+/// Refuses, inside a meta-estimator, an estimator that may refuse single
+/// rows ([`Estimator::refuses_rows`]): meta-estimators combine scores and
+/// do not forward those refusals.
+pub(crate) fn refuse_row_refusing(
+    what: &str,
+    class: &falcon_pickle::Global,
+    est: &dyn Estimator,
+) -> Result<()> {
+    if est.refuses_rows() {
+        return Err(EngineError::unsupported(format!(
+            "{what} is a {class}, which Falcon serves only as a model's last step (it refuses texts whose neighbours scikit-learn picks by a CPU-specific tie-break, and meta-estimators cannot pass that on)"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a sub-estimator fitted on a different number of features than

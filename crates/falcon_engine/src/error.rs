@@ -60,6 +60,13 @@ pub enum EngineError {
     /// per text (multi-label, multi-output): use `Model::predict_output`.
     #[error("{0}")]
     MultiOutput(String),
+    /// The model's answer for one text is not determined by its
+    /// arithmetic: scikit-learn's own answer depends on the machine (the
+    /// k-nearest neighbours of `KNeighborsClassifier` at a distance tie
+    /// between classes, broken by numpy's CPU-specific `argpartition`).
+    /// Refused rather than guessed.
+    #[error("cannot score this text exactly: {0}")]
+    Undetermined(String),
     /// An error in one file of a model saved as several.
     #[error("{path}: {source}")]
     InFile {

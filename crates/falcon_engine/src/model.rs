@@ -366,7 +366,7 @@ impl Model {
             )));
         }
         let row = self.rows(self.features(input, None)?);
-        let s = self.classifier.score(&row);
+        let s = self.classifier.try_score(&row)?;
         s.check_finite()?;
         Ok(Prediction {
             label: s.label,
@@ -442,7 +442,7 @@ impl Model {
         let mut seen = SeenNames::new();
         let text_row = self.features(input, Some(&mut seen))?;
         let row = self.rows(text_row);
-        let s = self.classifier.score(&row);
+        let s = self.classifier.try_score(&row)?;
         s.check_finite()?;
         let unsupported = || {
             EngineError::ExplainUnsupported(format!(

@@ -126,6 +126,19 @@ fn hist_gradient_boosting(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
     crate::classify::boosting::hist_gradient_boosting(obj, ctx)
 }
 
+fn mlp(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(crate::classify::mlp::Mlp::from_object(
+        obj,
+        ctx.max_dense,
+    )?))
+}
+
+fn k_neighbors(obj: &Object, ctx: &Ctx) -> Result<Classifier> {
+    Ok(Box::new(
+        crate::classify::neighbors::KNeighbors::from_object(obj, ctx.max_dense)?,
+    ))
+}
+
 fn tfidf_transformer(obj: &Object, _ctx: &Ctx) -> Result<Box<dyn Transform>> {
     Ok(Box::new(crate::features::Tfidf::from_transformer(obj)?))
 }
@@ -189,6 +202,24 @@ const SPLIT: &[&str] = &["sklearn.model_selection._split"];
 const SCORER: &[&str] = &["sklearn.metrics._scorer", "sklearn.metrics.scorer"];
 const METADATA: &[&str] = &["sklearn.utils._metadata_requests"];
 const MASKED: &[&str] = &["numpy.ma.core", "numpy.ma"];
+
+// `MLPClassifier` and what its pickle carries: the optimizer's state and
+// the fitted `_random_state` (a numpy `RandomState`, rebuilt by numpy's
+// pickle helpers; pre-1.17 numpy pickled it as `__RandomState_ctor`).
+const MLP: &[&str] = &[
+    "sklearn.neural_network._multilayer_perceptron",
+    "sklearn.neural_network.multilayer_perceptron",
+];
+const MLP_OPTIMIZERS: &[&str] = &[
+    "sklearn.neural_network._stochastic_optimizers",
+    "sklearn.neural_network.stochastic_optimizers",
+];
+const NP_RANDOM_PICKLE: &[&str] = &["numpy.random._pickle", "numpy.random"];
+const NP_MT19937: &[&str] = &["numpy.random._mt19937"];
+const NEIGHBORS: &[&str] = &[
+    "sklearn.neighbors._classification",
+    "sklearn.neighbors.classification",
+];
 
 // Transforms (`crate::transform`), under their module paths since 0.20.
 const VARIANCE: &[&str] = &[
@@ -305,6 +336,21 @@ pub(crate) static REGISTRY: &[Entry] = &[
     entry(COMPOSE, "ColumnTransformer", Kind::Text),
     entry(FUNCTION, "FunctionTransformer", Kind::Data),
     // --- end of issue #11 §2 ---
+    // Issue #12 part 3: neural networks (classify/mlp.rs).
+    entry(MLP, "MLPClassifier", Kind::Classifier(mlp)),
+    entry(MLP_OPTIMIZERS, "AdamOptimizer", Kind::Data),
+    entry(MLP_OPTIMIZERS, "SGDOptimizer", Kind::Data),
+    entry(NP_RANDOM_PICKLE, "__randomstate_ctor", Kind::Data),
+    entry(NP_RANDOM_PICKLE, "__bit_generator_ctor", Kind::Data),
+    entry(NP_RANDOM_PICKLE, "__RandomState_ctor", Kind::Data),
+    entry(NP_MT19937, "MT19937", Kind::Data),
+    // Nearest neighbours (classify/neighbors.rs).
+    entry(
+        NEIGHBORS,
+        "KNeighborsClassifier",
+        Kind::Classifier(k_neighbors),
+    ),
+    // --- end of issue #12 part 3 ---
     // Searches: served through `best_estimator_`.
     entry(SEARCH, "GridSearchCV", Kind::Search),
     entry(SEARCH, "RandomizedSearchCV", Kind::Search),

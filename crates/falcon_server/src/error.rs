@@ -177,7 +177,9 @@ pub struct ErrorKind(pub &'static str);
 impl From<falcon_engine::EngineError> for ServerError {
     fn from(e: falcon_engine::EngineError) -> Self {
         match e {
-            falcon_engine::EngineError::Text(_) | falcon_engine::EngineError::NonFinite(_) => {
+            falcon_engine::EngineError::Text(_)
+            | falcon_engine::EngineError::NonFinite(_)
+            | falcon_engine::EngineError::Undetermined(_) => {
                 ServerError::Unprocessable(e.to_string())
             }
             falcon_engine::EngineError::ExplainUnsupported(_) => {
@@ -211,3 +213,21 @@ impl From<crate::ports::Denied> for ServerError {
 }
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A text the engine refuses (a k-NN tie scikit-learn breaks per CPU,
+    /// an overflowing score) is the client's 422, not a server fault.
+    #[test]
+    fn per_text_engine_refusals_are_unprocessable() {
+        for e in [
+            falcon_engine::EngineError::Undetermined("tied".into()),
+            falcon_engine::EngineError::NonFinite("inf".into()),
+        ] {
+            let s = ServerError::from(e);
+            assert!(matches!(s, ServerError::Unprocessable(_)), "{s:?}");
+        }
+    }
+}

@@ -66,6 +66,7 @@ pub(crate) fn sub_classifier(
         max_dense: ctx.max_dense.saturating_sub(*used),
     };
     let c = build(o, &sub_ctx)?;
+    super::refuse_row_refusing(&format!("{meta}.{what}"), &o.class, c.as_ref())?;
     if c.as_multi().is_some() {
         return Err(EngineError::unsupported(format!(
             "{meta}.{what} is itself a multi-label or multi-output {}",
