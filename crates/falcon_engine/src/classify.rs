@@ -1,22 +1,22 @@
 //! Classifiers: feature row → scores, probabilities and a label, with the
 //! formulas scikit-learn's `decision_function`/`predict_proba` use.
 
+// One module per estimator family; `crate::registry` maps class names to
+// their builders.
+pub(crate) mod boosting;
 mod calibration;
 mod ensemble;
+pub(crate) mod forest;
 mod linear;
-// Issue #12 part 3: neural networks and nearest neighbours.
 pub(crate) mod mlp;
 mod multiclass;
-pub(crate) mod neighbors;
 // Outputs beyond one label (issue #11 section 2).
 pub(crate) mod multilabel;
 pub(crate) mod multioutput;
 mod naive_bayes;
-// Trees and tree ensembles (issue #12).
-pub(crate) mod boosting;
-pub(crate) mod forest;
-mod tree;
+pub(crate) mod neighbors;
 mod svm;
+mod tree;
 
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ pub(crate) use ensemble::{Stacking, Voting};
 pub(crate) use linear::Linear;
 pub(crate) use multiclass::{OneVsOne, OneVsRest};
 pub(crate) use naive_bayes::NaiveBayes;
-pub(crate) use tree::DecisionTree;
 pub(crate) use svm::Svm;
+pub(crate) use tree::DecisionTree;
 
 use crate::Label;
 use crate::error::{EngineError, Result};
