@@ -335,6 +335,14 @@ impl Model {
         self.classifier.has_decision()
     }
 
+    /// Whether `decision` holds one value per pair of classes (`(0, 1),
+    /// (0, 2), …, (1, 2), …`: `k(k-1)/2` values) instead of one per class:
+    /// an `SVC`/`NuSVC` with `decision_function_shape="ovo"` and three or
+    /// more classes.
+    pub fn decision_per_pair(&self) -> bool {
+        self.classifier.decision_per_pair()
+    }
+
     /// Width of the feature vector.
     pub fn n_features(&self) -> usize {
         self.extractor.n_features()

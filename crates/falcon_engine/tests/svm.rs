@@ -78,6 +78,7 @@ const DENSE: &str = "tiny_svd_nusvc_poly_ovo.pkl";
 fn seeds_load_and_answer_every_output() {
     let (v, n) = seed(SPARSE);
     let m = Model::from_value(v, n).expect("loads");
+    assert!(!m.decision_per_pair());
     let p = m.predict("free money now").expect("predicts");
     assert_eq!(p.probabilities.as_ref().map(Vec::len), Some(3));
     assert_eq!(p.decision.as_ref().map(Vec::len), Some(3));
@@ -93,6 +94,7 @@ fn seeds_load_and_answer_every_output() {
 fn ovo_decision_is_keyed_by_pair() {
     let (v, n) = seed(DENSE);
     let m = Model::from_value(v, n).expect("loads");
+    assert!(m.decision_per_pair());
     let p = m.predict("team won the cup").expect("predicts");
     let json = serde_json::to_value(m.view(&p)).expect("serialises");
     let keys: Vec<&String> = json["decision"]
