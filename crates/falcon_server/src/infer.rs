@@ -114,7 +114,12 @@ async fn lookup_or_run(
         text_sha256: digest,
     };
     if let Some(p) = tier.get(key).await {
-        if plausible_output(&p, model.output_kind, &model.output_classes) {
+        if plausible_output(
+            &p,
+            model.output_kind,
+            &model.output_classes,
+            model.model.decision_per_pair(),
+        ) {
             info.from_shared = true;
             return Ok(p);
         }

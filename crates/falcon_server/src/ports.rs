@@ -214,14 +214,25 @@ pub fn is_admin_route(route: &str) -> bool {
 /// as a miss, so a corrupt entry can never make a handler index out of
 /// range.
 pub fn plausible(p: &Prediction, classes: &[Label]) -> bool {
+    plausible_with(p, classes, false)
+}
+
+/// [`plausible`], where `per_pair` says the model's decision has one value
+/// per pair of classes (`SVC(decision_function_shape="ovo")`,
+/// `Model::decision_per_pair`) instead of one per class.
+fn plausible_with(p: &Prediction, classes: &[Label], per_pair: bool) -> bool {
     let n = classes.len();
+    let decision_len = |len: usize| match per_pair {
+        true => len == n * n.saturating_sub(1) / 2,
+        false => len == n || (n == 2 && len == 1),
+    };
     p.label < n
         && p.probabilities
             .as_deref()
             .is_none_or(|v| v.len() == n && finite(v))
         && p.decision
             .as_deref()
-            .is_none_or(|v| (v.len() == n || (n == 2 && v.len() == 1)) && finite(v))
+            .is_none_or(|v| decision_len(v.len()) && finite(v))
 }
 
 fn finite(v: &[f64]) -> bool {
@@ -232,9 +243,17 @@ fn finite(v: &[f64]) -> bool {
 /// and fits its classes (`output_classes`, one entry per output). A single
 /// answer for a multi-label model — an entry written for another model
 /// under the same key — is a miss, never served.
-pub fn plausible_output(o: &Output, kind: OutputKind, output_classes: &[Vec<Label>]) -> bool {
+///
+/// `per_pair`: the model's decision has one value per pair of classes
+/// (`Model::decision_per_pair`).
+pub fn plausible_output(
+    o: &Output,
+    kind: OutputKind,
+    output_classes: &[Vec<Label>],
+    per_pair: bool,
+) -> bool {
     match (o, kind, output_classes) {
-        (Output::Single(p), OutputKind::Single, [classes]) => plausible(p, classes),
+        (Output::Single(p), OutputKind::Single, [classes]) => plausible_with(p, classes, per_pair),
         (Output::MultiLabel(p), OutputKind::MultiLabel, [classes]) => {
             let n = classes.len();
             p.labels.iter().all(|&l| l < n)
@@ -298,6 +317,36 @@ mod tests {
     }
 
     #[test]
+    fn pair_decisions_are_plausible_only_for_pair_models() {
+        // Four classes: six pairs for `decision_function_shape="ovo"`.
+        let four = vec![classes(4)];
+        let pairs = Output::Single(Prediction {
+            label: 2,
+            probabilities: None,
+            decision: Some(vec![0.5; 6]),
+        });
+        assert!(plausible_output(&pairs, OutputKind::Single, &four, true));
+        assert!(!plausible_output(&pairs, OutputKind::Single, &four, false));
+        let per_class = Output::Single(Prediction {
+            label: 2,
+            probabilities: None,
+            decision: Some(vec![0.5; 4]),
+        });
+        assert!(!plausible_output(
+            &per_class,
+            OutputKind::Single,
+            &four,
+            true
+        ));
+        assert!(plausible_output(
+            &per_class,
+            OutputKind::Single,
+            &four,
+            false
+        ));
+    }
+
+    #[test]
     fn plausible_outputs_match_the_models_shape() {
         use falcon_engine::MultiLabelPrediction;
         let one = vec![classes(3)];
@@ -306,15 +355,20 @@ mod tests {
             probabilities: None,
             decision: Some(vec![0.1, 0.2, 0.3]),
         });
-        assert!(plausible_output(&single, OutputKind::Single, &one));
-        assert!(!plausible_output(&single, OutputKind::MultiLabel, &one));
+        assert!(plausible_output(&single, OutputKind::Single, &one, false));
+        assert!(!plausible_output(
+            &single,
+            OutputKind::MultiLabel,
+            &one,
+            false
+        ));
         let tags = Output::MultiLabel(MultiLabelPrediction {
             labels: vec![0, 2],
             probabilities: Some(vec![0.9, 0.1, 0.8]),
             decision: None,
         });
-        assert!(plausible_output(&tags, OutputKind::MultiLabel, &one));
-        assert!(!plausible_output(&tags, OutputKind::Single, &one));
+        assert!(plausible_output(&tags, OutputKind::MultiLabel, &one, false));
+        assert!(!plausible_output(&tags, OutputKind::Single, &one, false));
         let out_of_range = Output::MultiLabel(MultiLabelPrediction {
             labels: vec![3],
             probabilities: None,
@@ -330,7 +384,12 @@ mod tests {
             probabilities: None,
             decision: None,
         });
-        assert!(!plausible_output(&unsorted, OutputKind::MultiLabel, &one));
+        assert!(!plausible_output(
+            &unsorted,
+            OutputKind::MultiLabel,
+            &one,
+            false
+        ));
         let two = vec![classes(2), classes(3)];
         let p = |label, n: usize| Prediction {
             label,
@@ -338,10 +397,25 @@ mod tests {
             decision: None,
         };
         let outs = Output::MultiOutput(vec![p(1, 2), p(2, 3)]);
-        assert!(plausible_output(&outs, OutputKind::MultiOutput, &two));
-        assert!(!plausible_output(&outs, OutputKind::MultiOutput, &two[..1]));
+        assert!(plausible_output(
+            &outs,
+            OutputKind::MultiOutput,
+            &two,
+            false
+        ));
+        assert!(!plausible_output(
+            &outs,
+            OutputKind::MultiOutput,
+            &two[..1],
+            false
+        ));
         let swapped = Output::MultiOutput(vec![p(2, 3), p(1, 2)]);
-        assert!(!plausible_output(&swapped, OutputKind::MultiOutput, &two));
+        assert!(!plausible_output(
+            &swapped,
+            OutputKind::MultiOutput,
+            &two,
+            false
+        ));
     }
 
     #[test]

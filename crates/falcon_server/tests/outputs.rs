@@ -549,3 +549,76 @@ async fn records_in_oip_are_one_input_per_column() {
         assert!(msg.contains(needle), "{inputs}: {msg}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// One decision value per pair of classes.
+
+/// `SVC(decision_function_shape="ovo")` with four classes: `decision` is
+/// `[n, 6]` in OIP (metadata included) and keyed `"a vs b"` in JSON; a
+/// cached answer is served as computed (the shared-cache plausibility
+/// check knows the pair shape); ranking classes by pair decisions is
+/// refused.
+#[tokio::test]
+async fn ovo_decisions_have_one_value_per_pair() {
+    let (state, _repo) = serve(&[("svc", "svc_rbf_quad_ovo_prob.z.joblib")]).await;
+    let want = read_json("svc_rbf_quad_ovo_prob.expected.json");
+    let classes = want["classes"].as_array().unwrap().clone();
+    assert_eq!(classes.len(), 4);
+    let texts = texts(N);
+    let meta = get(&state, "/v2/models/svc").await.json();
+    let decision_meta = meta["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "decision")
+        .unwrap_or_else(|| panic!("no decision output in {meta}"));
+    assert_eq!(decision_meta["shape"], json!([-1, 6]));
+
+    let infer =
+        json!({"inputs": [{"name": "text", "shape": [N], "datatype": "BYTES", "data": texts}]});
+    for pass in ["miss", "hit"] {
+        let r = post_json(&state, "/v2/models/svc/infer", infer.clone()).await;
+        assert_eq!(
+            r.status,
+            200,
+            "{pass}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let body = r.json();
+        let label = output(&body, "label");
+        let decision = output(&body, "decision");
+        assert_eq!(decision["shape"], json!([N, 6]), "{pass}");
+        for i in 0..N {
+            assert_eq!(label["data"][i], want["predict"][i], "{pass} text {i}");
+            for j in 0..6 {
+                assert_close(
+                    &decision["data"][i * 6 + j],
+                    want["decision_function"][i][j].as_f64().unwrap(),
+                    &format!("{pass} text {i} pair {j}"),
+                );
+            }
+        }
+    }
+
+    // JSON keys the pairs by class names, in scikit-learn's pair order.
+    let r = post_json(&state, "/v1/models/svc/predict", json!({"text": texts[0]})).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.json();
+    let first = format!("{} vs {}", py_str(&classes[0]), py_str(&classes[1]));
+    assert_close(
+        &body["decision"][&first],
+        want["decision_function"][0][0].as_f64().unwrap(),
+        &first,
+    );
+
+    let r = post_json(
+        &state,
+        "/v2/models/svc/infer",
+        json!({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}],
+               "outputs": [{"name": "decision", "parameters": {"classification": 2}}]}),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_type(), "invalid_request");
+    assert!(String::from_utf8_lossy(&r.body).contains("pair"));
+}

@@ -122,6 +122,10 @@ pub async fn model_metadata(
     if m.model.has_decision() && m.output_kind != OutputKind::MultiOutput {
         let k = if n_classes == 2 && m.output_kind == OutputKind::Single {
             1
+        } else if m.model.decision_per_pair() {
+            // `SVC(decision_function_shape="ovo")`: one value per pair of
+            // classes, `(0, 1), (0, 2), …, (1, 2), …`.
+            n_classes * (n_classes - 1) / 2
         } else {
             n_classes
         };
@@ -574,6 +578,20 @@ fn plan_outputs(m: &LoadedModel, req: &InferRequest) -> Result<Vec<PlannedOutput
             }
             let classification = match o.parameters.get("classification") {
                 None => None,
+                // A label is ranked by probabilities when the model has them,
+                // else by decisions, which must be one per class.
+                Some(_)
+                    if m.model.decision_per_pair()
+                        && (kind == Kind::Decision
+                            || (kind == Kind::Label && !m.model.has_probabilities())) =>
+                {
+                    return Err(ServerError::Invalid(format!(
+                        "classification ranks classes by a score per class; model {:?} gives \
+                         one decision value per pair of classes (decision_function_shape=\"ovo\"): \
+                         request the raw \"decision\" tensor",
+                        &*m.name
+                    )));
+                }
                 Some(_) if m.output_kind != OutputKind::Single => {
                     return Err(ServerError::Invalid(format!(
                         "classification ranks the classes of one label; model {:?} gives \
