@@ -1,5 +1,7 @@
-//! `GradientBoostingClassifier` (`sklearn/ensemble/_gb.py`, scikit-learn
-//! >= 1.3, whose `_loss` is a `sklearn._loss.loss` object).
+//! `GradientBoostingClassifier` (`sklearn/ensemble/_gb.py`) as recent
+//! releases pickle it, with a `_loss` object of `sklearn._loss.loss`
+//! (older releases kept a `loss_` of `sklearn.ensemble._gb_losses`, whose
+//! classes are not on the allowlist: refused by name).
 //!
 //! * `decision_function` (raw, raveled for binary targets) starts from the
 //!   `init_` estimator's raw prediction and adds `learning_rate * value`
@@ -77,7 +79,7 @@ impl GradientBoosting {
         let classes = labels(&a, "classes_", &class)?;
         let loss = a.object("_loss").map_err(|_| {
             EngineError::unsupported(format!(
-                "{class} has no `_loss` object: only GradientBoostingClassifier pickled by scikit-learn 1.3 or later is supported (older releases kept a `loss_` of sklearn.ensemble._gb_losses)"
+                "{class} has no `_loss` object: only GradientBoostingClassifier pickled with a `_loss` object of sklearn._loss is supported (older releases kept a `loss_` of sklearn.ensemble._gb_losses)"
             ))
         })?;
         let link = match loss.class.name.as_str() {
