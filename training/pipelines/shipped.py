@@ -4,10 +4,13 @@ where they combine families the other modules test one by one."""
 from __future__ import annotations
 
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import RandomForestClassifier, StackingClassifier
 from sklearn.feature_selection import SelectPercentile, chi2
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import SVC
 
 from .common import Case, Chain, labels, tfidf
 
@@ -31,6 +34,17 @@ def _union_ovr_two_files(x, label3):
     return (union, clf)
 
 
+def _stack_mnb_svc_forest(x, label3):
+    """Issue #12's combined example: the three families one stack."""
+    stack = StackingClassifier(
+        [("nb", MultinomialNB()),
+         ("svc", SVC(probability=True, random_state=0)),
+         ("rf", RandomForestClassifier(n_estimators=10, max_depth=8, random_state=0))],
+        final_estimator=LogisticRegression(max_iter=1000))
+    p = Pipeline([("vec", tfidf(max_features=500)), ("clf", stack)])
+    return p.fit(x, labels(label3, "tri"))
+
+
 def cases():
     return [
         Case("shipped_select_calibrated_sgd",
@@ -39,4 +53,8 @@ def cases():
         Case("shipped_union_ovr_two_files",
              "FeatureUnion(char 3-5, word 1-2) + OneVsRestClassifier(LogisticRegression), saved as two files",
              _union_ovr_two_files, forms=("parts",), predictor=Chain),
+        Case("shipped_stack_mnb_svc_forest",
+             "Tfidf(500) -> StackingClassifier([MNB, SVC(rbf, probability=True), RandomForest(10)]) -> "
+             "LogisticRegression, 3 classes",
+             _stack_mnb_svc_forest),
     ]
