@@ -37,7 +37,13 @@ fn texts() -> [String; 5] {
 fn exercise(m: &Model) {
     let n = m.classes().len();
     for t in texts() {
-        let p = m.predict(&t).expect("a seed model predicts");
+        let p = match m.predict(&t) {
+            Ok(p) => p,
+            // A k-nearest-neighbours seed refuses a text whose neighbours
+            // tie across classes (the empty text is equidistant from all).
+            Err(falcon_engine::EngineError::Undetermined(_)) => continue,
+            Err(e) => panic!("a seed model predicts: {e}"),
+        };
         assert!(p.label < n);
         serde_json::to_string(&m.view(&p)).expect("serialises");
         // Trees and kernel SVMs are not sums over features: no explanation, by type.
