@@ -377,7 +377,8 @@ mod tests {
         assert!(!plausible_output(
             &out_of_range,
             OutputKind::MultiLabel,
-            &one
+            &one,
+            false
         ));
         let unsorted = Output::MultiLabel(MultiLabelPrediction {
             labels: vec![2, 0],
