@@ -291,7 +291,16 @@ fn check(case: &Case, command: &str) -> (String, Vec<String>) {
         ));
     }
     // The error a refused file produced: inspect's `reason:` line, or
-    // predict's `error:` line.
+    // predict's `error:` line, or — when the model loaded but refused
+    // every text (a k-nearest-neighbours seed whose neighbours tie) — the
+    // per-line `{"error": ...}` objects on stdout.
+    let per_line_error = || {
+        r.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
     let reason = match command {
         "inspect" => r
             .stdout
@@ -305,8 +314,7 @@ fn check(case: &Case, command: &str) -> (String, Vec<String>) {
             .lines()
             .find_map(|l| l.strip_prefix("error:"))
             .map(str::trim)
-            .unwrap_or_default()
-            .to_owned(),
+            .map_or_else(per_line_error, str::to_owned),
     };
     let served = r.code == Some(0);
     if matches!(r.code, Some(1 | 2)) && reason.is_empty() {
