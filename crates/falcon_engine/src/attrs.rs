@@ -377,3 +377,21 @@ pub(crate) fn labels_from(
     }
     Ok(labels)
 }
+
+/// A non-negative integer array of any int width (CSR `indices`/`indptr`,
+/// libsvm's `_n_support`).
+pub(crate) fn int_vector(a: &Attrs<'_>, name: &str) -> Result<Vec<usize>> {
+    let arr = a.array(name)?;
+    let bad = || a.err_found(name, "an array of non-negative integers", "other data");
+    match &arr.data {
+        ArrayData::I64(v) => v
+            .iter()
+            .map(|&x| usize::try_from(x).map_err(|_| bad()))
+            .collect(),
+        ArrayData::U64(v) => v
+            .iter()
+            .map(|&x| usize::try_from(x).map_err(|_| bad()))
+            .collect(),
+        _ => Err(bad()),
+    }
+}

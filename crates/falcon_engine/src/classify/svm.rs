@@ -193,23 +193,6 @@ fn scalar(a: &Attrs<'_>, name: &str) -> Result<f64> {
     Ok(x)
 }
 
-/// A non-negative integer array (`_n_support`, CSR `indices`/`indptr`).
-fn counts(a: &Attrs<'_>, name: &str) -> Result<Vec<usize>> {
-    let arr = a.array(name)?;
-    let bad = || a.err_found(name, "an array of non-negative integers", "other data");
-    match &arr.data {
-        ArrayData::I64(v) => v
-            .iter()
-            .map(|&x| usize::try_from(x).map_err(|_| bad()))
-            .collect(),
-        ArrayData::U64(v) => v
-            .iter()
-            .map(|&x| usize::try_from(x).map_err(|_| bad()))
-            .collect(),
-        _ => Err(bad()),
-    }
-}
-
 /// One of two spellings of an attribute: scikit-learn renamed several
 /// (`probA_` → `_probA` in 0.23, `n_support_` → `_n_support`).
 fn either<'a>(
@@ -271,8 +254,8 @@ fn csr<'a>(a: &Attrs<'a>, name: &str, max_bytes: usize) -> Result<Csr<'a>> {
         )));
     }
     let data = m.vector_unchecked("data")?;
-    let indices = counts(&m, "indices")?;
-    let indptr = counts(&m, "indptr")?;
+    let indices = crate::attrs::int_vector(&m, "indices")?;
+    let indptr = crate::attrs::int_vector(&m, "indptr")?;
     if indptr.len() != rows + 1 || indices.len() != data.len() || indptr[0] != 0 {
         return Err(what(format!(
             "inconsistent CSR arrays (indptr {}, indices {}, data {}, {rows} rows)",
@@ -382,7 +365,7 @@ impl Svm {
 
         let (ns_name, ns) = either(&a, "_n_support", "n_support_")?;
         let n_support = match ns {
-            Value::Array(_) => counts(&a, ns_name)?,
+            Value::Array(_) => crate::attrs::int_vector(&a, ns_name)?,
             v => return Err(a.err(ns_name, "an integer array", v)),
         };
         if n_support.len() != k {

@@ -203,8 +203,8 @@ fn idf_from_diag(a: &Attrs<'_>, diag: &Object) -> Result<Vec<f64>> {
         _ => return Err(what(format!("not a square matrix: {shape:?}"))),
     };
     let data = m.vector("data")?;
-    let indices = int_vector(&m, "indices")?;
-    let indptr = int_vector(&m, "indptr")?;
+    let indices = crate::attrs::int_vector(&m, "indices")?;
+    let indptr = crate::attrs::int_vector(&m, "indptr")?;
     if indptr.len() != n + 1 || indices.len() != data.len() {
         return Err(what(format!(
             "inconsistent CSR arrays (indptr {}, indices {}, data {}, side {n})",
@@ -230,23 +230,6 @@ fn idf_from_diag(a: &Attrs<'_>, diag: &Object) -> Result<Vec<f64>> {
         }
     }
     Ok(idf)
-}
-
-/// A non-negative integer array (CSR `indices`/`indptr`, any int width).
-fn int_vector(a: &Attrs<'_>, name: &str) -> Result<Vec<usize>> {
-    let arr = a.array(name)?;
-    let bad = || a.err_found(name, "an array of non-negative integers", "other data");
-    match &arr.data {
-        ArrayData::I64(v) => v
-            .iter()
-            .map(|&x| usize::try_from(x).map_err(|_| bad()))
-            .collect(),
-        ArrayData::U64(v) => v
-            .iter()
-            .map(|&x| usize::try_from(x).map_err(|_| bad()))
-            .collect(),
-        _ => Err(bad()),
-    }
 }
 
 /// A `TfidfTransformer` that does not directly follow a vectorizer (after
