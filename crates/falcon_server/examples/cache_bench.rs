@@ -1,12 +1,12 @@
 //! Micro-benchmark of the prediction cache's miss path (insert of unique
-//! texts) and hit path, digest included: `cargo run --release -p falcon_server --example cache_bench`.
+//! texts) and hit path, the keyed hash of a 5.6 KB text included: `cargo run --release -p falcon_server --example cache_bench`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use falcon_engine::{Output, Prediction};
 use falcon_server::input::Item;
-use falcon_server::{CacheKey, PredictionCache, QuickCache, text_sha256};
+use falcon_server::{Answer, CacheKey, PredictionCache, QuickCache};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -18,17 +18,17 @@ fn main() {
         let filler = "lorem ipsum dolor sit amet ".repeat(210);
         let n = 50_000;
         let keys: Vec<Arc<String>> = (0..n).map(|i| Arc::new(format!("{i} {filler}"))).collect();
-        let pred = || {
-            Output::Single(Prediction {
+        let pred = || Answer {
+            output: Arc::new(Output::Single(Prediction {
                 label: 1,
                 probabilities: Some(vec![0.5, 0.5]),
                 decision: Some(vec![0.1]),
-            })
+            })),
+            text_sha256: None,
         };
         let t = Instant::now();
         for k in &keys {
-            let item = Item::Text(k.clone());
-            let key = CacheKey::new(1, &item, &text_sha256(item.key()));
+            let key = CacheKey::new(1, &Item::Text(k.clone()));
             cache
                 .get_or_compute(
                     key,
@@ -44,8 +44,7 @@ fn main() {
         );
         let t = Instant::now();
         for k in keys.iter().rev().take(1000).cycle().take(n) {
-            let item = Item::Text(k.clone());
-            let key = CacheKey::new(1, &item, &text_sha256(item.key()));
+            let key = CacheKey::new(1, &Item::Text(k.clone()));
             cache
                 .get_or_compute(
                     key,

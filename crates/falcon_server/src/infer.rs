@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use falcon_engine::{Contribution, Output, Prediction};
 
-use crate::cache::{CacheKey, CacheStatus};
+use crate::cache::{Answer, CacheKey, CacheStatus};
 use crate::error::ServerError;
 use crate::input::Item;
 use crate::ports::{
@@ -158,20 +158,28 @@ pub async fn predict(
     }
     let mut result = Ok(());
     let mut last_yield = begin;
-    // One SHA-256 per input serves the in-process key, the shared tier's
-    // key and the log row; without any of the three it is not computed.
+    // The in-process key is a cheap keyed hash; the SHA-256 that the log
+    // and the shared tier need is computed on a miss and comes back from
+    // the cache with every hit.
     let cache = state.cache();
-    let needs_digest = cache.stores() || sink.is_some() || state.shared_tier().is_some();
+    let needs_sha256 = sink.is_some() || state.shared_tier().is_some();
     for item in items {
         let t0 = Instant::now();
-        let digest = needs_digest.then(|| text_sha256(item.key()));
         let for_log = sink.is_some().then(|| item.clone());
         let mut from_shared = false;
-        let key = digest.map(|d| CacheKey::new(model.uid, &item, &d));
-        let compute = lookup_or_run(state, model, item, digest.as_ref(), ttl, &mut from_shared);
-        let outcome = match key.filter(|_| cache.stores()) {
+        let key = cache.stores().then(|| CacheKey::new(model.uid, &item));
+        let compute = async {
+            let sha256 = needs_sha256.then(|| text_sha256(item.key()));
+            let output =
+                lookup_or_run(state, model, item, sha256.as_ref(), ttl, &mut from_shared).await?;
+            Ok(Answer {
+                output: Arc::new(output),
+                text_sha256: sha256,
+            })
+        };
+        let outcome = match key {
             Some(key) => cache.get_or_compute(key, ttl, Box::pin(compute)).await,
-            None => compute.await.map(|o| (Arc::new(o), CacheStatus::Miss)),
+            None => compute.await.map(|a| (a, CacheStatus::Miss)),
         };
         match outcome {
             Ok((p, status)) => {
@@ -201,10 +209,11 @@ pub async fn predict(
                         model.stats.cache_miss_ns.fetch_add(ns, Relaxed);
                     }
                 }
-                if let (Some(t), Some(digest)) = (for_log, digest) {
+                if let Some(t) = for_log {
+                    let digest = p.text_sha256.unwrap_or_else(|| text_sha256(t.key()));
                     logged.push((t, tier, elapsed, digest));
                 }
-                predictions.push(p);
+                predictions.push(p.output);
             }
             Err(e) => {
                 result = Err(e);
