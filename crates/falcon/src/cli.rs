@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod keys;
 pub mod log;
 pub mod model;
+pub mod nginx;
 pub mod predict;
 pub mod report;
 pub mod serve;

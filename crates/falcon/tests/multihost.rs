@@ -405,10 +405,10 @@ impl Worker {
             .args(["--database-url", &pg_url(), "--database-pool", "4"])
             .arg("--data-dir")
             .arg(&self.data)
-            // Workers listen on a non-loopback address with --auth off: the
-            // repository (admin) routes must be off. The environment
-            // variable, not the flag, so that this works before and after
-            // the flag exists.
+            // Workers listen on a non-loopback address with --auth off:
+            // `serve`'s bind guard refuses to start unless the repository
+            // (admin) routes are off (`--repository-routes off`, here via
+            // its environment variable).
             .env("FALCON_REPOSITORY_ROUTES", "off");
         let mut proc = spawn(cmd, &self.log);
         let (addr, what) = (self.addr, format!("falcon serve on {}", self.host));

@@ -36,7 +36,7 @@ mod store;
 mod verify;
 
 pub use error::AuthError;
-pub use key::{KEY_PREFIX, Rate, hash_token, token_id};
+pub use key::{KEY_PREFIX, NewKey, Rate, generate, hash_token, token_id};
 pub use limit::{BoxFuture, Decision, LocalRateLimiter, RateLimiter, quota};
 pub use store::{ApiKey, KeyStore, MIGRATIONS};
 pub use verify::{Authenticator, Principal};

@@ -125,9 +125,97 @@ impl KeyStore {
             revoked_at: None,
             hash: new.hash,
         };
-        let amount = rate.map(|r| i64::from(r.amount));
-        let period = rate.map(|r| i64::try_from(r.period.as_millis()).unwrap_or(i64::MAX));
-        let burst = rate.map(|r| i64::from(r.burst));
+        self.insert(&k).await?;
+        Ok((k, new.token))
+    }
+
+    /// Stores the key `token` as an API key, idempotently: the bootstrap
+    /// path of a deployment, which holds its admin key in a secret and runs
+    /// this on every start (several replicas at once, possibly). Returns the
+    /// key and whether it was added now (`false`: already stored, same
+    /// secret and role). Refuses a token that is not `flk_<16 hex>_<64 hex>`,
+    /// an id stored with another secret or role, and a revoked key — a
+    /// revocation is a decision a restart must not undo.
+    pub async fn import(
+        &self,
+        name: &str,
+        token: &str,
+        rate: Option<Rate>,
+        admin: bool,
+    ) -> Result<(ApiKey, bool), AuthError> {
+        if name.trim().is_empty() {
+            return Err(AuthError::InvalidArgument("a key needs a --name".into()));
+        }
+        let token = token.trim();
+        let Some(id) = key::token_id(token) else {
+            return Err(AuthError::InvalidArgument(format!(
+                "not an API key: expected {}<16 hex digits>_<64 hex digits> (e.g. from `falcon keys generate`)",
+                key::KEY_PREFIX
+            )));
+        };
+        let hash = key::hash_token(token);
+        if let Some(found) = self.existing(id, &hash, admin).await? {
+            return Ok((found, false));
+        }
+        let k = ApiKey {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            admin,
+            rate,
+            created_at: now_micros(),
+            revoked_at: None,
+            hash,
+        };
+        match self.insert(&k).await {
+            Ok(()) => Ok((k, true)),
+            // Another replica stored it between our look-up and insert.
+            Err(e) => match self.existing(id, &hash, admin).await? {
+                Some(found) => Ok((found, false)),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// The stored key `id` if it matches `hash` and `admin`; an error if
+    /// the id is taken otherwise or revoked; `None` if absent.
+    async fn existing(
+        &self,
+        id: &str,
+        hash: &[u8; 32],
+        admin: bool,
+    ) -> Result<Option<ApiKey>, AuthError> {
+        let Some(found) = self.list().await?.into_iter().find(|k| k.id == id) else {
+            return Ok(None);
+        };
+        if &found.hash != hash {
+            return Err(AuthError::InvalidArgument(format!(
+                "key id {id} is already stored with another secret"
+            )));
+        }
+        if found.revoked_at.is_some() {
+            return Err(AuthError::InvalidArgument(format!(
+                "key {id} was revoked; a revoked key is not reinstated (generate a new one)"
+            )));
+        }
+        if found.admin != admin {
+            return Err(AuthError::InvalidArgument(format!(
+                "key {id} is already stored as {}; revoke it and import a new one to change its role",
+                if found.admin {
+                    "an admin key"
+                } else {
+                    "a non-admin key"
+                }
+            )));
+        }
+        Ok(Some(found))
+    }
+
+    async fn insert(&self, k: &ApiKey) -> Result<(), AuthError> {
+        let amount = k.rate.map(|r| i64::from(r.amount));
+        let period = k
+            .rate
+            .map(|r| i64::try_from(r.period.as_millis()).unwrap_or(i64::MAX));
+        let burst = k.rate.map(|r| i64::from(r.burst));
         match &self.db {
             Database::Postgres(_) => {
                 let c = self.db.pg().await?;
@@ -152,7 +240,7 @@ impl KeyStore {
                 .await?;
             }
         }
-        Ok((k, new.token))
+        Ok(())
     }
 
     /// Every key, revoked ones included, oldest first.

@@ -103,6 +103,34 @@ async fn exercise(db: Database) {
             .revoked_at
             .is_some()
     );
+
+    // The deployments' bootstrap: the same admin key imported by several
+    // pods at once is stored once, and every import succeeds.
+    let token = falcon_auth::generate().unwrap().token;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = store2.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            store.import("bootstrap", &token, None, true).await
+        }));
+    }
+    let mut added = 0;
+    for t in tasks {
+        let (k, new) = t.await.unwrap().unwrap();
+        assert!(k.admin);
+        added += usize::from(new);
+    }
+    assert_eq!(added, 1, "stored once");
+    let id = falcon_auth::token_id(&token).unwrap();
+    let all = store.list().await.unwrap();
+    assert_eq!(all.iter().filter(|k| k.id == id).count(), 1);
+    let auth = Authenticator::new(all);
+    assert!(auth.verify(&token).unwrap().admin);
+    assert!(matches!(
+        store.import("bootstrap", "flk_short", None, true).await,
+        Err(AuthError::InvalidArgument(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -165,6 +165,33 @@ impl PredictionRecord {
         serde_json::Value::Object(m)
     }
 
+    /// [`Self::scores_json`] as JSON text, written directly (no map, no
+    /// `Value`s): what the SQLite `scores` column stores, on the writer's
+    /// per-row path. Classes in their order; non-finite scores are `null`.
+    /// Reads back as the same object (a repeated class name, which
+    /// scikit-learn's `np.unique` classes cannot have, keeps its last
+    /// score, as the map did).
+    pub fn scores_json_text(&self) -> String {
+        let mut out = Vec::with_capacity(2 + self.scores.len() * 32);
+        out.push(b'{');
+        for (i, s) in self.scores.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Writing a string or a number to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, &s.class);
+            out.push(b':');
+            if s.score.is_finite() {
+                let _ = serde_json::to_writer(&mut out, &s.score);
+            } else {
+                out.extend_from_slice(b"null");
+            }
+        }
+        out.push(b'}');
+        // serde_json writes UTF-8.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
     /// Inverse of [`Self::scores_json`] (used when reading rows back).
     pub(crate) fn scores_from_json(v: &serde_json::Value) -> Vec<Score> {
         match v {
@@ -326,6 +353,19 @@ mod tests {
         ];
         let back = PredictionRecord::scores_from_json(&r.scores_json());
         assert_eq!(back, r.scores);
+        // The text form parses to the same object as the map form.
+        r.scores.push(Score {
+            class: "q\"\u{e9}\\".into(),
+            score: f64::NAN,
+        });
+        r.scores.push(Score {
+            class: "z".into(),
+            score: 1e-300,
+        });
+        let text: serde_json::Value = serde_json::from_str(&r.scores_json_text()).unwrap();
+        assert_eq!(text, r.scores_json());
+        r.scores.clear();
+        assert_eq!(r.scores_json_text(), "{}");
     }
 
     #[test]

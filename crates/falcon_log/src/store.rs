@@ -1,6 +1,7 @@
 //! The `predictions` table: schema, batched inserts, and the queries behind
 //! `falcon log stats` / `falcon log export`.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -89,6 +90,17 @@ pub async fn insert_batch(
     rows: &[PredictionRecord],
     mode: PgInsertMode,
 ) -> Result<()> {
+    insert_shared(db, &Arc::new(rows.to_vec()), mode).await
+}
+
+/// [`insert_batch`] without copying the rows: SQLite's blocking task
+/// shares them (the writer keeps its own reference, to spool them if the
+/// batch fails or times out).
+pub async fn insert_shared(
+    db: &Database,
+    rows: &Arc<Vec<PredictionRecord>>,
+    mode: PgInsertMode,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -101,7 +113,7 @@ pub async fn insert_batch(
             }
         }
         Database::Sqlite(s) => {
-            let rows = rows.to_vec();
+            let rows = rows.clone();
             s.call(move |conn| {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -111,7 +123,7 @@ pub async fn insert_batch(
                          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
                          ON CONFLICT DO NOTHING"
                     ))?;
-                    for r in &rows {
+                    for r in rows.iter() {
                         st.execute(rusqlite::params![
                             r.request_id,
                             r.item,
@@ -119,7 +131,7 @@ pub async fn insert_batch(
                             r.model,
                             r.version,
                             r.label,
-                            r.scores_json().to_string(),
+                            r.scores_json_text(),
                             i64_sat(r.latency_us),
                             r.cache.as_str(),
                             r.api_key_id,

@@ -125,6 +125,62 @@ async fn full_channel_refuses_and_counts() {
     assert_eq!(store::count(&db).await.unwrap(), 8);
 }
 
+/// Group commit: a lone row is written at once, without waiting for the
+/// linger; rows that keep coming right after a write are gathered into
+/// batches of up to `batch_size` (here the linger is far longer than the
+/// test, so only full batches or a flush can end one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lone_rows_go_at_once_and_bursts_are_batched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_sqlite(&dir.path().join("x.db"))
+        .await
+        .unwrap();
+    let mut cfg = LogConfig::new(dir.path());
+    cfg.linger = Duration::from_secs(600);
+    cfg.batch_size = 100;
+    let writer = LogWriter::start(db.clone(), cfg).await.unwrap();
+    let log = writer.handle();
+    // Long after start-up: the writer has not written for a while.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let mut cfg_linger_hit = false;
+    assert!(log.log(record(0)));
+    while log.stats().written < 1 {
+        if started.elapsed() > Duration::from_secs(30) {
+            cfg_linger_hit = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(!cfg_linger_hit, "a lone row waited for the linger");
+    assert_eq!(log.stats().batches, 1);
+    // A burst right after that write: full batches only.
+    for i in 1..=1000 {
+        assert!(log.log(record(i)));
+    }
+    while log.stats().written < 1001 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            log.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(log.stats().batches, 11, "{:?}", log.stats());
+    // Rows left in an unfinished batch go with a flush, not after the
+    // linger.
+    for i in 1001..1011 {
+        assert!(log.log(record(i)));
+    }
+    tokio::time::timeout(Duration::from_secs(30), log.flush())
+        .await
+        .expect("flush waited for the linger")
+        .unwrap();
+    let stats = writer.shutdown().await.unwrap();
+    assert_eq!(stats.written, 1011, "{stats:?}");
+    assert_eq!(store::count(&db).await.unwrap(), 1011);
+}
+
 /// Writer throughput into SQLite:
 /// `cargo test --release -p falcon_log --test sqlite -- --ignored --nocapture bench`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

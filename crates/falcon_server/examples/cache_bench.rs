@@ -1,12 +1,12 @@
 //! Micro-benchmark of the prediction cache's miss path (insert of unique
-//! texts) and hit path: `cargo run --release -p falcon_server --example cache_bench`.
+//! texts) and hit path, digest included: `cargo run --release -p falcon_server --example cache_bench`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use falcon_engine::{Output, Prediction};
 use falcon_server::input::Item;
-use falcon_server::{CacheKey, MokaCache, PredictionCache};
+use falcon_server::{CacheKey, PredictionCache, QuickCache, text_sha256};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -14,7 +14,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let cache = MokaCache::new(16 << 20);
+        let cache = QuickCache::new(16 << 20);
         let filler = "lorem ipsum dolor sit amet ".repeat(210);
         let n = 50_000;
         let keys: Vec<Arc<String>> = (0..n).map(|i| Arc::new(format!("{i} {filler}"))).collect();
@@ -27,10 +27,8 @@ fn main() {
         };
         let t = Instant::now();
         for k in &keys {
-            let key = CacheKey {
-                model_uid: 1,
-                input: Item::Text(k.clone()),
-            };
+            let item = Item::Text(k.clone());
+            let key = CacheKey::new(1, &item, &text_sha256(item.key()));
             cache
                 .get_or_compute(
                     key,
@@ -46,10 +44,8 @@ fn main() {
         );
         let t = Instant::now();
         for k in keys.iter().rev().take(1000).cycle().take(n) {
-            let key = CacheKey {
-                model_uid: 1,
-                input: Item::Text(k.clone()),
-            };
+            let item = Item::Text(k.clone());
+            let key = CacheKey::new(1, &item, &text_sha256(item.key()));
             cache
                 .get_or_compute(
                     key,

@@ -1,19 +1,34 @@
 //! The prediction cache, behind a trait so a shared tier (Redis, issue #4)
-//! can be stacked on it later without touching the handlers.
+//! can be stacked on it without touching the handlers.
 //!
-//! The in-process tier is a `moka` cache bounded in bytes (a weigher counts
-//! the input, the key and the answer) with a per-entry TTL. The key is
-//! the process-unique id of the loaded model version plus the **exact
-//! input** — the text, or a record's canonical encoding tagged as a record
-//! (see [`crate::input`]), not a hash of it — so two different inputs can
-//! never share an entry, and a reloaded model never answers from its
-//! predecessor's entries. Values are [`Output`]s, whatever the model's
-//! shape; a single-label text costs what it did (no extra allocation: the
-//! prediction sits inline in the enum). Concurrent
-//! misses on one key are computed once: moka's entry API makes the others
-//! wait for that computation.
+//! **Key.** The process-unique id of the loaded model version, the input's
+//! kind (a text, or a record's canonical encoding — see [`crate::input`]),
+//! and the **SHA-256 of the input**, not the input itself. The request
+//! path computes that digest once per input anyway (the shared tier's key
+//! and the prediction log's `text_sha256` are the same digest), so the
+//! in-process key costs nothing more, and an entry weighs ~200 bytes
+//! instead of the whole 5 KB e-mail: the default 4 MiB holds ~20,000
+//! answers rather than ~700, and hashing or comparing a key never touches
+//! the text. Two different inputs share an entry only if they collide
+//! under SHA-256, which nobody knows how to make happen (unlike a keyed
+//! 64-bit hash, no per-process secret is needed for that). A reloaded model
+//! never answers from its predecessor's entries (new uid).
+//!
+//! **Store.** [`QuickCache`]: `quick_cache`'s sharded S3-FIFO-style cache,
+//! bounded in bytes by a weigher. New entries enter a small probationary
+//! queue and only those asked for again are promoted, so a stream of
+//! one-time texts (the usual miss traffic) churns through that small queue
+//! without evicting the answers that repeat, and without the per-insert
+//! frequency-sketch and write-buffer bookkeeping that `moka` (the previous
+//! store) did on every miss. Expiry: each entry carries its deadline
+//! (per-model `cache_ttl`) and a lookup that finds it past its deadline
+//! removes it and computes anew; expired entries that nobody asks for are
+//! evicted by the byte bound like any other. Concurrent misses on one key
+//! are computed once: the first caller holds `quick_cache`'s placeholder
+//! guard, the others wait for its value; if that computation fails, the
+//! guard is dropped and one waiter computes in turn (errors are never
+//! cached).
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,31 +36,28 @@ use falcon_engine::{Output, Prediction};
 use futures_util::future::BoxFuture;
 
 use crate::error::ServerError;
-use crate::input::Item;
+use crate::input::{InputKind, Item};
 
-/// Model load + exact input.
-#[derive(Clone, Debug)]
+/// Model load + input kind + SHA-256 of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CacheKey {
     /// [`crate::repository::LoadedModel::uid`].
     pub model_uid: u64,
-    /// The text (the request's own `String`, moved behind an `Arc`) or the
-    /// record.
-    pub input: Item,
+    /// A text never shares an entry with a record spelling its encoding.
+    pub kind: InputKind,
+    /// [`crate::ports::text_sha256`] of [`Item::key`].
+    pub digest: [u8; 32],
 }
 
-impl PartialEq for CacheKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.model_uid == other.model_uid
-            && self.input.kind() == other.input.kind()
-            && self.input.key() == other.input.key()
-    }
-}
-impl Eq for CacheKey {}
-impl Hash for CacheKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.model_uid.hash(state);
-        self.input.kind().hash(state);
-        self.input.key().hash(state);
+impl CacheKey {
+    /// The key of `item` for model load `model_uid`, given the item's
+    /// digest (computed once per input by the caller).
+    pub fn new(model_uid: u64, item: &Item, digest: &[u8; 32]) -> Self {
+        CacheKey {
+            model_uid,
+            kind: item.kind(),
+            digest: *digest,
+        }
     }
 }
 
@@ -60,7 +72,7 @@ pub enum CacheStatus {
 pub type Compute<'a> = BoxFuture<'a, Result<Output, ServerError>>;
 
 /// A prediction cache. Implementations must compute concurrent identical
-/// misses once, and must never answer one text with another's prediction.
+/// misses once, and must never answer one input with another's prediction.
 pub trait PredictionCache: Send + Sync + 'static {
     /// The cached prediction for `key`, or the result of `compute` (stored
     /// for `ttl` when it succeeds).
@@ -70,6 +82,12 @@ pub trait PredictionCache: Send + Sync + 'static {
         ttl: Duration,
         compute: Compute<'a>,
     ) -> BoxFuture<'a, Result<(Arc<Output>, CacheStatus), ServerError>>;
+
+    /// Whether this cache stores anything: when it does not, callers skip
+    /// it (and the digest its key needs) entirely.
+    fn stores(&self) -> bool {
+        true
+    }
 
     /// `(entries, weighted bytes)`, for metrics.
     fn usage(&self) -> (u64, u64);
@@ -88,47 +106,61 @@ impl PredictionCache for NoCache {
         Box::pin(async move { Ok((Arc::new(compute.await?), CacheStatus::Miss)) })
     }
 
+    fn stores(&self) -> bool {
+        false
+    }
+
     fn usage(&self) -> (u64, u64) {
         (0, 0)
     }
 }
 
+/// A stored answer and when it stops being one.
 #[derive(Clone)]
 struct Cached {
     prediction: Arc<Output>,
-    ttl: Duration,
+    expires: Instant,
 }
 
-struct PerEntryTtl;
+/// Bytes charged per entry on top of the answer's vectors: the key and
+/// value in `quick_cache`'s slot (~88 bytes), its hash-table index and
+/// queue bookkeeping (~24), and the `Arc<Output>` allocation's header and
+/// enum (~64).
+const ENTRY_OVERHEAD: u64 = (std::mem::size_of::<CacheKey>()
+    + std::mem::size_of::<Cached>()
+    + 24
+    + 16
+    + std::mem::size_of::<Output>()) as u64;
 
-impl moka::Expiry<CacheKey, Cached> for PerEntryTtl {
-    fn expire_after_create(&self, _k: &CacheKey, v: &Cached, _at: Instant) -> Option<Duration> {
-        Some(v.ttl)
+/// Typical entry, to size the table up front: a two-class answer with
+/// probabilities and a decision value.
+const TYPICAL_ENTRY: u64 = ENTRY_OVERHEAD + 3 * 8;
+
+#[derive(Clone)]
+struct Weigher;
+
+impl quick_cache::Weighter<CacheKey, Cached> for Weigher {
+    fn weight(&self, _k: &CacheKey, v: &Cached) -> u64 {
+        ENTRY_OVERHEAD + output_bytes(&v.prediction) as u64
     }
 }
 
 /// The in-process tier.
-pub struct MokaCache {
-    inner: moka::future::Cache<CacheKey, Cached, foldhash::fast::RandomState>,
+pub struct QuickCache {
+    inner: quick_cache::sync::Cache<CacheKey, Cached, Weigher, foldhash::fast::RandomState>,
 }
 
-/// Bookkeeping bytes charged per entry on top of the text and scores
-/// (key, value, Arcs, moka's node).
-const ENTRY_OVERHEAD: usize = 160;
-
-impl MokaCache {
+impl QuickCache {
     pub fn new(max_bytes: u64) -> Self {
-        let inner = moka::future::Cache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|k: &CacheKey, v: &Cached| {
-                // Capacity, not length: a string parsed from JSON may hold
-                // more than it uses, and the bound is on memory.
-                let w = ENTRY_OVERHEAD + k.input.heap_bytes() + output_bytes(&v.prediction);
-                u32::try_from(w).unwrap_or(u32::MAX)
-            })
-            .expire_after(PerEntryTtl)
-            .build_with_hasher(foldhash::fast::RandomState::default());
-        MokaCache { inner }
+        let estimated = usize::try_from(max_bytes / TYPICAL_ENTRY).unwrap_or(usize::MAX);
+        let inner = quick_cache::sync::Cache::with(
+            estimated.max(16),
+            max_bytes,
+            Weigher,
+            foldhash::fast::RandomState::default(),
+            Default::default(),
+        );
+        QuickCache { inner }
     }
 }
 
@@ -152,7 +184,16 @@ fn output_bytes(o: &Output) -> usize {
     }
 }
 
-impl PredictionCache for MokaCache {
+/// `ttl` from now; a TTL too long to represent (a config of centuries)
+/// never expires in practice either.
+fn deadline(ttl: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(ttl)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
+impl PredictionCache for QuickCache {
     fn get_or_compute<'a>(
         &'a self,
         key: CacheKey,
@@ -163,31 +204,40 @@ impl PredictionCache for MokaCache {
             if ttl.is_zero() {
                 return Ok((Arc::new(compute.await?), CacheStatus::Miss));
             }
-            if let Some(hit) = self.inner.get(&key).await {
-                return Ok((hit.prediction, CacheStatus::Hit));
+            let mut compute = Some(compute);
+            loop {
+                match self.inner.get_value_or_guard_async(&key).await {
+                    Ok(hit) if hit.expires > Instant::now() => {
+                        return Ok((hit.prediction, CacheStatus::Hit));
+                    }
+                    Ok(_) => {
+                        // Past its deadline: drop it (unless a fresh one
+                        // replaced it meanwhile) and look again, which
+                        // makes this caller, or a concurrent one, compute.
+                        self.inner.remove_if(&key, |c| c.expires <= Instant::now());
+                    }
+                    Err(guard) => {
+                        let Some(compute) = compute.take() else {
+                            // Unreachable: a guard is only handed out once
+                            // per call, as the call returns right after.
+                            return Err(ServerError::Internal(
+                                "cache guard handed out twice".into(),
+                            ));
+                        };
+                        let prediction = Arc::new(compute.await?);
+                        let _ = guard.insert(Cached {
+                            prediction: prediction.clone(),
+                            expires: deadline(ttl),
+                        });
+                        return Ok((prediction, CacheStatus::Miss));
+                    }
+                }
             }
-            let entry = self
-                .inner
-                .entry(key)
-                .or_try_insert_with(async move {
-                    compute.await.map(|p| Cached {
-                        prediction: Arc::new(p),
-                        ttl,
-                    })
-                })
-                .await
-                .map_err(|e: Arc<ServerError>| (*e).clone())?;
-            let status = if entry.is_fresh() {
-                CacheStatus::Miss
-            } else {
-                CacheStatus::Hit
-            };
-            Ok((entry.into_value().prediction, status))
         })
     }
 
     fn usage(&self) -> (u64, u64) {
-        (self.inner.entry_count(), self.inner.weighted_size())
+        (self.inner.len() as u64, self.inner.weight())
     }
 }
 
@@ -212,10 +262,8 @@ mod tests {
     }
 
     fn key(uid: u64, text: &str) -> CacheKey {
-        CacheKey {
-            model_uid: uid,
-            input: Item::text(text.to_string()),
-        }
+        let item = Item::text(text.to_string());
+        CacheKey::new(uid, &item, &crate::ports::text_sha256(item.key()))
     }
 
     fn record_key(uid: u64, columns: &[(&str, &str)]) -> CacheKey {
@@ -226,25 +274,24 @@ mod tests {
                 .collect(),
         )
         .unwrap();
-        CacheKey {
-            model_uid: uid,
-            input: Item::Record(Arc::new(r)),
-        }
+        let item = Item::Record(Arc::new(r));
+        CacheKey::new(uid, &item, &crate::ports::text_sha256(item.key()))
     }
 
     #[tokio::test]
     async fn records_never_share_entries_with_texts_or_other_records() {
-        let c = MokaCache::new(1 << 20);
+        let c = QuickCache::new(1 << 20);
         let ttl = Duration::from_secs(60);
         let rec = record_key(1, &[("a", "x"), ("b", "y")]);
         let (_, s) = c
-            .get_or_compute(rec.clone(), ttl, Box::pin(async { Ok(pred(1)) }))
+            .get_or_compute(rec, ttl, Box::pin(async { Ok(pred(1)) }))
             .await
             .unwrap();
         assert_eq!(s, CacheStatus::Miss);
         // The text spelling the record's canonical encoding is another entry.
-        let spelled = key(1, rec.input.key());
-        assert_eq!(spelled.input.key(), r#"{"a":"x","b":"y"}"#);
+        let spelled = key(1, r#"{"a":"x","b":"y"}"#);
+        assert_eq!(spelled.digest, rec.digest, "same encoding, same digest");
+        assert_ne!(spelled, rec, "but another kind");
         let (p, s) = c
             .get_or_compute(spelled, ttl, Box::pin(async { Ok(pred(0)) }))
             .await
@@ -275,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn multi_answers_are_cached_whole() {
-        let c = MokaCache::new(1 << 20);
+        let c = QuickCache::new(1 << 20);
         let ttl = Duration::from_secs(60);
         let tags = Output::MultiLabel(falcon_engine::MultiLabelPrediction {
             labels: vec![0, 2],
@@ -295,7 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn hit_after_miss_and_distinct_keys() {
-        let c = MokaCache::new(1 << 20);
+        let c = QuickCache::new(1 << 20);
         let ttl = Duration::from_secs(60);
         let (p, s) = c
             .get_or_compute(key(1, "a"), ttl, Box::pin(async { Ok(pred(1)) }))
@@ -322,7 +369,7 @@ mod tests {
 
     #[tokio::test]
     async fn errors_are_not_cached() {
-        let c = MokaCache::new(1 << 20);
+        let c = QuickCache::new(1 << 20);
         let ttl = Duration::from_secs(60);
         let r = c
             .get_or_compute(
@@ -341,7 +388,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_misses_compute_once() {
-        let c = Arc::new(MokaCache::new(1 << 20));
+        let c = Arc::new(QuickCache::new(1 << 20));
         let calls = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..16 {
@@ -371,10 +418,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bounded_in_bytes() {
-        let c = MokaCache::new(64 << 10);
+    async fn bounded_in_bytes_whatever_the_text() {
+        let c = QuickCache::new(64 << 10);
         let big = "x".repeat(4096);
-        for i in 0..200 {
+        for i in 0..2000 {
             let text = format!("{i}{big}");
             c.get_or_compute(
                 key(1, &text),
@@ -384,14 +431,51 @@ mod tests {
             .await
             .unwrap();
         }
-        c.inner.run_pending_tasks().await;
-        let (_, bytes) = c.usage();
+        let (entries, bytes) = c.usage();
         assert!(bytes <= 64 << 10, "cache holds {bytes} bytes");
+        // Entries weigh the same for a 4 KB text as for a word: the key is
+        // its digest.
+        let each = ENTRY_OVERHEAD + 16;
+        assert_eq!(bytes, entries * each, "{entries} entries");
+        assert!(entries > 200 && entries < 2000, "{entries} entries");
+    }
+
+    #[tokio::test]
+    async fn entries_expire_after_their_ttl() {
+        let c = QuickCache::new(1 << 20);
+        let ttl = Duration::from_millis(40);
+        let (_, s) = c
+            .get_or_compute(key(1, "t"), ttl, Box::pin(async { Ok(pred(1)) }))
+            .await
+            .unwrap();
+        assert_eq!(s, CacheStatus::Miss);
+        let (p, s) = c
+            .get_or_compute(key(1, "t"), ttl, Box::pin(async { Ok(pred(0)) }))
+            .await
+            .unwrap();
+        assert_eq!((label(&p), s), (1, CacheStatus::Hit));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (p, s) = c
+            .get_or_compute(key(1, "t"), ttl, Box::pin(async { Ok(pred(0)) }))
+            .await
+            .unwrap();
+        assert_eq!((label(&p), s), (0, CacheStatus::Miss), "expired");
+        // A TTL too long for `Instant` is stored, not a panic.
+        let (_, s) = c
+            .get_or_compute(key(1, "u"), Duration::MAX, Box::pin(async { Ok(pred(0)) }))
+            .await
+            .unwrap();
+        assert_eq!(s, CacheStatus::Miss);
+        let (_, s) = c
+            .get_or_compute(key(1, "u"), Duration::MAX, Box::pin(async { Ok(pred(1)) }))
+            .await
+            .unwrap();
+        assert_eq!(s, CacheStatus::Hit);
     }
 
     #[tokio::test]
     async fn zero_ttl_bypasses() {
-        let c = MokaCache::new(1 << 20);
+        let c = QuickCache::new(1 << 20);
         for _ in 0..2 {
             let (_, s) = c
                 .get_or_compute(key(1, "t"), Duration::ZERO, Box::pin(async { Ok(pred(0)) }))

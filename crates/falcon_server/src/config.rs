@@ -48,6 +48,16 @@ pub struct ServerConfig {
     pub inline_max_bytes: usize,
     /// Largest `explain=K`.
     pub max_explain: usize,
+    /// Whether the OIP model-repository API (`POST /v2/repository/index`,
+    /// `.../models/{name}/load`, `.../unload`) is routed. `false` removes the
+    /// three routes: they answer 404 `route_not_found` like any unknown path
+    /// (rather than 403, so a scanner learns nothing about what is
+    /// deployed). Why: on an address others can reach and without API keys,
+    /// these routes let anyone load and unload models; turning them off is
+    /// one of the two safe ways to expose a server (the other is
+    /// `--auth required`, where they need an admin key). Models still load
+    /// at start-up and on SIGHUP.
+    pub repository_routes: bool,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +77,7 @@ impl Default for ServerConfig {
             cache_ttl: Duration::from_secs(300),
             inline_max_bytes: 2 << 10,
             max_explain: 1000,
+            repository_routes: true,
         }
     }
 }

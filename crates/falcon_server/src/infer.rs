@@ -82,30 +82,22 @@ async fn run_engine(
     Ok(result?)
 }
 
-/// What a miss learned on its way through the tiers, for the caller.
-#[derive(Default)]
-struct MissInfo {
-    /// The shared tier answered.
-    from_shared: bool,
-    /// [`text_sha256`] of the text, when the shared tier needed it (so the
-    /// log reuses it).
-    text_sha256: Option<[u8; 32]>,
-}
-
 /// The answer for one input through the tiers: memory → shared tier →
 /// engine. Runs as the in-process cache's computation, so concurrent
-/// identical misses ask the shared tier (and the engine) once.
+/// identical misses ask the shared tier (and the engine) once. Sets
+/// `from_shared` when the shared tier answered.
 async fn lookup_or_run(
     state: &AppState,
     model: &Arc<LoadedModel>,
     item: Item,
+    digest: Option<&[u8; 32]>,
     ttl: Duration,
-    info: &mut MissInfo,
+    from_shared: &mut bool,
 ) -> Result<Output, ServerError> {
-    let Some(tier) = state.shared_tier().filter(|_| !ttl.is_zero()) else {
+    let (Some(tier), Some(digest)) = (state.shared_tier().filter(|_| !ttl.is_zero()), digest)
+    else {
         return run_engine(state, model, &item).await;
     };
-    let digest = &*info.text_sha256.insert(text_sha256(item.key()));
     let key = SharedKey {
         model: &model.name,
         version: &model.cache_version,
@@ -120,7 +112,7 @@ async fn lookup_or_run(
             &model.output_classes,
             model.model.decision_per_pair(),
         ) {
-            info.from_shared = true;
+            *from_shared = true;
             return Ok(p);
         }
         // Debug, not warn: a poisoned tier would otherwise log per request.
@@ -166,17 +158,21 @@ pub async fn predict(
     }
     let mut result = Ok(());
     let mut last_yield = begin;
+    // One SHA-256 per input serves the in-process key, the shared tier's
+    // key and the log row; without any of the three it is not computed.
+    let cache = state.cache();
+    let needs_digest = cache.stores() || sink.is_some() || state.shared_tier().is_some();
     for item in items {
-        let key = CacheKey {
-            model_uid: model.uid,
-            input: item.clone(),
-        };
         let t0 = Instant::now();
+        let digest = needs_digest.then(|| text_sha256(item.key()));
         let for_log = sink.is_some().then(|| item.clone());
-        let mut info = MissInfo::default();
-        let compute = Box::pin(lookup_or_run(state, model, item, ttl, &mut info));
-        let outcome = state.cache().get_or_compute(key, ttl, compute).await;
-        let from_shared = info.from_shared;
+        let mut from_shared = false;
+        let key = digest.map(|d| CacheKey::new(model.uid, &item, &d));
+        let compute = lookup_or_run(state, model, item, digest.as_ref(), ttl, &mut from_shared);
+        let outcome = match key.filter(|_| cache.stores()) {
+            Some(key) => cache.get_or_compute(key, ttl, Box::pin(compute)).await,
+            None => compute.await.map(|o| (Arc::new(o), CacheStatus::Miss)),
+        };
         match outcome {
             Ok((p, status)) => {
                 let elapsed = t0.elapsed();
@@ -205,8 +201,7 @@ pub async fn predict(
                         model.stats.cache_miss_ns.fetch_add(ns, Relaxed);
                     }
                 }
-                if let Some(t) = for_log {
-                    let digest = info.text_sha256.unwrap_or_else(|| text_sha256(t.key()));
+                if let (Some(t), Some(digest)) = (for_log, digest) {
                     logged.push((t, tier, elapsed, digest));
                 }
                 predictions.push(p);

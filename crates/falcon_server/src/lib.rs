@@ -23,7 +23,7 @@ pub mod routes;
 pub mod server;
 pub mod state;
 
-pub use cache::{CacheKey, CacheStatus, MokaCache, NoCache, PredictionCache};
+pub use cache::{CacheKey, CacheStatus, NoCache, PredictionCache, QuickCache};
 pub use config::{ModelSettings, ServerConfig, parse_bytes, parse_duration};
 pub use error::ServerError;
 pub use ports::{

@@ -1,5 +1,7 @@
 //! The route table. One layer: observe (request id, metrics, logs, and the
-//! request deadline — not on the repository routes).
+//! request deadline — not on the repository routes). The model-repository
+//! API is routed only with `ServerConfig::repository_routes` (else its paths
+//! fall through to the JSON 404 of any unknown route).
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -9,7 +11,7 @@ use crate::routes::{docs, fallback, health, metrics, oip, predict, repository};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/models/{name}/predict", post(predict::model))
         .route(
             "/v1/models/{name}/versions/{version}/predict",
@@ -44,13 +46,19 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(docs::openapi_json))
-        .route("/docs", get(docs::docs_page))
-        .route("/v2/repository/index", post(repository::index))
-        .route("/v2/repository/models/{name}/load", post(repository::load))
-        .route(
-            "/v2/repository/models/{name}/unload",
-            post(repository::unload),
-        )
+        .route("/docs", get(docs::docs_page));
+    let routes = if state.config().repository_routes {
+        routes
+            .route("/v2/repository/index", post(repository::index))
+            .route("/v2/repository/models/{name}/load", post(repository::load))
+            .route(
+                "/v2/repository/models/{name}/unload",
+                post(repository::unload),
+            )
+    } else {
+        routes
+    };
+    routes
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

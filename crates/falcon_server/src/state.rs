@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::cache::{MokaCache, NoCache, PredictionCache};
+use crate::cache::{NoCache, PredictionCache, QuickCache};
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::metrics::Metrics;
@@ -51,7 +51,7 @@ impl AppState {
         let cache: Arc<dyn PredictionCache> = if config.cache_bytes == 0 {
             Arc::new(NoCache)
         } else {
-            Arc::new(MokaCache::new(config.cache_bytes))
+            Arc::new(QuickCache::new(config.cache_bytes))
         };
         Self::with_ports(config, cache, ports)
     }

@@ -19,6 +19,9 @@ pub enum KeysCommand {
     List(ListArgs),
     /// Revoke a key by id; running servers refuse it within seconds.
     Revoke(RevokeArgs),
+    /// Print a new random key without storing it (for a deployment's
+    /// secret, stored later with `create --from-env`).
+    Generate,
 }
 
 #[derive(Args)]
@@ -35,6 +38,14 @@ pub struct CreateArgs {
     /// Allow admin routes (repository load/unload).
     #[arg(long, env = "FALCON_KEY_ADMIN")]
     admin: bool,
+    /// Store the key held in this environment variable instead of a new
+    /// one, idempotently: nothing is printed, and running it again with the
+    /// same key succeeds without a change. The bootstrap of a deployment
+    /// whose admin key comes from a secret (e.g. `--from-env
+    /// FALCON_ADMIN_KEY`). The variable's name, not the key, is the
+    /// argument: arguments are visible to every user in `ps`.
+    #[arg(long, env = "FALCON_KEY_FROM_ENV", value_name = "VAR")]
+    from_env: Option<String>,
 }
 
 #[derive(Args)]
@@ -73,6 +84,11 @@ pub fn run(cmd: KeysCommand) -> Result<ExitCode> {
             KeysCommand::Create(a) => create(a, &mut out).await,
             KeysCommand::List(a) => list(a, &mut out).await,
             KeysCommand::Revoke(a) => revoke(a, &mut out).await,
+            KeysCommand::Generate => {
+                let new = falcon_auth::generate()?;
+                writeln!(out, "{}", new.token)?;
+                Ok(ExitCode::SUCCESS)
+            }
         }
     })
 }
@@ -85,6 +101,9 @@ async fn open(db: &DbArgs) -> Result<KeyStore> {
 }
 
 async fn create(a: CreateArgs, out: &mut impl Write) -> Result<ExitCode> {
+    if let Some(var) = &a.from_env {
+        return import(&a, var).await;
+    }
     let store = open(&a.db).await?;
     let (key, token) = store.create(&a.name, a.rate, a.admin).await?;
     eprintln!(
@@ -95,6 +114,37 @@ async fn create(a: CreateArgs, out: &mut impl Write) -> Result<ExitCode> {
         key.rate.map_or("unlimited".to_owned(), |r| r.to_string()),
     );
     writeln!(out, "{token}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `create --from-env VAR`: the key comes from the environment, so it is
+/// never printed (the operator already has it).
+async fn import(a: &CreateArgs, var: &str) -> Result<ExitCode> {
+    let token = match std::env::var(var) {
+        Ok(t) if !t.trim().is_empty() => t,
+        Ok(_) => bail!("--from-env {var}: the variable is empty"),
+        Err(std::env::VarError::NotPresent) => bail!("--from-env {var}: the variable is not set"),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            bail!("--from-env {var}: the variable is not valid UTF-8")
+        }
+    };
+    store_token(a, var, &token).await
+}
+
+async fn store_token(a: &CreateArgs, var: &str, token: &str) -> Result<ExitCode> {
+    let store = open(&a.db).await?;
+    let (key, added) = store
+        .import(&a.name, token, a.rate, a.admin)
+        .await
+        .with_context(|| format!("--from-env {var}"))?;
+    eprintln!(
+        "{} key {} ({}{}, rate {})",
+        if added { "stored" } else { "already stored:" },
+        key.id,
+        key.name,
+        if key.admin { ", admin" } else { "" },
+        key.rate.map_or("unlimited".to_owned(), |r| r.to_string()),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -181,6 +231,7 @@ mod tests {
             name: "client".into(),
             rate: Some("100/s".parse().unwrap()),
             admin: false,
+            from_env: None,
         };
         create(a, &mut out).await.unwrap();
         let token = String::from_utf8(out).unwrap().trim().to_owned();
@@ -237,5 +288,60 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v[0]["id"], id);
         assert!(v[0]["revoked_at"].is_string());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn create_from_env_is_idempotent_and_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = falcon_auth::generate().unwrap().token;
+        let var = "FALCON_ADMIN_KEY";
+        let args = |admin: bool, var: &str| CreateArgs {
+            db: db(dir.path()),
+            name: "bootstrap".into(),
+            rate: None,
+            admin,
+            from_env: Some(var.into()),
+        };
+        let e = create(args(true, "FALCON_TEST_KEYS_IMPORT_UNSET"), &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("not set"), "{e:#}");
+        // A secret mounted from a file often ends with a newline.
+        let with_newline = format!("{token}\n");
+        for _ in 0..2 {
+            store_token(&args(true, var), var, &with_newline)
+                .await
+                .unwrap();
+        }
+        let store = open(&db(dir.path())).await.unwrap();
+        let keys = store.list().await.unwrap();
+        assert_eq!(keys.len(), 1, "stored once");
+        assert!(keys[0].admin);
+        assert_eq!(keys[0].id, falcon_auth::token_id(&token).unwrap());
+        let auth = falcon_auth::Authenticator::new(keys);
+        assert!(auth.verify(&token).unwrap().admin);
+        // Same id, another role: refused, not silently changed.
+        let e = store_token(&args(false, var), var, &token)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("admin"), "{e:#}");
+        // Same id, another secret: refused.
+        let forged = format!("{}{}", &token[..21], "0".repeat(64));
+        let e = store_token(&args(true, var), var, &forged)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("another secret"), "{e:#}");
+        // Not a key at all.
+        let e = store_token(&args(true, var), var, "hunter2")
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("not an API key"), "{e:#}");
+        // Revoked: a restart does not reinstate it.
+        let id = falcon_auth::token_id(&token).unwrap().to_owned();
+        assert!(store.revoke(&id).await.unwrap());
+        let e = store_token(&args(true, var), var, &token)
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("revoked"), "{e:#}");
     }
 }

@@ -40,6 +40,13 @@ pub enum AuthMode {
     Required,
 }
 
+/// Whether the OIP model-repository API is routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// Spool files workers sharing one `--data-dir` can take (one each).
 const SPOOL_SLOTS: usize = 64;
 
@@ -182,6 +189,94 @@ pub struct ServeArgs {
     /// revocations take effect within this delay.
     #[arg(long, env = "FALCON_AUTH_REFRESH", default_value = "5s", value_parser = positive_duration)]
     pub auth_refresh: Duration,
+    /// `off` removes the OIP model-repository routes (`/v2/repository/index`,
+    /// `.../models/{name}/load`, `.../unload`): they answer 404 like any
+    /// unknown path. Models still load at start-up and on SIGHUP.
+    #[arg(
+        long,
+        env = "FALCON_REPOSITORY_ROUTES",
+        value_enum,
+        default_value = "on"
+    )]
+    pub repository_routes: Switch,
+    /// Start even when listening on a non-loopback address with `--auth off`
+    /// and the repository routes on, i.e. when anyone who reaches the port
+    /// can load and unload models (logged as a warning at start-up).
+    #[arg(long, env = "FALCON_ALLOW_OPEN_REPOSITORY", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_open_repository: bool,
+}
+
+/// Whether only this machine can connect to `ip`: 127.0.0.0/8, ::1, and
+/// an IPv4-mapped loopback (`::ffff:127.0.0.1`). The unspecified addresses
+/// (0.0.0.0, ::) listen on every interface, so they are *not* loopback.
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// What `serve` does about who can reach the repository API.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exposure {
+    /// Loopback, or API keys required (admin keys for the repository
+    /// routes): nothing to say.
+    Guarded,
+    /// Open prediction on a reachable address, repository routes off.
+    OpenPredictionOnly,
+    /// Reachable, no keys, repository routes on, overridden with
+    /// `--allow-open-repository`: start with a loud warning.
+    OpenRepositoryAllowed,
+    /// The same without the override: refuse to start.
+    OpenRepositoryRefused,
+}
+
+/// The bind guard. Why: the default (127.0.0.1, `--auth off`) is fine on a
+/// laptop, but a container must listen on every interface, and then anyone
+/// who reaches the port could load and unload models through
+/// `/v2/repository/*`. Every way to expose the server must therefore be a
+/// decision: keys, no repository routes, or an explicit override.
+pub fn exposure(addr: SocketAddr, auth: AuthMode, repository: Switch, allow: bool) -> Exposure {
+    if is_loopback(addr.ip()) || auth == AuthMode::Required {
+        Exposure::Guarded
+    } else if repository == Switch::Off {
+        Exposure::OpenPredictionOnly
+    } else if allow {
+        Exposure::OpenRepositoryAllowed
+    } else {
+        Exposure::OpenRepositoryRefused
+    }
+}
+
+/// Applies [`exposure`]: an error to refuse, else the start-up log line.
+fn check_exposure(args: &ServeArgs) -> anyhow::Result<()> {
+    let addr = args.addr;
+    match exposure(
+        addr,
+        args.auth,
+        args.repository_routes,
+        args.allow_open_repository,
+    ) {
+        Exposure::Guarded => {}
+        Exposure::OpenPredictionOnly => tracing::info!(
+            %addr,
+            "listening on a non-loopback address without API keys: prediction is open to anyone who reaches it; the repository routes are off"
+        ),
+        Exposure::OpenRepositoryAllowed => tracing::warn!(
+            %addr,
+            "--allow-open-repository: listening on a non-loopback address with --auth off and the repository routes on — ANYONE WHO REACHES THIS PORT CAN LOAD AND UNLOAD MODELS"
+        ),
+        Exposure::OpenRepositoryRefused => anyhow::bail!(
+            "refusing to listen on {addr} (not a loopback address) with --auth off and the repository routes on: anyone who reaches it could load and unload models through /v2/repository/*. \
+             Either require API keys (--auth required, with an admin key from `falcon keys create --admin`), \
+             or turn the repository routes off (--repository-routes off), \
+             or start anyway with --allow-open-repository"
+        ),
+    }
+    Ok(())
 }
 
 /// `models/` of the working directory, else the repository's bundled
@@ -237,6 +332,7 @@ fn limit_malloc_arenas() -> anyhow::Result<()> {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas()?;
     init_logging(args.log_format, &args.log)?;
+    check_exposure(&args)?;
     let models_dir = args.models.clone().unwrap_or_else(default_models_dir);
     anyhow::ensure!(
         models_dir.is_dir(),
@@ -256,6 +352,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         cache_bytes: args.cache_bytes,
         cache_ttl: args.cache_ttl,
         inline_max_bytes: usize::try_from(args.inline_max_bytes).context("--inline-max-bytes")?,
+        repository_routes: args.repository_routes == Switch::On,
         ..ServerConfig::default()
     };
     let workers = args
@@ -457,4 +554,59 @@ async fn serve(args: ServeArgs, config: ServerConfig) -> anyhow::Result<ExitCode
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        for a in [
+            "127.0.0.1:8000",
+            "127.1.2.3:0",
+            "127.255.255.254:1",
+            "[::1]:8000",
+            "[::ffff:127.0.0.1]:8000",
+        ] {
+            assert!(is_loopback(addr(a).ip()), "{a}");
+        }
+        for a in [
+            "0.0.0.0:8000",
+            "[::]:8000",
+            "10.0.0.5:8000",
+            "192.168.1.2:80",
+            "128.0.0.1:80",
+            "126.255.255.255:80",
+            "[fe80::1]:8000",
+            "[::ffff:10.0.0.1]:8000",
+            "[::ffff:0.0.0.0]:8000",
+            "[::2]:8000",
+        ] {
+            assert!(!is_loopback(addr(a).ip()), "{a}");
+        }
+    }
+
+    #[test]
+    fn exposure_table() {
+        use AuthMode::{Off, Required};
+        use Exposure::*;
+        let lo = addr("127.0.0.1:8000");
+        let any = addr("0.0.0.0:8000");
+        let any6 = addr("[::]:8000");
+        assert_eq!(exposure(lo, Off, Switch::On, false), Guarded);
+        assert_eq!(exposure(any, Required, Switch::On, false), Guarded);
+        assert_eq!(exposure(any6, Required, Switch::Off, true), Guarded);
+        assert_eq!(exposure(any, Off, Switch::Off, false), OpenPredictionOnly);
+        assert_eq!(exposure(any, Off, Switch::On, true), OpenRepositoryAllowed);
+        assert_eq!(exposure(any, Off, Switch::On, false), OpenRepositoryRefused);
+        assert_eq!(
+            exposure(any6, Off, Switch::On, false),
+            OpenRepositoryRefused
+        );
+    }
 }

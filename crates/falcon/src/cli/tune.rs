@@ -35,6 +35,11 @@ pub struct TuneArgs {
     /// CPU ceiling, percent of the whole machine (the seed: keep CPU < 70 %).
     #[arg(long, env = "FALCON_TUNE_CPU_LIMIT", default_value_t = 70.0)]
     pub cpu_limit: f64,
+    /// Request rate the deployment must carry: the Kubernetes values printed
+    /// after the recommendation (HPA minReplicas, ...) are sized for it.
+    #[arg(long, env = "FALCON_TUNE_TARGET_RPS", default_value_t = 1000.0,
+          value_parser = positive_rate)]
+    pub target_rps: f64,
     /// Output directory: run files in runs/, report.md and charts.
     #[arg(long, env = "FALCON_TUNE_OUT", default_value = "tune")]
     pub out: PathBuf,
@@ -125,6 +130,15 @@ pub struct TuneArgs {
     /// --pid are set by tune).
     #[command(flatten)]
     pub bench: BenchArgs,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "expected a positive number of requests per second, got {s:?}"
+        )),
+    }
 }
 
 /// Aggregate of the runs of one worker count.
@@ -272,6 +286,87 @@ pub fn recommendation(rows: &[Row], slo_ms: f64, cpu_limit: f64, cores: usize) -
             }
         }
     }
+    md
+}
+
+/// req/s one fully busy core serves, from the row the recommendation bases
+/// its capacity formula on (the chosen count, else the lowest p95).
+pub fn per_core_rps(rows: &[Row], cores: usize) -> Option<f64> {
+    let chosen = rows.iter().find(|r| r.meets_slo && r.meets_cpu);
+    let basis = chosen.or_else(|| rows.iter().min_by(|a, b| a.p95_ms.total_cmp(&b.p95_ms)))?;
+    let cpu = basis.cpu_machine_pct.filter(|c| *c > 0.0)?;
+    let per_core = basis.rps / (cpu / 100.0 * cores as f64);
+    (per_core.is_finite() && per_core > 0.0).then_some(per_core)
+}
+
+/// What the Kubernetes manifests (deploy/kubernetes/) should say for a
+/// target rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestValues {
+    /// The capacity formula's worker count: ⌈target ÷ per-core req/s × 1.5⌉.
+    pub min_replicas: u32,
+    /// Twice minReplicas: room for a 2× burst over the target.
+    pub max_replicas: u32,
+    /// One core per pod, in millicores: the formula's unit of one worker,
+    /// and what the HPA's utilisation is a percentage of.
+    pub cpu_request_millis: u32,
+    /// Two cores: the blocking pool (long texts, model loads) may burst
+    /// above the one core the pod is sized for without being throttled.
+    pub cpu_limit_millis: u32,
+    /// The CPU limit of the study (the seed's 70 %). At minReplicas and the
+    /// target rate a pod runs at ≈ 1 ÷ 1.5 ≈ 67 % of its request, just
+    /// under it, so the HPA holds minReplicas at the target and adds pods
+    /// above it.
+    pub target_utilization_pct: u32,
+}
+
+/// The manifest values for `target_rps` from the measured `per_core` req/s.
+pub fn manifest_values(per_core: f64, target_rps: f64, cpu_limit_pct: f64) -> ManifestValues {
+    let min = (target_rps / per_core * 1.5).ceil().max(1.0);
+    let min = if min > f64::from(u32::MAX / 2) {
+        u32::MAX / 2
+    } else {
+        min as u32
+    };
+    ManifestValues {
+        min_replicas: min,
+        max_replicas: min * 2,
+        cpu_request_millis: 1000,
+        cpu_limit_millis: 2000,
+        target_utilization_pct: cpu_limit_pct.round().clamp(1.0, 100.0) as u32,
+    }
+}
+
+/// The Markdown section with [`manifest_values`], as YAML to paste into
+/// deploy/kubernetes/.
+pub fn manifest_section(per_core: Option<f64>, target_rps: f64, cpu_limit_pct: f64) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n## Kubernetes values for {target_rps:.0} req/s\n");
+    let Some(per_core) = per_core else {
+        let _ = writeln!(
+            md,
+            "No CPU data, so no values: they come from the capacity formula, which needs per-worker CPU."
+        );
+        return md;
+    };
+    let v = manifest_values(per_core, target_rps, cpu_limit_pct);
+    let _ = writeln!(
+        md,
+        "From the capacity formula: minReplicas = ⌈{target_rps:.0} ÷ {per_core:.0} × 1.5⌉ = {}; \
+         one core requested per pod (the formula's worker), so at the target rate each pod runs \
+         near 67 % of its request, under the HPA's {} % target. Paste into \
+         deploy/kubernetes/ (hpa-cpu.yaml, deployment.yaml):\n",
+        v.min_replicas, v.target_utilization_pct
+    );
+    let _ = writeln!(
+        md,
+        "```yaml\n# HorizontalPodAutoscaler (autoscaling/v2)\nminReplicas: {}\nmaxReplicas: {}\nmetrics:\n  - type: Resource\n    resource:\n      name: cpu\n      target:\n        type: Utilization\n        averageUtilization: {}\n# Deployment, container falcon\nresources:\n  requests:\n    cpu: {}m\n  limits:\n    cpu: {}m\n```",
+        v.min_replicas,
+        v.max_replicas,
+        v.target_utilization_pct,
+        v.cpu_request_millis,
+        v.cpu_limit_millis
+    );
     md
 }
 
@@ -514,6 +609,11 @@ pub fn run(args: TuneArgs) -> anyhow::Result<ExitCode> {
     let slo_ms = args.slo_p95.as_secs_f64() * 1000.0;
     let rows = rows(&runs, slo_ms, args.cpu_limit, cores);
     let mut section = recommendation(&rows, slo_ms, args.cpu_limit, cores);
+    section.push_str(&manifest_section(
+        per_core_rps(&rows, cores),
+        args.target_rps,
+        args.cpu_limit,
+    ));
     if args.reference {
         let ref_rows = self::rows(&ref_runs, slo_ms, args.cpu_limit, cores);
         section.push_str(&comparison(&rows, &ref_rows, cores));
@@ -816,5 +916,50 @@ mod tests {
         assert!(!rows[1].meets_cpu, "no CPU data cannot meet the CPU limit");
         let md = recommendation(&rows, 10.0, 70.0, 2);
         assert!(md.contains("No worker count met both"), "{md}");
+    }
+
+    #[test]
+    fn manifest_values_follow_the_capacity_formula() {
+        // 2 workers served 1200 req/s at 30 % of 2 cores: 2000 req/s per core.
+        let rows = rows(
+            &[
+                (1, report(700.0, 14.0, &[40.0])),
+                (2, report(1200.0, 4.0, &[30.0, 30.0])),
+            ],
+            10.0,
+            70.0,
+            2,
+        );
+        let per_core = per_core_rps(&rows, 2).unwrap();
+        assert!((per_core - 2000.0).abs() < 1e-6, "{per_core}");
+        // ⌈5000 ÷ 2000 × 1.5⌉ = ⌈3.75⌉ = 4, the same number the report's
+        // formula prints for that rate.
+        let v = manifest_values(per_core, 5000.0, 70.0);
+        assert_eq!(
+            v,
+            ManifestValues {
+                min_replicas: 4,
+                max_replicas: 8,
+                cpu_request_millis: 1000,
+                cpu_limit_millis: 2000,
+                target_utilization_pct: 70,
+            }
+        );
+        // At minReplicas and the target rate a pod stays under the HPA target.
+        let per_pod_util = 5000.0 / f64::from(v.min_replicas) / per_core * 100.0;
+        assert!(
+            per_pod_util < f64::from(v.target_utilization_pct),
+            "{per_pod_util}"
+        );
+        // A tiny rate still gets one replica.
+        assert_eq!(manifest_values(per_core, 1.0, 70.0).min_replicas, 1);
+        let md = manifest_section(Some(per_core), 5000.0, 70.0);
+        assert!(md.contains("minReplicas: 4\nmaxReplicas: 8"), "{md}");
+        assert!(md.contains("averageUtilization: 70"), "{md}");
+        assert!(
+            md.contains("cpu: 1000m") && md.contains("cpu: 2000m"),
+            "{md}"
+        );
+        assert!(manifest_section(None, 5000.0, 70.0).contains("No CPU data"));
     }
 }
