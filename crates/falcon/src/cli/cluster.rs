@@ -25,9 +25,10 @@ pub enum ClusterCommand {
     Down(DirArgs),
     /// Show workers, ports and health.
     Status(DirArgs),
-    /// Print the nginx.conf `up --nginx` would use, for other upstreams
-    /// (e.g. deploy/compose/nginx.conf).
-    NginxConf(super::nginx::NginxConfArgs),
+    /// Print (or write) the nginx.conf `up --nginx` would use, for other
+    /// upstreams: workers on other hosts, compose services
+    /// (deploy/compose/nginx.conf).
+    NginxConf(Box<super::nginx::NginxConfArgs>),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -278,6 +279,7 @@ fn nginx_conf(
         status_listen: format!("127.0.0.1:{status_port}"),
         status_allow: vec!["127.0.0.1".into()],
         upstreams: upstreams.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
+        read_timeout: super::nginx::DEFAULT_READ_TIMEOUT,
     })
 }
 
@@ -847,5 +849,28 @@ mod tests {
             "{conf}"
         );
         assert!(conf.contains("server 127.0.0.1:8001 ") && conf.contains("server 127.0.0.1:8002 "));
+    }
+
+    #[test]
+    fn nginx_conf_subcommand_parses() {
+        let cli = Cli::try_parse_from([
+            "cluster",
+            "nginx-conf",
+            "--listen",
+            "10.0.1.3:8080",
+            "--upstream",
+            "10.0.1.11:8000,10.0.1.12:8000",
+            "--read-timeout",
+            "1500ms",
+        ])
+        .unwrap();
+        let ClusterCommand::NginxConf(a) = cli.cmd else {
+            unreachable!()
+        };
+        assert_eq!(a.upstreams, ["10.0.1.11:8000", "10.0.1.12:8000"]);
+        assert_eq!(a.read_timeout, Duration::from_millis(1500));
+        // `cluster up` keeps its loopback layout and 30 s read timeout.
+        let up = nginx_conf(&up_args(&[]), Path::new("/r"), 8080, 9099, &[8001]);
+        assert!(up.contains("proxy_read_timeout 30s;") && up.contains("listen 127.0.0.1:8080;"));
     }
 }
