@@ -151,23 +151,26 @@ impl Falcon {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let falcon = Falcon { proc, addr, log };
+        Falcon { proc, addr, log }.ready().await
+    }
+
+    /// Waits (up to 120 s) until `/readyz` answers 200.
+    pub async fn ready(self) -> Falcon {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let mut c = Client::new(addr);
+            let mut c = Client::new(self.addr);
             if let Ok(r) = c.send("GET", "/readyz", &[], b"").await
                 && r.status == 200
             {
-                break;
+                return self;
             }
             assert!(
                 Instant::now() < deadline,
                 "falcon serve not ready: {:?}",
-                falcon.log.lock().unwrap()
+                self.log.lock().unwrap()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        falcon
     }
 
     pub fn log_text(&self) -> String {

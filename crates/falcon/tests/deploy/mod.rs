@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{Client, Falcon, Proc};
+use crate::common::{Falcon, Proc};
 
 /// Spawns `cmd` (stdout: JSON log lines), waits for its "listening" line
 /// and then for `/readyz` = 200. An unspecified listen address (0.0.0.0,
@@ -63,23 +63,7 @@ pub async fn spawn_ready(mut cmd: Command) -> Falcon {
             addr.port(),
         );
     }
-    let falcon = Falcon { proc, addr, log };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mut c = Client::new(addr);
-        if let Ok(r) = c.send("GET", "/readyz", &[], b"").await
-            && r.status == 200
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "falcon serve not ready: {:?}",
-            falcon.log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    falcon
+    Falcon { proc, addr, log }.ready().await
 }
 
 pub fn json_headers() -> Vec<(String, String)> {
