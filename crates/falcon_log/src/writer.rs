@@ -509,15 +509,24 @@ impl State {
                             .last_write
                             .is_some_and(|t| t.elapsed() < self.config.linger)
                     {
-                        // Rows keep coming: gather a larger batch.
-                        let until = Instant::now() + self.config.linger;
+                        // Rows keep coming: gather a larger batch. One
+                        // timer for the whole linger: this loop wakes for
+                        // every row (the sender wakes the waiting
+                        // receiver), and a timer registered per wake cost
+                        // as much as the wake itself.
+                        let deadline = tokio::time::sleep(self.config.linger);
+                        tokio::pin!(deadline);
                         while taken == Taken::Rows && rows.len() < self.config.batch_size {
                             let room = self.config.batch_size - rows.len();
-                            match tokio::time::timeout_at(until, rx.recv_many(&mut msgs, room))
-                                .await
-                            {
-                                Ok(0) | Err(_) => break,
-                                Ok(_) => {
+                            // The deadline first: under steady traffic the
+                            // channel is never empty.
+                            tokio::select! {
+                                biased;
+                                () = &mut deadline => break,
+                                n = rx.recv_many(&mut msgs, room) => {
+                                    if n == 0 {
+                                        break;
+                                    }
                                     taken = self
                                         .take(&mut msgs, &mut rows, &mut rx, &mut stopping)
                                         .await;

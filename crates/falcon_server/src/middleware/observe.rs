@@ -79,7 +79,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     req.extensions_mut().insert(Arrival(arrival));
     let client_id = req
         .headers()
-        .get("x-request-id")
+        .get(crate::infer::X_REQUEST_ID)
         .filter(|v| sane(v))
         .cloned();
     let request_id = if state.wants_context() {
@@ -150,6 +150,7 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         // `http_requests_shed_total`.
         tracing::debug!(request_id = rid, %method, route, status = status.as_u16(), ms, error_type, "request");
     }
-    resp.headers_mut().insert("x-request-id", request_id);
+    resp.headers_mut()
+        .insert(crate::infer::X_REQUEST_ID, request_id);
     resp
 }

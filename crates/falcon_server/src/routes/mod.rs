@@ -21,7 +21,10 @@ pub(crate) fn json<T: Serialize + ?Sized>(
     status: StatusCode,
     value: &T,
 ) -> Result<Response, ServerError> {
-    let body = serde_json::to_vec(value)
+    // Sized for a typical prediction, so the common answer is written
+    // without growing the buffer.
+    let mut body = Vec::with_capacity(512);
+    serde_json::to_writer(&mut body, value)
         .map_err(|e| ServerError::Internal(format!("serialising response: {e}")))?;
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;

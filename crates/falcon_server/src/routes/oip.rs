@@ -308,7 +308,7 @@ pub async fn infer(
     let h = resp.headers_mut();
     infer::cache_headers(&state, &out, h);
     h.insert(
-        "server-timing",
+        infer::SERVER_TIMING,
         infer::server_timing(out.queue, out.inference),
     );
     Ok(resp)

@@ -227,8 +227,8 @@ async fn run(
             )?
         };
         let h = resp.headers_mut();
-        h.insert("x-cache", HeaderValue::from_static("miss"));
-        h.insert("server-timing", infer::server_timing(queue, inference));
+        h.insert(infer::X_CACHE, HeaderValue::from_static("miss"));
+        h.insert(infer::SERVER_TIMING, infer::server_timing(queue, inference));
         return Ok(resp);
     }
     let out = infer::predict(state, m, texts, arrival, ctx).await?;
@@ -260,7 +260,7 @@ async fn run(
     let h = resp.headers_mut();
     infer::cache_headers(state, &out, h);
     h.insert(
-        "server-timing",
+        infer::SERVER_TIMING,
         infer::server_timing(out.queue, out.inference),
     );
     Ok(resp)
