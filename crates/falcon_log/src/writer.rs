@@ -512,8 +512,8 @@ impl State {
                         // Rows keep coming: gather a larger batch. One
                         // timer for the whole linger: this loop wakes for
                         // every row (the sender wakes the waiting
-                        // receiver), and a timer registered per wake cost
-                        // as much as the wake itself.
+                        // receiver), and a `timeout_at` per wake
+                        // registered and dropped a timer entry each time.
                         let deadline = tokio::time::sleep(self.config.linger);
                         tokio::pin!(deadline);
                         while taken == Taken::Rows && rows.len() < self.config.batch_size {
