@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod fast_json;
 pub mod infer;
 pub mod input;
 pub mod metrics;

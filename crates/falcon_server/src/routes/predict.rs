@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::response::Response;
 use falcon_engine::{Model, Output, OutputView, PredictionView};
 use http::{HeaderValue, StatusCode};
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ServerError;
-use crate::extract::{Arrival, JsonBody, ModelPath, PredictQuery};
+use crate::extract::{Arrival, ModelPath, PredictQuery, parse_json, read_body};
 use crate::infer;
 use crate::input::{self, Item, Record};
 use crate::ports::RequestContext;
@@ -42,6 +42,28 @@ pub struct PredictRequest {
     /// Several records (at most `--max-batch`).
     #[schema(value_type = Option<Vec<Object>>)]
     pub records: Option<Vec<Map<String, Value>>>,
+}
+
+/// A predict request's body, read like [`crate::extract::JsonBody`]:
+/// `{"text": "…"}`, nearly every request, through
+/// [`crate::fast_json::single_text`]; any other body, and every malformed
+/// one, through `serde_json`, which decides its shape and its error.
+pub struct PredictBody(pub PredictRequest);
+
+impl FromRequest<AppState> for PredictBody {
+    type Rejection = ServerError;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ServerError> {
+        let bytes = read_body(req, state.config().max_body_bytes).await?;
+        Ok(PredictBody(match crate::fast_json::single_text(&bytes) {
+            Some(text) => PredictRequest {
+                text: Some(text),
+                texts: None,
+                record: None,
+                records: None,
+            },
+            None => parse_json(&bytes)?,
+        }))
+    }
 }
 
 /// A single-label answer through [`Model::view`] (no allocation), any
@@ -126,7 +148,7 @@ pub async fn model(
     query: PredictQuery,
     arrival: Arrival,
     ctx: RequestContext,
-    JsonBody(body): JsonBody<PredictRequest>,
+    PredictBody(body): PredictBody,
 ) -> Result<Response, ServerError> {
     let m = state.resolve(&path.name, path.version.as_deref())?;
     run(&state, &m, query, arrival, &ctx, body).await
@@ -144,7 +166,7 @@ pub async fn model_version(
     query: PredictQuery,
     arrival: Arrival,
     ctx: RequestContext,
-    body: JsonBody<PredictRequest>,
+    body: PredictBody,
 ) -> Result<Response, ServerError> {
     model(state, path, query, arrival, ctx, body).await
 }
@@ -159,7 +181,7 @@ pub async fn default(
     query: PredictQuery,
     arrival: Arrival,
     ctx: RequestContext,
-    JsonBody(body): JsonBody<PredictRequest>,
+    PredictBody(body): PredictBody,
 ) -> Result<Response, ServerError> {
     let m = state.resolve_default()?;
     run(&state, &m, query, arrival, &ctx, body).await
