@@ -296,6 +296,15 @@ pub struct LogHandle {
     tx: mpsc::Sender<Msg>,
     metrics: Arc<Metrics>,
     log_text: bool,
+    /// Ends the writer's linger early: notified when a full batch is
+    /// queued, and after a flush or a shutdown is. While it lingers the
+    /// writer does not wait on the channel, so rows do not wake it one by
+    /// one (a wake and a poll of the writer task per row showed in
+    /// saturation profiles, issue #15); this is how it learns that
+    /// waiting longer would only delay a full batch or an urgent message.
+    wake: Arc<tokio::sync::Notify>,
+    /// [`LogConfig::batch_size`]: queued rows that make a full batch.
+    batch_size: usize,
 }
 
 impl LogHandle {
@@ -309,6 +318,9 @@ impl LogHandle {
         match self.tx.try_send(Msg::Row(record)) {
             Ok(()) => {
                 self.metrics.accepted.fetch_add(1, Relaxed);
+                if self.tx.max_capacity() - self.tx.capacity() >= self.batch_size {
+                    self.wake.notify_one();
+                }
                 true
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -336,6 +348,7 @@ impl LogHandle {
             .send(Msg::Flush(tx))
             .await
             .map_err(|_| LogError::Stopped)?;
+        self.wake.notify_one();
         rx.await.map_err(|_| LogError::Stopped)
     }
 
@@ -410,6 +423,7 @@ impl LogWriter {
             backoff: config.retry_min,
             config: config.clone(),
             last_write: None,
+            wake: Arc::new(tokio::sync::Notify::new()),
         };
         match tokio::time::timeout(config.db_timeout, state.db.migrate(store::MIGRATIONS)).await {
             Ok(Ok(())) => {
@@ -428,12 +442,15 @@ impl LogWriter {
             }
         }
         let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
+        let wake = state.wake.clone();
         let task = tokio::spawn(state.run(rx));
         Ok(LogWriter {
             handle: LogHandle {
                 tx,
                 metrics,
                 log_text: config.log_text,
+                wake,
+                batch_size: config.batch_size.max(1),
             },
             task,
         })
@@ -455,6 +472,7 @@ impl LogWriter {
     pub async fn shutdown(self) -> Result<LogStats> {
         let (tx, rx) = oneshot::channel();
         if self.handle.tx.send(Msg::Shutdown(tx)).await.is_ok() {
+            self.handle.wake.notify_one();
             let _ = rx.await;
         }
         self.task
@@ -476,6 +494,8 @@ struct State {
     /// never): a batch written within [`LogConfig::linger`] means rows keep
     /// coming.
     last_write: Option<Instant>,
+    /// [`LogHandle::wake`].
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// What the messages taken from the channel asked for.
@@ -510,27 +530,32 @@ impl State {
                             .is_some_and(|t| t.elapsed() < self.config.linger)
                     {
                         // Rows keep coming: gather a larger batch. One
-                        // timer for the whole linger: this loop wakes for
-                        // every row (the sender wakes the waiting
-                        // receiver), and a `timeout_at` per wake
-                        // registered and dropped a timer entry each time.
+                        // timer for the whole linger, and no waiting on
+                        // the channel meanwhile (each row would wake this
+                        // task): what is queued is taken when the linger
+                        // ends, or earlier when a handle reports a full
+                        // batch, a flush or a shutdown (`LogHandle::wake`).
                         let deadline = tokio::time::sleep(self.config.linger);
                         tokio::pin!(deadline);
-                        while taken == Taken::Rows && rows.len() < self.config.batch_size {
-                            let room = self.config.batch_size - rows.len();
-                            // The deadline first: under steady traffic the
-                            // channel is never empty.
+                        let mut due = false;
+                        loop {
+                            let room = self.config.batch_size.saturating_sub(rows.len());
+                            while msgs.len() < room {
+                                match rx.try_recv() {
+                                    Ok(m) => msgs.push(m),
+                                    Err(_) => break,
+                                }
+                            }
+                            taken = self
+                                .take(&mut msgs, &mut rows, &mut rx, &mut stopping)
+                                .await;
+                            if due || taken == Taken::Urgent || rows.len() >= self.config.batch_size {
+                                break;
+                            }
                             tokio::select! {
                                 biased;
-                                () = &mut deadline => break,
-                                n = rx.recv_many(&mut msgs, room) => {
-                                    if n == 0 {
-                                        break;
-                                    }
-                                    taken = self
-                                        .take(&mut msgs, &mut rows, &mut rx, &mut stopping)
-                                        .await;
-                                }
+                                () = &mut deadline => due = true,
+                                () = self.wake.notified() => {}
                             }
                         }
                     }
