@@ -13,6 +13,19 @@ pub enum Label {
     Float(f64),
 }
 
+impl Label {
+    /// Python's `str(label)`, as [`std::fmt::Display`] writes it, borrowed
+    /// for a string label: answers and log rows spell class names per
+    /// request, and formatting a string through `Display` cost more than
+    /// the copy (it showed in cache-hit profiles, issue #15).
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Label::Str(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
+}
+
 impl std::fmt::Display for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -51,5 +64,21 @@ mod tests {
         assert_eq!(Label::Float(0.5).to_string(), "0.5");
         assert_eq!(Label::Bool(true).to_string(), "True");
         assert_eq!(Label::Str("spam".into()).to_string(), "spam");
+    }
+
+    #[test]
+    fn name_is_display_and_borrows_strings() {
+        for l in [
+            Label::Int(-3),
+            Label::Float(1.0),
+            Label::Float(1e20),
+            Label::Float(f64::NAN),
+            Label::Bool(false),
+            Label::Str("ham".into()),
+        ] {
+            assert_eq!(l.name(), l.to_string());
+        }
+        let l = Label::Str("ham".into());
+        assert!(matches!(l.name(), std::borrow::Cow::Borrowed("ham")));
     }
 }

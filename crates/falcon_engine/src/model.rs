@@ -599,7 +599,7 @@ impl Serialize for PerClass<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.1.len()))?;
         for (c, v) in self.0.iter().zip(self.1) {
-            m.serialize_entry(&c.to_string(), v)?;
+            m.serialize_entry(&*c.name(), v)?;
         }
         m.end()
     }

@@ -42,7 +42,7 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
             .map(|(c, s)| Score {
                 class: match prefix {
                     Some(i) => format!("{i}:{c}"),
-                    None => c.to_string(),
+                    None => c.name().into_owned(),
                 },
                 score: *s,
             })
@@ -51,7 +51,7 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
     let name = |classes: &[Label], i: usize| {
         classes
             .get(i)
-            .map_or_else(|| i.to_string(), ToString::to_string)
+            .map_or_else(|| i.to_string(), |c| c.name().into_owned())
     };
     let (label, scores) = match event.prediction {
         Output::Single(p) => {
@@ -60,7 +60,7 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
                     per_class(v, classes, None)
                 }
                 (None, Some(v)) if v.len() == 1 && classes.len() == 2 => vec![Score {
-                    class: classes[1].to_string(),
+                    class: classes[1].name().into_owned(),
                     score: v[0],
                 }],
                 _ => Vec::new(),
