@@ -72,7 +72,6 @@ impl CacheKey {
 
 /// HighwayHash-128 of `text` under this process's secret key.
 pub fn keyed_hash(text: &str) -> u128 {
-    use highway::HighwayHash;
     static SECRET: std::sync::LazyLock<[u64; 4]> = std::sync::LazyLock::new(|| {
         let mut k = [0u64; 4];
         for (i, w) in k.iter_mut().enumerate() {
@@ -86,7 +85,13 @@ pub fn keyed_hash(text: &str) -> u128 {
         }
         k
     });
-    let h = highway::HighwayHasher::new(highway::Key(*SECRET)).hash128(text.as_bytes());
+    highway128(*SECRET, text)
+}
+
+/// HighwayHash-128 of `text` under `key`, as one number.
+fn highway128(key: [u64; 4], text: &str) -> u128 {
+    use highway::HighwayHash;
+    let h = highway::HighwayHasher::new(highway::Key(key)).hash128(text.as_bytes());
     (u128::from(h[0]) << 64) | u128::from(h[1])
 }
 
@@ -319,16 +324,11 @@ mod tests {
 
     #[test]
     fn the_key_hash_is_keyed_and_covers_every_byte() {
-        use highway::HighwayHash;
         let text = "free money ".repeat(500);
         assert_eq!(keyed_hash(&text), keyed_hash(&text.clone()));
         // Not HighwayHash under the all-zero key: without this process's
         // secret nobody can compute (and so collide) keys.
-        let public = highway::HighwayHasher::new(highway::Key([0; 4])).hash128(text.as_bytes());
-        assert_ne!(
-            keyed_hash(&text),
-            (u128::from(public[0]) << 64) | u128::from(public[1])
-        );
+        assert_ne!(keyed_hash(&text), highway128([0; 4], &text));
         // A change anywhere, even in the last byte, is another key.
         let mut other = text.clone();
         other.pop();

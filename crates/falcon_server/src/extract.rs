@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequestParts, Path, Request};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
@@ -46,19 +46,6 @@ impl FromRequestParts<AppState> for crate::ports::RequestContext {
             request_id: parts.extensions.get::<LogRequestId>().map(|r| r.0.clone()),
             caller: parts.extensions.get::<crate::ports::Caller>().cloned(),
         })
-    }
-}
-
-/// A JSON body: content type checked (absent is accepted, as from
-/// `tritonclient`), size bounded by `--max-body-bytes` before and while
-/// reading, nesting bounded by serde_json's recursion limit (128).
-pub struct JsonBody<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = ServerError;
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ServerError> {
-        let bytes = read_body(req, state.config().max_body_bytes).await?;
-        parse_json(&bytes).map(JsonBody)
     }
 }
 

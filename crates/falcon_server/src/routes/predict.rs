@@ -44,10 +44,12 @@ pub struct PredictRequest {
     pub records: Option<Vec<Map<String, Value>>>,
 }
 
-/// A predict request's body, read like [`crate::extract::JsonBody`]:
-/// `{"text": "…"}`, nearly every request, through
-/// [`crate::fast_json::single_text`]; any other body, and every malformed
-/// one, through `serde_json`, which decides its shape and its error.
+/// A predict request's body: content type checked (absent is accepted, as
+/// from `tritonclient`) and size bounded by `--max-body-bytes` before and
+/// while reading ([`read_body`]); then `{"text": "…"}`, nearly every
+/// request, through [`crate::fast_json::single_text`], and any other body,
+/// and every malformed one, through `serde_json` ([`parse_json`], nesting
+/// bounded by its recursion limit), which decides its shape and its error.
 pub struct PredictBody(pub PredictRequest);
 
 impl FromRequest<AppState> for PredictBody {
