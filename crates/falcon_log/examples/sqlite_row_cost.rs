@@ -57,6 +57,13 @@ fn variants() -> Vec<(&'static str, String)> {
             format!("{without_rowid}{TS}{MODEL_TS}"),
         ),
         ("without rowid only", without_rowid),
+        (
+            "ts-clustered (without rowid)",
+            format!(
+                "CREATE TABLE predictions ({TABLE}, PRIMARY KEY (ts, request_id, item)) \
+                 WITHOUT ROWID;"
+            ),
+        ),
     ]
 }
 
@@ -142,10 +149,18 @@ fn main() -> rusqlite::Result<()> {
         .map(|(name, schema)| (name.to_string(), schema, 1))
         .collect();
     let shipped = variants[0].1.clone();
+    let clustered = variants.last().expect("variants").1.clone();
+    let ts_only = format!("CREATE TABLE predictions ({TABLE});{TS}");
+    variants.push(("rowid + ts, 8 rows per INSERT".into(), ts_only, 8));
     for per in [8, 32] {
         variants.push((
             format!("shipped, {per} rows per INSERT"),
             shipped.clone(),
+            per,
+        ));
+        variants.push((
+            format!("ts-clustered, {per} rows per INSERT"),
+            clustered.clone(),
             per,
         ));
     }

@@ -1,5 +1,6 @@
 //! One logged prediction.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -41,7 +42,7 @@ impl CacheTier {
 /// no probabilities).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Score {
-    pub class: String,
+    pub class: Arc<str>,
     pub score: f64,
 }
 
@@ -49,6 +50,13 @@ pub struct Score {
 /// statistics and to export traffic for retraining, but the request's text
 /// only when the operator opted in (`--log-text`); otherwise its SHA-256 and
 /// length identify repeats without retaining content.
+///
+/// The strings a server repeats on every row (its request id, the model's
+/// name, version and class names, the key id) are `Arc<str>`, so the server
+/// hands the log the allocations it already holds instead of ~7 copies per
+/// row, which the writer used to free in bursts of a batch (issue #15;
+/// `docs/ARCHITECTURE.md`, "Session 10"). They serialise as plain strings:
+/// the spool format is unchanged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PredictionRecord {
     /// Identifies the request. Together with [`Self::item`] it is the
@@ -56,24 +64,24 @@ pub struct PredictionRecord {
     /// stores it once. The server must make it unique per request (a
     /// client-supplied `x-request-id` may repeat: prefix or replace it with
     /// a server-generated id).
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// Position in a batch request (`0` for a single text).
     pub item: u32,
     /// When the prediction was made, in microseconds since the Unix epoch.
     pub ts_micros: i64,
-    pub model: String,
-    pub version: String,
+    pub model: Arc<str>,
+    pub version: Arc<str>,
     /// The predicted label, as `str(class)`; for a multi-label or
     /// multi-output answer, the JSON list of its labels' `str(class)`
     /// (`["spam","money"]`; see `falcon_log::store::summary`).
-    pub label: String,
+    pub label: Arc<str>,
     /// Per-class scores, in class order; empty when not recorded.
     pub scores: Vec<Score>,
     /// Time spent producing the prediction, in microseconds.
     pub latency_us: u64,
     pub cache: CacheTier,
     /// The API key's id (never the key), when auth is on.
-    pub api_key_id: Option<String>,
+    pub api_key_id: Option<Arc<str>>,
     /// SHA-256 of the UTF-8 text.
     pub text_sha256: [u8; 32],
     /// Length of the text in bytes.
@@ -89,15 +97,15 @@ impl PredictionRecord {
     /// [`crate::LogHandle::log_text`] says so.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        request_id: impl Into<String>,
+        request_id: impl Into<Arc<str>>,
         item: u32,
-        model: impl Into<String>,
-        version: impl Into<String>,
-        label: impl Into<String>,
+        model: impl Into<Arc<str>>,
+        version: impl Into<Arc<str>>,
+        label: impl Into<Arc<str>>,
         scores: Vec<Score>,
         latency: Duration,
         cache: CacheTier,
-        api_key_id: Option<String>,
+        api_key_id: Option<Arc<str>>,
         text: &str,
     ) -> Self {
         PredictionRecord {
@@ -131,9 +139,9 @@ impl PredictionRecord {
     /// Postgres `TEXT`/`JSONB` cannot hold NUL, and a row the database
     /// rejects would otherwise be retried forever; NULs become U+FFFD.
     pub(crate) fn sanitize(&mut self) {
-        fn fix(s: &mut String) {
+        fn fix(s: &mut Arc<str>) {
             if s.contains('\0') {
-                *s = s.replace('\0', "\u{FFFD}");
+                *s = s.replace('\0', "\u{FFFD}").into();
             }
         }
         fix(&mut self.request_id);
@@ -146,8 +154,10 @@ impl PredictionRecord {
         if let Some(k) = &mut self.api_key_id {
             fix(k);
         }
-        if let Some(t) = &mut self.text {
-            fix(t);
+        if let Some(t) = &mut self.text
+            && t.contains('\0')
+        {
+            *t = t.replace('\0', "\u{FFFD}");
         }
     }
 
@@ -158,7 +168,7 @@ impl PredictionRecord {
         let mut m = serde_json::Map::with_capacity(self.scores.len());
         for s in &self.scores {
             m.insert(
-                s.class.clone(),
+                s.class.to_string(),
                 serde_json::Number::from_f64(s.score).map_or(serde_json::Value::Null, Into::into),
             );
         }
@@ -198,7 +208,7 @@ impl PredictionRecord {
             serde_json::Value::Object(m) => m
                 .iter()
                 .map(|(k, v)| Score {
-                    class: k.clone(),
+                    class: k.as_str().into(),
                     score: v.as_f64().unwrap_or(f64::NAN),
                 })
                 .collect(),
@@ -321,9 +331,9 @@ mod tests {
         )
         .with_text("t\0");
         r.sanitize();
-        assert_eq!(r.request_id, "a\u{FFFD}b");
-        assert_eq!(r.label, "x\u{FFFD}");
-        assert_eq!(r.scores[0].class, "c\u{FFFD}");
+        assert_eq!(&*r.request_id, "a\u{FFFD}b");
+        assert_eq!(&*r.label, "x\u{FFFD}");
+        assert_eq!(&*r.scores[0].class, "c\u{FFFD}");
         assert_eq!(r.text.as_deref(), Some("t\u{FFFD}"));
     }
 

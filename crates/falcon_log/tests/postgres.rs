@@ -332,9 +332,9 @@ async fn full_spool_drops_newest_and_counts() {
     let mut spool = Spool::open(&dir.path().join("predictions.spool"), u64::MAX).unwrap();
     let (kept, _) = spool.peek(usize::MAX).unwrap();
     assert_eq!(kept.len() as u64, stats.spooled);
-    assert_eq!(kept[0].request_id, "req-0");
+    assert_eq!(&*kept[0].request_id, "req-0");
     assert_eq!(
-        kept.last().unwrap().request_id,
+        &*kept.last().unwrap().request_id,
         format!("req-{}", stats.spooled - 1)
     );
 }

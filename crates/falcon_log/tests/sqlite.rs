@@ -334,41 +334,101 @@ async fn multi_row_inserts_are_idempotent_whatever_the_batch_size() {
     for (got, sent) in page.iter().zip(&want) {
         assert_eq!(got, sent);
     }
+
+    // Groups whose rows differ in a value a uniform group binds once
+    // (model, version, key id, text) bind it per row; each lands as sent.
+    let mut mixed: Vec<_> = (1000..1000 + 3 * store::SQLITE_ROWS_PER_INSERT as u64)
+        .map(record)
+        .collect();
+    let g = store::SQLITE_ROWS_PER_INSERT;
+    mixed[1].model = "other".into();
+    mixed[g + 2].version = "7".into();
+    mixed[g + 3].api_key_id = None;
+    mixed[2 * g + 4].text = Some("kept with --log-text".into());
+    store::insert_batch(&db, &mixed, Default::default())
+        .await
+        .unwrap();
+    let since = mixed[0].ts_micros;
+    let (page, _) = store::export_page(&db, &Filter::default(), None, 10_000)
+        .await
+        .unwrap();
+    let got: Vec<_> = page.into_iter().filter(|r| r.ts_micros >= since).collect();
+    assert_eq!(got, mixed);
 }
 
-/// A log created before `0002` loses `(model, ts)` (SQLite never used it)
-/// and keeps its rows and its other indexes; a new log never has it.
+/// A log created before `0002` and `0003` loses `(model, ts)` (SQLite
+/// never used it), then is rebuilt clustered by time: one `WITHOUT ROWID`
+/// table keyed `(ts, request_id, item)`, no secondary index, every row kept
+/// field for field and still idempotent on replay. A new log is built the
+/// same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_logs_lose_the_unused_model_index() {
+async fn sqlite_logs_are_rebuilt_clustered_by_time() {
     let dir = tempfile::tempdir().unwrap();
     let path = default_sqlite_path(dir.path());
     let indexes = |path: &std::path::Path| -> Vec<String> {
         let c = rusqlite::Connection::open(path).unwrap();
         let mut st = c
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'predictions' ORDER BY name",
+            )
             .unwrap();
         st.query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
     };
+    let table_sql = |path: &std::path::Path| -> String {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'predictions'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
     let db = Database::open_sqlite(&path).await.unwrap();
     db.migrate(&store::MIGRATIONS[..1]).await.unwrap();
-    store::insert_batch(&db, &[record(1), record(2)], Default::default())
+    // Out of time order, as replays from the spool may arrive.
+    let mut rows: Vec<_> = (0..300).map(record).collect();
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.ts_micros = 1_780_000_000_000_000 + ((i as i64 * 7919) % 300) * 1000;
+    }
+    rows[1].text = Some("kept with --log-text".into());
+    store::insert_batch(&db, &rows, Default::default())
         .await
         .unwrap();
     assert!(indexes(&path).contains(&"predictions_model_ts".to_string()));
     db.migrate(store::MIGRATIONS).await.unwrap();
-    let after = indexes(&path);
-    assert!(
-        !after.contains(&"predictions_model_ts".to_string()),
-        "{after:?}"
+    assert_eq!(
+        indexes(&path),
+        Vec::<String>::new(),
+        "the key is the table: no index beside it"
     );
-    assert!(after.contains(&"predictions_ts".to_string()), "{after:?}");
-    assert_eq!(store::count(&db).await.unwrap(), 2);
+    let sql = table_sql(&path);
+    assert!(
+        sql.contains("PRIMARY KEY (ts, request_id, item)") && sql.contains("WITHOUT ROWID"),
+        "{sql}"
+    );
+    let (page, _) = store::export_page(&db, &Filter::default(), None, 10_000)
+        .await
+        .unwrap();
+    let mut want = rows.clone();
+    want.sort_by(|a, b| {
+        (a.ts_micros, &a.request_id, a.item).cmp(&(b.ts_micros, &b.request_id, b.item))
+    });
+    assert_eq!(page, want, "every row kept, field for field");
+    // A replay of rows the log already holds stores nothing.
+    store::insert_batch(&db, &rows[..50], Default::default())
+        .await
+        .unwrap();
+    assert_eq!(store::count(&db).await.unwrap(), 300);
+    db.migrate(store::MIGRATIONS).await.unwrap();
+    assert_eq!(store::count(&db).await.unwrap(), 300, "applied once");
 
     let fresh = dir.path().join("fresh.db");
     let db = Database::open_sqlite(&fresh).await.unwrap();
     db.migrate(store::MIGRATIONS).await.unwrap();
-    assert!(!indexes(&fresh).contains(&"predictions_model_ts".to_string()));
+    assert_eq!(indexes(&fresh), Vec::<String>::new());
+    assert_eq!(table_sql(&fresh), sql);
 }

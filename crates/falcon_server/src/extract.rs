@@ -21,18 +21,26 @@ pub struct Arrival(pub Instant);
 impl<S: Send + Sync> FromRequestParts<S> for Arrival {
     type Rejection = ServerError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ServerError> {
-        Ok(parts
-            .extensions
-            .get::<Arrival>()
-            .copied()
-            .unwrap_or(Arrival(Instant::now())))
+        Ok(Arrival(
+            parts
+                .extensions
+                .get::<RequestStart>()
+                .map_or_else(Instant::now, |s| s.arrival),
+        ))
     }
 }
 
-/// The prediction log's request id (see [`crate::ports::RequestContext`]),
-/// set by the observe middleware when a sink is configured.
+/// What the observe middleware hands the handlers, as one request
+/// extension: every `Extensions::insert` boxes its value, and the first
+/// allocates the map, so two facts go in one insert.
 #[derive(Clone, Debug)]
-pub struct LogRequestId(pub std::sync::Arc<str>);
+pub struct RequestStart {
+    /// When the request arrived ([`Arrival`]).
+    pub arrival: Instant,
+    /// The prediction log's request id (see
+    /// [`crate::ports::RequestContext`]), when a sink is configured.
+    pub log_id: Option<std::sync::Arc<str>>,
+}
 
 /// What the prediction log needs of a request; empty (and free) when no
 /// sink is configured.
@@ -43,7 +51,10 @@ impl FromRequestParts<AppState> for crate::ports::RequestContext {
             return Ok(Self::default());
         }
         Ok(Self {
-            request_id: parts.extensions.get::<LogRequestId>().map(|r| r.0.clone()),
+            request_id: parts
+                .extensions
+                .get::<RequestStart>()
+                .and_then(|s| s.log_id.clone()),
             caller: parts.extensions.get::<crate::ports::Caller>().cloned(),
         })
     }

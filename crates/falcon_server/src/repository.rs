@@ -135,6 +135,9 @@ pub struct LoadedModel {
     /// checking a shared-tier entry and logging allocate nothing.
     pub output_kind: OutputKind,
     pub output_classes: Vec<Vec<Label>>,
+    /// `str(class)` of each of [`Model::classes`], shared with every log
+    /// row that names one (see [`crate::PredictionEvent::request_id`]).
+    pub class_names: Vec<Arc<str>>,
     pub source: Source,
     pub stats: ModelStats,
     /// Metric handles resolved once, so the hot path does no label lookup.
@@ -677,6 +680,11 @@ fn load_version(
             .map_err(|e| format!("warm-up prediction failed: {e}"))?;
         warm_up_check(&o, &output_classes)?;
     }
+    let class_names = model
+        .classes()
+        .iter()
+        .map(|c| Arc::from(c.name()))
+        .collect();
     let version_str: Arc<str> = Arc::from(version.to_string());
     let cache_version: Arc<str> = Arc::from(format!("{version}@{:016x}", source.fingerprint()));
     Ok(LoadedModel {
@@ -697,6 +705,7 @@ fn load_version(
         model,
         output_kind,
         output_classes,
+        class_names,
         source,
         stats: ModelStats::default(),
         load_ms: started.elapsed().as_secs_f64() * 1e3,

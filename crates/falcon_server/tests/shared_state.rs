@@ -108,14 +108,14 @@ impl PredictionSink for FakeSink {
         // this text's digest whichever tier answered.
         assert_eq!(*e.text_sha256, falcon_server::text_sha256(e.text));
         self.0.lock().unwrap().push(Logged {
-            request_id: e.request_id.into(),
+            request_id: e.request_id.to_string(),
             item: e.item,
-            model: e.model.into(),
-            version: e.version.into(),
+            model: e.model.to_string(),
+            version: e.version.to_string(),
             label,
             output: e.prediction.clone(),
             tier: e.tier,
-            api_key_id: e.api_key_id.map(Into::into),
+            api_key_id: e.api_key_id.map(|k| k.to_string()),
             text: e.text.into(),
             latency: e.latency,
         });

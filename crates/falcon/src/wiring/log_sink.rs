@@ -2,6 +2,8 @@
 //! prediction becomes a `PredictionRecord` queued for the batching writer
 //! (non-blocking; a full queue drops and counts the row).
 
+use std::sync::Arc;
+
 use falcon_engine::{Label, Output};
 use falcon_log::{CacheTier, LogHandle, PredictionRecord, Score};
 use falcon_server::{PredictionEvent, PredictionSink, Tier};
@@ -35,20 +37,32 @@ impl LogSink {
 /// are that encoding's, and `--log-text` stores it.
 pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
     let classes = event.classes;
+    // The model's shared class names when they line up with its classes
+    // (always, from the server): a row takes a reference, not a copy.
+    let shared = Some(event.class_names).filter(|n| n.len() == classes.len());
     let per_class = |v: &[f64], classes: &[Label], prefix: Option<usize>| -> Vec<Score> {
         classes
             .iter()
             .zip(v)
-            .map(|(c, s)| Score {
-                class: match prefix {
-                    Some(i) => format!("{i}:{c}"),
-                    None => c.name().into_owned(),
+            .enumerate()
+            .map(|(i, (c, s))| Score {
+                class: match (prefix, shared) {
+                    (Some(o), _) => format!("{o}:{c}").into(),
+                    (None, Some(names)) => names[i].clone(),
+                    (None, None) => c.name().into(),
                 },
                 score: *s,
             })
             .collect()
     };
-    let name = |classes: &[Label], i: usize| {
+    let name = |i: usize| -> Arc<str> {
+        match (shared, classes.get(i)) {
+            (Some(names), Some(_)) => names[i].clone(),
+            (None, Some(c)) => c.name().into(),
+            (_, None) => i.to_string().into(),
+        }
+    };
+    let name_in = |classes: &[Label], i: usize| {
         classes
             .get(i)
             .map_or_else(|| i.to_string(), |c| c.name().into_owned())
@@ -60,29 +74,29 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
                     per_class(v, classes, None)
                 }
                 (None, Some(v)) if v.len() == 1 && classes.len() == 2 => vec![Score {
-                    class: classes[1].name().into_owned(),
+                    class: name(1),
                     score: v[0],
                 }],
                 _ => Vec::new(),
             };
-            (name(classes, p.label), scores)
+            (name(p.label), scores)
         }
         Output::MultiLabel(p) => {
-            let labels: Vec<String> = p.labels.iter().map(|&i| name(classes, i)).collect();
+            let labels: Vec<String> = p.labels.iter().map(|&i| name_in(classes, i)).collect();
             let scores = match (&p.probabilities, &p.decision) {
                 (Some(v), _) | (None, Some(v)) if v.len() == classes.len() => {
                     per_class(v, classes, None)
                 }
                 _ => Vec::new(),
             };
-            (json_list(&labels), scores)
+            (json_list(&labels).into(), scores)
         }
         Output::MultiOutput(outs) => {
             let per = event.output_classes;
             let labels: Vec<String> = outs
                 .iter()
                 .zip(per)
-                .map(|(p, c)| name(c, p.label))
+                .map(|(p, c)| name_in(c, p.label))
                 .collect();
             let mut scores = Vec::new();
             for (i, (p, c)) in outs.iter().zip(per).enumerate() {
@@ -90,7 +104,7 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
                     scores.extend(per_class(v, c, Some(i)));
                 }
             }
-            (json_list(&labels), scores)
+            (json_list(&labels).into(), scores)
         }
     };
     let tier = match event.tier {
@@ -101,16 +115,16 @@ pub fn record(event: &PredictionEvent<'_>) -> PredictionRecord {
     // Built field by field rather than with `PredictionRecord::new`: the
     // event carries the text's SHA-256 already (computed once per text).
     PredictionRecord {
-        request_id: event.request_id.to_owned(),
+        request_id: event.request_id.clone(),
         item: event.item,
         ts_micros: falcon_log::now_micros(),
-        model: event.model.to_owned(),
-        version: event.version.to_owned(),
+        model: event.model.clone(),
+        version: event.version.clone(),
         label,
         scores,
         latency_us: u64::try_from(event.latency.as_micros()).unwrap_or(u64::MAX),
         cache: tier,
-        api_key_id: event.api_key_id.map(str::to_owned),
+        api_key_id: event.api_key_id.cloned(),
         text_sha256: *event.text_sha256,
         text_len: u32::try_from(event.text.len()).unwrap_or(u32::MAX),
         text: None,
@@ -159,18 +173,25 @@ mod tests {
     static HELLO_SHA256: std::sync::LazyLock<[u8; 32]> =
         std::sync::LazyLock::new(|| falcon_server::text_sha256("hello"));
 
+    static ID: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "abc-1".into());
+    static MODEL: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "spam".into());
+    static VERSION: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "2".into());
+    static KEY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "k1".into());
+
+    /// An event without shared class names (the row spells them itself).
     fn event<'a>(p: &'a Output, classes: &'a [Label], tier: Tier) -> PredictionEvent<'a> {
         PredictionEvent {
-            request_id: "abc-1",
+            request_id: &ID,
             item: 3,
-            model: "spam",
-            version: "2",
+            model: &MODEL,
+            version: &VERSION,
             classes,
+            class_names: &[],
             output_classes: &[],
             prediction: p,
             latency: Duration::from_micros(250),
             tier,
-            api_key_id: Some("k1"),
+            api_key_id: Some(&KEY),
             text: "hello",
             text_sha256: &HELLO_SHA256,
         }
@@ -186,20 +207,27 @@ mod tests {
         });
         let r = record(&event(&p, &classes, Tier::Shared));
         assert_eq!(
-            (
-                r.request_id.as_str(),
-                r.item,
-                r.model.as_str(),
-                r.version.as_str()
-            ),
+            (&*r.request_id, r.item, &*r.model, &*r.version),
             ("abc-1", 3, "spam", "2")
         );
-        assert_eq!(r.label, "spam");
+        assert_eq!(&*r.label, "spam");
         assert_eq!(r.scores.len(), 2);
-        assert_eq!(
-            (r.scores[1].class.as_str(), r.scores[1].score),
-            ("spam", 0.75)
-        );
+        assert_eq!((&*r.scores[1].class, r.scores[1].score), ("spam", 0.75));
+        // The server's event shares its strings: the row holds the same
+        // allocations, not copies.
+        let names: Vec<Arc<str>> = vec!["ham".into(), "spam".into()];
+        let e = PredictionEvent {
+            class_names: &names,
+            ..event(&p, &classes, Tier::Shared)
+        };
+        let mut shared = record(&e);
+        shared.ts_micros = r.ts_micros;
+        assert_eq!(shared, r, "shared names give the same row");
+        assert!(Arc::ptr_eq(&shared.label, &names[1]));
+        assert!(Arc::ptr_eq(&shared.scores[0].class, &names[0]));
+        assert!(Arc::ptr_eq(&shared.request_id, &ID));
+        assert!(Arc::ptr_eq(&shared.model, &MODEL));
+        assert!(Arc::ptr_eq(shared.api_key_id.as_ref().unwrap(), &KEY));
         assert_eq!(r.cache, CacheTier::Redis);
         assert_eq!(r.latency_us, 250);
         assert_eq!(r.api_key_id.as_deref(), Some("k1"));
@@ -214,7 +242,7 @@ mod tests {
             decision: Some(vec![-0.5]),
         });
         let r = record(&event(&p, &classes, Tier::Memory));
-        assert_eq!(r.label, "ham");
+        assert_eq!(&*r.label, "ham");
         assert_eq!(
             r.scores,
             vec![Score {
@@ -240,16 +268,16 @@ mod tests {
             decision: None,
         });
         let r = record(&event(&p, &classes, Tier::Computed));
-        assert_eq!(r.label, r#"["spam","7"]"#);
+        assert_eq!(&*r.label, r#"["spam","7"]"#);
         assert_eq!(r.scores.len(), 3);
-        assert_eq!((r.scores[1].class.as_str(), r.scores[1].score), ("7", 0.6));
+        assert_eq!((&*r.scores[1].class, r.scores[1].score), ("7", 0.6));
         let none = Output::MultiLabel(MultiLabelPrediction {
             labels: vec![],
             probabilities: None,
             decision: Some(vec![-1.0, -2.0, -3.0]),
         });
         let r = record(&event(&none, &classes, Tier::Computed));
-        assert_eq!(r.label, "[]");
+        assert_eq!(&*r.label, "[]");
         assert_eq!(r.scores[2].score, -3.0);
 
         let per = vec![
@@ -274,8 +302,8 @@ mod tests {
             ..event(&p, &[], Tier::Memory)
         };
         let r = record(&e);
-        assert_eq!(r.label, r#"["spam","long"]"#);
-        let keys: Vec<&str> = r.scores.iter().map(|s| s.class.as_str()).collect();
+        assert_eq!(&*r.label, r#"["spam","long"]"#);
+        let keys: Vec<&str> = r.scores.iter().map(|s| &*s.class).collect();
         assert_eq!(keys, ["0:ham", "0:spam", "1:long", "1:spam"]);
         assert_eq!(r.scores[3].score, 0.3);
     }

@@ -319,7 +319,7 @@ pub async fn check_multi_roundtrip(db: &falcon_log::Database, dir: &std::path::P
         .await
         .unwrap();
     page.sort_by_key(|r| r.item);
-    let labels: Vec<&str> = page.iter().map(|r| r.label.as_str()).collect();
+    let labels: Vec<&str> = page.iter().map(|r| &*r.label).collect();
     assert_eq!(
         labels,
         [

@@ -17,7 +17,7 @@ use axum::response::Response;
 use http::HeaderValue;
 
 use crate::error::{ErrorKind, ServerError};
-use crate::extract::{Arrival, LogRequestId};
+use crate::extract::RequestStart;
 use crate::middleware::deadline;
 use crate::ports::{Denied, is_admin_route, is_open_route};
 use crate::state::AppState;
@@ -76,22 +76,22 @@ fn log_request_id(generated: &HeaderValue, client: Option<&HeaderValue>) -> std:
 
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let arrival = Instant::now();
-    req.extensions_mut().insert(Arrival(arrival));
     let client_id = req
         .headers()
         .get(crate::infer::X_REQUEST_ID)
         .filter(|v| sane(v))
         .cloned();
-    let request_id = if state.wants_context() {
+    let (request_id, log_id) = if state.wants_context() {
         // The log needs an id unique to this server even when the client
         // reuses its own.
         let generated = new_request_id();
         let id = log_request_id(&generated, client_id.as_ref());
-        req.extensions_mut().insert(LogRequestId(id));
-        client_id.unwrap_or(generated)
+        (client_id.unwrap_or(generated), Some(id))
     } else {
-        client_id.unwrap_or_else(new_request_id)
+        (client_id.unwrap_or_else(new_request_id), None)
     };
+    req.extensions_mut()
+        .insert(RequestStart { arrival, log_id });
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let timeout =
