@@ -13,6 +13,10 @@
 -- MODE=mix: the repeat mix of tests/load/baseline.js — HOT_FRACTION
 --   (default 0.5) of requests drawn from the HOT first bodies, the rest
 --   uniformly from all of them, marker removed.
+-- ID_BASE: where unique mode's counter starts (default 0). Give each wrk
+--   run against the same server its own base (the bench scripts use the
+--   run's sequence number times 10^9), so no run repeats an earlier run's
+--   texts, which that server's cache would answer.
 -- THINK_MIN_MS, THINK_MAX_MS: the seed's load shape instead of saturation.
 --   Each connection is a user that waits a random think time, uniform in
 --   [THINK_MIN_MS, THINK_MAX_MS], after every answer (wrk's delay()), so
@@ -35,7 +39,7 @@ local hot = tonumber(os.getenv("HOT") or "50")
 local hot_fraction = tonumber(os.getenv("HOT_FRACTION") or "0.5")
 local prebuilt = {} -- hit, mix: whole requests
 local heads, tails = {}, {} -- unique: the request before and after the id
-local counter = 0
+local counter = tonumber(os.getenv("ID_BASE") or "0")
 local tid = 0
 local think_min = tonumber(os.getenv("THINK_MIN_MS") or "")
 local think_max = tonumber(os.getenv("THINK_MAX_MS") or "")
