@@ -19,6 +19,7 @@
 
 mod accents;
 mod case;
+pub mod nltk;
 mod error;
 mod regex;
 pub mod unicode;
