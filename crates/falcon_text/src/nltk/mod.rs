@@ -4,5 +4,7 @@
 
 pub mod lancaster;
 pub mod porter;
+pub mod punkt;
 pub mod snowball;
 pub mod tokenize;
+pub mod wordnet;
