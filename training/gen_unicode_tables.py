@@ -137,6 +137,10 @@ def main():
     word_r = ranges(word)
     digit_r = ranges(lambda cp: chr(cp).isdecimal())
     space_r = ranges(lambda cp: chr(cp).isspace())
+    # --- str predicates users' own text code filters tokens with (issue #17) ------------
+    alpha_r = ranges(lambda cp: chr(cp).isalpha())
+    isdigit_r = ranges(lambda cp: chr(cp).isdigit())
+    numeric_r = ranges(lambda cp: chr(cp).isnumeric())
     # Cross-check the str-method definitions against the regex engine itself.
     check_against_re(word, r"\w")
     check_against_re(lambda cp: chr(cp).isdecimal(), r"\d")
@@ -204,6 +208,9 @@ def main():
     out.append(fmt_ranges("WORD", word_r, "Python `re` `\\w` for str patterns: `c.isalnum() or c == '_'`."))
     out.append(fmt_ranges("DIGIT", digit_r, "Python `re` `\\d` for str patterns: `str.isdecimal` (category Nd)."))
     out.append(fmt_ranges("SPACE", space_r, "Python `re` `\\s` for str patterns: `str.isspace`."))
+    out.append(fmt_ranges("ALPHA", alpha_r, "`str.isalpha` per code point: categories Lm, Lt, Lu, Ll, Lo."))
+    out.append(fmt_ranges("ISDIGIT", isdigit_r, "`str.isdigit` per code point: Numeric_Type Digit or Decimal."))
+    out.append(fmt_ranges("NUMERIC", numeric_r, "`str.isnumeric` per code point: Numeric_Type Digit, Decimal or Numeric."))
     out.append(fmt_pairs("LOWER_SINGLE", lower_single,
                          "`str.lower()` for code points mapping to exactly one other code point (sorted by key)."))
     lines = ["/// `str.lower()` for code points mapping to several code points (sorted by key).",

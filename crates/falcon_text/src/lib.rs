@@ -19,8 +19,8 @@
 
 mod accents;
 mod case;
-pub mod nltk;
 mod error;
+pub mod nltk;
 mod regex;
 pub mod unicode;
 mod whitespace;

@@ -110,6 +110,55 @@ pub fn is_space(c: char) -> bool {
     }
 }
 
+/// `str.isalpha()`: non-empty, and every code point a letter (categories
+/// Lm, Lt, Lu, Ll, Lo). Not Rust's `char::is_alphabetic`, which also counts
+/// combining marks (`Other_Alphabetic`) and letter numbers such as `Ⅻ`.
+pub fn str_isalpha(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            let cp = c as u32;
+            if cp < 128 {
+                c.is_ascii_alphabetic()
+            } else {
+                in_ranges(tables::ALPHA, cp)
+            }
+        })
+}
+
+/// `str.isdigit()`: non-empty, every code point of Numeric_Type Digit or
+/// Decimal (`"²"` and `"١"` are digits, `"½"` is not).
+pub fn str_isdigit(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            let cp = c as u32;
+            if cp < 128 {
+                c.is_ascii_digit()
+            } else {
+                in_ranges(tables::ISDIGIT, cp)
+            }
+        })
+}
+
+/// `str.isnumeric()`: non-empty, every code point of Numeric_Type Digit,
+/// Decimal or Numeric (`"½"`, `"Ⅻ"`, `"五"`).
+pub fn str_isnumeric(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| {
+            let cp = c as u32;
+            if cp < 128 {
+                c.is_ascii_digit()
+            } else {
+                in_ranges(tables::NUMERIC, cp)
+            }
+        })
+}
+
+/// `str.isalnum()`: non-empty, every code point `isalpha or isdecimal or
+/// isdigit or isnumeric`, which is `re`'s `\w` without `_`.
+pub fn str_isalnum(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c != '_' && is_word(c))
+}
+
 /// Case-ignorable as consulted by CPython's final-sigma rule.
 #[inline]
 pub(crate) fn is_case_ignorable(c: char) -> bool {
