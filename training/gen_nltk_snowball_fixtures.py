@@ -2,7 +2,6 @@
 """Golden fixture for NLTK's English Snowball and Lancaster stemmers (issue #17).
 
     python training/gen_nltk_snowball_fixtures.py            # writes the fixture
-    python training/gen_nltk_snowball_fixtures.py --isalpha  # prints the Rust `str.isalpha` table
 
 Writes ``crates/falcon_text/tests/fixtures/nltk_snowball.jsonl``: a header
 line ``{"nltk": ..., "python": ..., "unicode": ..., "stopwords": [...]}``,
@@ -205,18 +204,6 @@ def random_words(n: int) -> list[str]:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--isalpha"]:
-        ranges = isalpha_ranges()
-        print(f"// CPython {platform.python_version()} str.isalpha, Unicode {unicodedata.unidata_version}: {len(ranges)} ranges")
-        line = []
-        for lo, hi in ranges:
-            line.append(f"(0x{lo:X}, 0x{hi:X}),")
-            if len(line) == 6:
-                print("    " + " ".join(line))
-                line = []
-        if line:
-            print("    " + " ".join(line))
-        return
 
     snowball = SnowballStemmer("english")
     snowball_sw = SnowballStemmer("english")

@@ -110,19 +110,22 @@ pub fn is_space(c: char) -> bool {
     }
 }
 
-/// `str.isalpha()`: non-empty, and every code point a letter (categories
-/// Lm, Lt, Lu, Ll, Lo). Not Rust's `char::is_alphabetic`, which also counts
-/// combining marks (`Other_Alphabetic`) and letter numbers such as `Ⅻ`.
+/// `str.isalpha()` of one code point: a letter (categories Lm, Lt, Lu, Ll,
+/// Lo). Not Rust's `char::is_alphabetic`, which also counts combining marks
+/// (`Other_Alphabetic`) and letter numbers such as `Ⅻ`, in a newer Unicode.
+#[inline]
+pub fn is_alpha(c: char) -> bool {
+    let cp = c as u32;
+    if cp < 128 {
+        c.is_ascii_alphabetic()
+    } else {
+        in_ranges(tables::ALPHA, cp)
+    }
+}
+
+/// `str.isalpha()`: non-empty, and every code point [`is_alpha`].
 pub fn str_isalpha(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars().all(|c| {
-            let cp = c as u32;
-            if cp < 128 {
-                c.is_ascii_alphabetic()
-            } else {
-                in_ranges(tables::ALPHA, cp)
-            }
-        })
+    !s.is_empty() && s.chars().all(is_alpha)
 }
 
 /// `str.isdigit()`: non-empty, every code point of Numeric_Type Digit or
