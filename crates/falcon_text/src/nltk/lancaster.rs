@@ -319,8 +319,6 @@ mod tests {
 
     #[test]
     fn isalpha_table() {
-        assert!(PY_ALPHA.iter().all(|&(a, b)| a <= b));
-        assert!(PY_ALPHA.windows(2).all(|p| p[0].1 + 1 < p[1].0));
         for (c, a) in [
             ('é', true),
             ('\u{301}', false),
