@@ -50,4 +50,38 @@ pub enum TextError {
         /// Number of capturing groups.
         groups: usize,
     },
+    /// Flags CPython refuses for str patterns (`re.LOCALE`, `re.ASCII | re.UNICODE`) or that
+    /// are not reproduced (`re.TEMPLATE`).
+    #[error("invalid regex flags {flags}: {msg}")]
+    Flags {
+        /// The integer value as given.
+        flags: i64,
+        /// Why.
+        msg: String,
+    },
+    /// A replacement template CPython would reject (`re.error`, or `IndexError` for an
+    /// unknown group name), or one used with a pattern that lacks its groups.
+    #[error("invalid replacement template {template:?} at position {pos}: {msg}")]
+    Template {
+        /// The template as given.
+        template: String,
+        /// Code point offset, as Python reports it (0 when it concerns the whole template).
+        pos: usize,
+        /// Description (close to CPython's message).
+        msg: String,
+    },
+    /// A byte offset that is not on a character boundary (Python offsets are code points, so
+    /// such an offset cannot come from a Python program).
+    #[error("byte offset {pos} is not on a character boundary")]
+    Position {
+        /// The offset.
+        pos: usize,
+    },
+    /// Python would produce a string Rust cannot hold (a lone surrogate, e.g. from the HTML
+    /// entity `&#xD800;`), so the result is refused rather than altered.
+    #[error("unrepresentable result: {what}")]
+    Unrepresentable {
+        /// What would have been produced.
+        what: String,
+    },
 }

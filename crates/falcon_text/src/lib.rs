@@ -12,7 +12,9 @@
 //! * [`is_word`], [`is_digit`], [`is_space`] — Python `re` classes `\w`, `\d`, `\s`.
 //! * [`py_lower`] — `str.lower()`.
 //! * [`strip_accents_unicode`], [`strip_accents_ascii`] — scikit-learn's accent strippers.
-//! * [`PyRegex`] — a Python `re` pattern translated onto the `regex` / `fancy-regex` engines, with
+//! * [`PyRegex`] — a Python `re` (or `regex` module, [`Dialect`]) pattern translated onto the
+//!   `regex` / `fancy-regex` engines, with `findall`, `finditer`, `match`, `sub` ([`PyTemplate`])
+//!   and `split`, compile flags ([`PyFlags`]), and
 //!   a hand-written scanner for scikit-learn's default token pattern.
 //! * [`white_spaces_collapse`], [`py_split_whitespace`] — `re.sub(r"\s\s+", " ", s)` and `str.split()`.
 //! * [`english_stop_words`] — `ENGLISH_STOP_WORDS`.
@@ -28,7 +30,7 @@ mod whitespace;
 pub use accents::{nfkd, strip_accents_ascii, strip_accents_unicode, strip_accents_unicode_legacy};
 pub use case::py_lower;
 pub use error::TextError;
-pub use regex::PyRegex;
+pub use regex::{Dialect, PyFlags, PyRegex, PyTemplate, REGEX_MODULE_VERSION, Spans};
 pub use unicode::{is_digit, is_space, is_word};
 pub use whitespace::{py_split_whitespace, white_spaces_collapse};
 

@@ -32,7 +32,7 @@ pub(crate) struct Flags {
     pub dotall: bool,
 }
 
-/// `\w \W \d \D \s \S`.
+/// `\w \W \d \D \s \S`, and (`regex` module dialect only) `\p{..}` / `\P{..}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cat {
     Word,
@@ -41,6 +41,9 @@ pub(crate) enum Cat {
     NotDigit,
     Space,
     NotSpace,
+    /// A general category of the `regex` module (index from [`super::mrab::prop_id`]), negated
+    /// when the flag is set.
+    Prop(u8, bool),
 }
 
 /// One member of a `[...]` set (Python's LITERAL / RANGE / CATEGORY set items).
@@ -197,6 +200,22 @@ pub(crate) struct Parsed {
     pub groups: usize,
     /// `(min, max)` width of each group (index 0 unused), for back-reference widths.
     pub group_widths: Vec<(u64, Option<u64>)>,
+    /// Named groups (`(?P<name>...)`), sorted by name.
+    pub group_names: Vec<(String, usize)>,
+}
+
+/// Flags given outside the pattern (`re.compile(pattern, flags)`) and the dialect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Init {
+    pub ignorecase: bool,
+    pub multiline: bool,
+    pub dotall: bool,
+    pub verbose: bool,
+    pub ascii: bool,
+    pub unicode: bool,
+    /// Parse for the third-party `regex` module (VERSION0) instead of `re`: `\p{..}` is
+    /// accepted, and constructs whose meaning differs are refused (see [`parse`]).
+    pub regex_module: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -370,6 +389,8 @@ struct State {
     group_names: std::collections::HashMap<String, usize>,
     lookbehind_groups: Option<usize>,
     in_lookbehind: bool,
+    /// Parsing for the `regex` module dialect.
+    regex_module: bool,
 }
 
 impl State {
@@ -390,19 +411,51 @@ impl State {
 const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r', '\x0b', '\x0c'];
 const SPECIAL_CHARS: &str = ".\\[{()*+?^$|";
 
-/// Parses a Python `re` pattern (as `re.compile(pattern)` would, with no extra flags).
-pub(crate) fn parse(pattern: &str) -> PResult<Parsed> {
+/// Parses a Python `re` pattern as `re.compile(pattern, flags)` would.
+///
+/// With `init.regex_module` the pattern is read as the `regex` module (VERSION0) reads it.
+/// That module accepts a superset of `re`'s syntax; the extra syntax is refused (a pattern
+/// `re` rejects becomes [`TextError::Unsupported`], not [`TextError::Syntax`], since `regex`
+/// may accept it), except `\p{..}` / `\P{..}` general categories, which are reproduced.
+/// Syntax both accept but read differently is refused too: POSIX classes `[[:alpha:]]`
+/// (a set of `[:alph` plus `]` for `re`) and, in VERBOSE mode, whitespace other than
+/// `re`'s six ASCII characters (`regex` skips all `str.isspace()` characters).
+pub(crate) fn parse(pattern: &str, init: Init) -> PResult<Parsed> {
+    let r = parse_inner(pattern, init);
+    match r {
+        Err(TextError::Syntax { pattern, pos, msg }) if init.regex_module => {
+            Err(TextError::Unsupported {
+                pattern,
+                pos,
+                construct: format!(
+                    "{msg} (CPython's re rejects this; the regex module's extended syntax is \
+                     not reproduced)"
+                ),
+            })
+        }
+        other => other,
+    }
+}
+
+fn parse_inner(pattern: &str, init: Init) -> PResult<Parsed> {
     let mut source = Source::new(pattern)?;
     let mut state = State {
-        global: Flags::default(),
-        global_unicode: false,
-        global_verbose: false,
+        global: Flags {
+            ignorecase: init.ignorecase,
+            ascii: init.ascii,
+            multiline: init.multiline,
+            dotall: init.dotall,
+        },
+        global_unicode: init.unicode,
+        global_verbose: init.verbose,
         group_widths: vec![Some((0, None))],
         group_names: std::collections::HashMap::new(),
         lookbehind_groups: None,
         in_lookbehind: false,
+        regex_module: init.regex_module,
     };
-    let nodes = parse_sub(&mut source, &mut state, false, 0, Scope::default())?;
+    let verbose = init.verbose;
+    let nodes = parse_sub(&mut source, &mut state, verbose, 0, Scope::default())?;
     if state.global.ascii && state.global_unicode {
         return Err(TextError::Syntax {
             pattern: pattern.to_string(),
@@ -414,10 +467,13 @@ pub(crate) fn parse(pattern: &str) -> PResult<Parsed> {
         return Err(source.error("unbalanced parenthesis", 0));
     }
     let group_widths = state.closed_widths();
+    let mut group_names: Vec<(String, usize)> = state.group_names.into_iter().collect();
+    group_names.sort();
     Ok(Parsed {
         nodes,
-        groups: state.groups() - 1,
+        groups: state.group_widths.len() - 1,
         group_widths,
+        group_names,
     })
 }
 
@@ -586,6 +642,18 @@ fn parse_seq(
             {
                 continue;
             }
+            if let Tok::Ch(c) = this
+                && state.regex_module
+                && super::mrab::verbose_skips(c)
+            {
+                return Err(source.unsupported(
+                    format!(
+                        "VERBOSE whitespace {c:?} (the regex module skips it, re reads it as \
+                         a literal)"
+                    ),
+                    1,
+                ));
+            }
             if this.is('#') {
                 loop {
                     match source.get()? {
@@ -600,6 +668,15 @@ fn parse_seq(
         let flags = effective(state, scoped);
         let c = match this {
             Tok::Esc(e) => {
+                if state.regex_module && matches!(e, 'p' | 'P') {
+                    let cat = property_escape(source, e)?;
+                    subpattern.push(Node::In {
+                        items: vec![ClassItem::Cat(cat)],
+                        negate: false,
+                        flags,
+                    });
+                    continue;
+                }
                 subpattern.push(escape(source, state, e, flags)?);
                 continue;
             }
@@ -608,7 +685,7 @@ fn parse_seq(
         if !SPECIAL_CHARS.contains(c) {
             subpattern.push(Node::Lit(c as u32, flags));
         } else if c == '[' {
-            subpattern.push(parse_class(source, flags)?);
+            subpattern.push(parse_class(source, flags, state.regex_module)?);
         } else if matches!(c, '*' | '+' | '?' | '{') {
             let here = source.tell();
             let (min, max) = match c {
@@ -1187,6 +1264,46 @@ fn escape(source: &mut Source<'_>, state: &State, e: char, flags: Flags) -> PRes
     Ok(Node::Lit(e as u32, flags))
 }
 
+/// `\p{Name}`, `\p{^Name}`, `\pN`, `\P{..}` of the `regex` module, for the general
+/// categories by their short names (`L`, `Lu`, `N`, `Nd`, `LC`, ...). Other properties
+/// (scripts, blocks, binary properties, long or loose names) are refused.
+fn property_escape(source: &mut Source<'_>, e: char) -> PResult<Cat> {
+    let start = source.tell();
+    let name = if source.matches('{')? {
+        let mut name = String::new();
+        loop {
+            match source.get()? {
+                None => return Err(source.error("missing }", source.tell() - start + 2)),
+                Some(Tok::Ch('}')) => break,
+                Some(t) => t.push_to(&mut name),
+            }
+            if name.len() > 64 {
+                return Err(source.unsupported("over-long property name", 0));
+            }
+        }
+        name
+    } else {
+        match source.get()? {
+            Some(Tok::Ch(c)) => c.to_string(),
+            _ => return Err(source.error("missing property name", 0)),
+        }
+    };
+    let (negated, bare) = match name.strip_prefix('^') {
+        Some(rest) => (true, rest),
+        None => (false, name.as_str()),
+    };
+    let Some(id) = super::mrab::prop_id(bare) else {
+        return Err(source.unsupported(
+            format!(
+                "Unicode property \\{e}{{{name}}} (only general categories by their short \
+                 names, such as L, Lu, N, Nd, are reproduced)"
+            ),
+            source.tell() - start + 2,
+        ));
+    };
+    Ok(Cat::Prop(id, negated != (e == 'P')))
+}
+
 /// What a set member parsed to: a literal or a category.
 enum SetCode {
     Lit(u32),
@@ -1225,7 +1342,7 @@ fn class_escape(source: &mut Source<'_>, e: char) -> PResult<SetCode> {
     Ok(SetCode::Lit(e as u32))
 }
 
-fn parse_class(source: &mut Source<'_>, flags: Flags) -> PResult<Node> {
+fn parse_class(source: &mut Source<'_>, flags: Flags, regex_module: bool) -> PResult<Node> {
     let here = source.tell() - 1;
     let mut set: Vec<ClassItem> = Vec::new();
     let negate = source.matches('^')?;
@@ -1236,7 +1353,15 @@ fn parse_class(source: &mut Source<'_>, flags: Flags) -> PResult<Node> {
         if this.is(']') && !set.is_empty() {
             break;
         }
+        if regex_module && this.is('[') && source.next == Some(Tok::Ch(':')) {
+            return Err(source.unsupported(
+                "POSIX class [[:name:]] (the regex module reads it as a class, re as \
+                 literal characters)",
+                1,
+            ));
+        }
         let code1 = match this {
+            Tok::Esc(e @ ('p' | 'P')) if regex_module => SetCode::Cat(property_escape(source, e)?),
             Tok::Esc(e) => class_escape(source, e)?,
             Tok::Ch(c) => SetCode::Lit(c as u32),
         };
@@ -1253,6 +1378,9 @@ fn parse_class(source: &mut Source<'_>, flags: Flags) -> PResult<Node> {
                 break;
             }
             let code2 = match that {
+                Tok::Esc(e @ ('p' | 'P')) if regex_module => {
+                    SetCode::Cat(property_escape(source, e)?)
+                }
                 Tok::Esc(e) => class_escape(source, e)?,
                 Tok::Ch(c) => SetCode::Lit(c as u32),
             };
@@ -1300,7 +1428,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Vec<Node> {
-        parse(s).unwrap().nodes
+        parse(s, Init::default()).unwrap().nodes
     }
 
     #[test]
@@ -1344,7 +1472,7 @@ mod tests {
             "(?-a:x)",
             "(?i-i:x)",
         ] {
-            let r = parse(bad);
+            let r = parse(bad, Init::default());
             assert!(
                 matches!(r, Err(TextError::Syntax { .. })),
                 "{bad:?} should be a syntax error, got {r:?}"
@@ -1373,9 +1501,14 @@ mod tests {
 
     #[test]
     fn group_counts() {
-        assert_eq!(parse("(a)(?:b)(?P<n>c)(?=(d))").unwrap().groups, 3);
+        assert_eq!(
+            parse("(a)(?:b)(?P<n>c)(?=(d))", Init::default())
+                .unwrap()
+                .groups,
+            3
+        );
         assert!(matches!(p(r"(a)\1")[1], Node::GroupRef(1, _)));
-        assert!(parse(r"(a)\10").is_err());
+        assert!(parse(r"(a)\10", Init::default()).is_err());
         assert!(matches!(p(r"(a)\018")[1], Node::Lit(1, _)));
     }
 }

@@ -17,6 +17,8 @@
 //!   characters CPython would accept, reproducing `sre_compile._optimize_charset` including its
 //!   astral-character quirks.
 
+use super::Dialect;
+use super::mrab;
 use super::parse::{At, Cat, ClassItem, Flags, Node, RepeatKind};
 use crate::TextError;
 use crate::unicode::{self, tables};
@@ -119,9 +121,19 @@ impl CharSet {
     }
 }
 
-/// Python's `\w \d \s` (and complements) in Unicode or ASCII mode.
-pub(crate) fn category_set(cat: Cat, ascii: bool) -> CharSet {
+/// `\w \d \s` (and complements, and `\p{..}`) of the dialect in Unicode or ASCII mode.
+pub(crate) fn category_set(cat: Cat, ascii: bool, dialect: Dialect) -> CharSet {
+    match dialect {
+        Dialect::Re => re_category_set(cat, ascii),
+        Dialect::RegexModule => mrab::category_set(cat, ascii),
+    }
+}
+
+/// Python `re`'s `\w \d \s` (and complements) in Unicode or ASCII mode.
+fn re_category_set(cat: Cat, ascii: bool) -> CharSet {
     let base = match (cat, ascii) {
+        // Never produced by the `re` parser (`\p` is a bad escape there).
+        (Cat::Prop(..), _) => return mrab::category_set(cat, ascii),
         (Cat::Word | Cat::NotWord, false) => CharSet::table(tables::WORD),
         (Cat::Digit | Cat::NotDigit, false) => CharSet::table(tables::DIGIT),
         (Cat::Space | Cat::NotSpace, false) => CharSet::table(tables::SPACE),
@@ -135,7 +147,7 @@ pub(crate) fn category_set(cat: Cat, ascii: bool) -> CharSet {
         }
     };
     match cat {
-        Cat::Word | Cat::Digit | Cat::Space => base,
+        Cat::Word | Cat::Digit | Cat::Space | Cat::Prop(..) => base,
         _ => base.complement(),
     }
 }
@@ -220,7 +232,14 @@ fn range_uni_ignore(a: u32, b: u32) -> CharSet {
 }
 
 /// The set of characters a LITERAL (or NOT_LITERAL, before negation) matches.
-pub(crate) fn literal_set(c: u32, flags: Flags) -> CharSet {
+pub(crate) fn literal_set(c: u32, flags: Flags, dialect: Dialect) -> CharSet {
+    if dialect == Dialect::RegexModule {
+        return if flags.ignorecase {
+            mrab::literal_set(c, flags.ascii)
+        } else {
+            CharSet::single(c)
+        };
+    }
     if !flags.ignorecase || !iscased(c, flags.ascii) {
         return CharSet::single(c);
     }
@@ -232,14 +251,47 @@ pub(crate) fn literal_set(c: u32, flags: Flags) -> CharSet {
     preimage_lower(&CharSet::from_ranges(m), flags.ascii)
 }
 
+/// The set of characters an IN node matches in the `regex` module: under IGNORECASE a member
+/// matches a character when one of its cases does (`in_set_ign`). Categories are taken as
+/// they are: the parser refused those that are not closed under the case relation, for which
+/// a lone category (tested on the character itself) would differ.
+fn mrab_class_set(items: &[ClassItem], negate: bool, flags: Flags) -> CharSet {
+    let ascii = flags.ascii;
+    let mut v = CharSet::default();
+    for item in items {
+        let raw = match *item {
+            ClassItem::Cat(cat) => {
+                v = v.union(&mrab::category_set(cat, ascii));
+                continue;
+            }
+            ClassItem::Lit(c) => CharSet::single(c),
+            ClassItem::Range(a, b) => CharSet::from_ranges(vec![(a, b)]),
+        };
+        v = v.union(&if flags.ignorecase {
+            mrab::case_closure(&raw, ascii)
+        } else {
+            raw
+        });
+    }
+    if negate { v.complement() } else { v }
+}
+
 /// The set of characters an IN node matches, following `_optimize_charset` + `_compile`.
-pub(crate) fn class_set(items: &[ClassItem], negate: bool, flags: Flags) -> CharSet {
+pub(crate) fn class_set(
+    items: &[ClassItem],
+    negate: bool,
+    flags: Flags,
+    dialect: Dialect,
+) -> CharSet {
+    if dialect == Dialect::RegexModule {
+        return mrab_class_set(items, negate, flags);
+    }
     let ascii = flags.ascii;
     let mut m = CharSet::default();
     let mut hascased = false;
     for item in items {
         match *item {
-            ClassItem::Cat(cat) => m = m.union(&category_set(cat, ascii)),
+            ClassItem::Cat(cat) => m = m.union(&re_category_set(cat, ascii)),
             ClassItem::Lit(v) if !flags.ignorecase => m = m.union(&CharSet::single(v)),
             ClassItem::Range(a, b) if !flags.ignorecase => {
                 m = m.union(&CharSet::from_ranges(vec![(a, b)]))
@@ -300,14 +352,24 @@ struct Emitter<'a> {
     out: String,
     needs_fancy: bool,
     pattern: &'a str,
+    dialect: Dialect,
+    /// Widths of the capturing groups, for repetitions of back-references.
+    group_widths: &'a [(u64, Option<u64>)],
 }
 
 /// Translates parsed nodes into a Rust regex pattern.
-pub(crate) fn translate(nodes: &[Node], pattern: &str) -> Result<Translation, TextError> {
+pub(crate) fn translate(
+    nodes: &[Node],
+    pattern: &str,
+    dialect: Dialect,
+    group_widths: &[(u64, Option<u64>)],
+) -> Result<Translation, TextError> {
     let mut e = Emitter {
         out: String::with_capacity(256),
         needs_fancy: false,
         pattern,
+        dialect,
+        group_widths,
     };
     e.seq(nodes)?;
     Ok(Translation {
@@ -349,15 +411,15 @@ fn emit_set(out: &mut String, set: &CharSet) {
 }
 
 /// The set of characters a single-character node matches.
-pub(crate) fn node_char_set(n: &Node) -> Option<CharSet> {
+pub(crate) fn node_char_set(n: &Node, d: Dialect) -> Option<CharSet> {
     match n {
-        Node::Lit(c, f) => Some(literal_set(*c, *f)),
-        Node::NotLit(c, f) => Some(literal_set(*c, *f).complement()),
+        Node::Lit(c, f) => Some(literal_set(*c, *f, d)),
+        Node::NotLit(c, f) => Some(literal_set(*c, *f, d).complement()),
         Node::In {
             items,
             negate,
             flags,
-        } => Some(class_set(items, *negate, *flags)),
+        } => Some(class_set(items, *negate, *flags, d)),
         Node::Any(f) => Some(if f.dotall {
             CharSet::from_ranges(vec![(0, MAX_CP)])
         } else {
@@ -369,40 +431,40 @@ pub(crate) fn node_char_set(n: &Node) -> Option<CharSet> {
 
 /// Set of characters the *first* character consumed by `nodes` must belong to, when known and
 /// at least one character is certainly consumed at that position.
-fn first_set(nodes: &[Node]) -> Option<CharSet> {
+fn first_set(nodes: &[Node], d: Dialect) -> Option<CharSet> {
     let n = nodes.first()?;
     match n {
         Node::Group { body, .. } | Node::Scoped(body) | Node::Plain(body) | Node::Atomic(body) => {
-            first_set(body)
+            first_set(body, d)
         }
-        Node::Repeat { min, body, .. } if *min >= 1 => first_set(body),
+        Node::Repeat { min, body, .. } if *min >= 1 => first_set(body, d),
         Node::Branch(alts) => {
             let mut acc = CharSet::default();
             for a in alts {
-                acc = acc.union(&first_set(a)?);
+                acc = acc.union(&first_set(a, d)?);
             }
             Some(acc)
         }
-        other => node_char_set(other),
+        other => node_char_set(other, d),
     }
 }
 
 /// Like [`first_set`] for the last character consumed before the end of `nodes`.
-fn last_set(nodes: &[Node]) -> Option<CharSet> {
+fn last_set(nodes: &[Node], d: Dialect) -> Option<CharSet> {
     let n = nodes.last()?;
     match n {
         Node::Group { body, .. } | Node::Scoped(body) | Node::Plain(body) | Node::Atomic(body) => {
-            last_set(body)
+            last_set(body, d)
         }
-        Node::Repeat { min, body, .. } if *min >= 1 => last_set(body),
+        Node::Repeat { min, body, .. } if *min >= 1 => last_set(body, d),
         Node::Branch(alts) => {
             let mut acc = CharSet::default();
             for a in alts {
-                acc = acc.union(&last_set(a)?);
+                acc = acc.union(&last_set(a, d)?);
             }
             Some(acc)
         }
-        other => node_char_set(other),
+        other => node_char_set(other, d),
     }
 }
 
@@ -419,8 +481,8 @@ impl Emitter<'_> {
         for (i, n) in nodes.iter().enumerate() {
             match n {
                 Node::At(at @ (At::Boundary | At::NonBoundary), f) => {
-                    let next = first_set(&nodes[i + 1..]);
-                    let prev = last_set(&nodes[..i]);
+                    let next = first_set(&nodes[i + 1..], self.dialect);
+                    let prev = last_set(&nodes[..i], self.dialect);
                     self.boundary(*at == At::Boundary, f.ascii, next, prev);
                 }
                 _ => self.node(n)?,
@@ -437,7 +499,7 @@ impl Emitter<'_> {
         prev: Option<CharSet>,
     ) {
         self.needs_fancy = true;
-        let w = category_set(Cat::Word, ascii);
+        let w = category_set(Cat::Word, ascii, self.dialect);
         let nw = w.complement();
         let mut ws = String::new();
         emit_set(&mut ws, &w);
@@ -479,7 +541,7 @@ impl Emitter<'_> {
     fn node(&mut self, n: &Node) -> Result<(), TextError> {
         match n {
             Node::Lit(..) | Node::NotLit(..) | Node::In { .. } | Node::Any(_) => {
-                let set = node_char_set(n).unwrap_or_default();
+                let set = node_char_set(n, self.dialect).unwrap_or_default();
                 match n {
                     Node::Any(f) if !f.dotall => self.out.push_str("[^\\n]"),
                     Node::Any(_) => self.out.push_str("(?s:.)"),
@@ -531,7 +593,7 @@ impl Emitter<'_> {
                 kind,
                 body,
             } => {
-                let (lo, _) = super::parse::width(body, &[] as &[(u64, Option<u64>)]);
+                let (lo, _) = super::parse::width(body, self.group_widths);
                 if lo == 0 && max.is_none_or(|m| m > 1) {
                     return Err(self.unsupported(
                         "repetition of a sub-pattern that can match the empty string",
@@ -597,11 +659,11 @@ impl Emitter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::regex::parse::parse;
+    use crate::regex::parse::{Init, parse};
 
     fn tr(p: &str) -> (String, bool) {
-        let parsed = parse(p).unwrap();
-        let t = translate(&parsed.nodes, p).unwrap();
+        let parsed = parse(p, Init::default()).unwrap();
+        let t = translate(&parsed.nodes, p, Dialect::Re, &parsed.group_widths).unwrap();
         (t.pattern, t.needs_fancy)
     }
 
@@ -631,32 +693,33 @@ mod tests {
             ignorecase: true,
             ..Flags::default()
         };
-        let k = literal_set('k' as u32, f);
+        let k = literal_set('k' as u32, f, Dialect::Re);
         assert!(k.contains('K' as u32) && k.contains(0x212A));
-        let s = literal_set('s' as u32, f);
+        let s = literal_set('s' as u32, f, Dialect::Re);
         assert!(s.contains(0x17F) && s.contains('S' as u32));
-        let i = literal_set('i' as u32, f);
+        let i = literal_set('i' as u32, f, Dialect::Re);
         assert!(i.contains(0x130) && i.contains('I' as u32));
         // Astral quirk: [\U00010400x] does not match U+10400 under IGNORECASE.
         let c = class_set(
             &[ClassItem::Lit(0x10400), ClassItem::Lit('x' as u32)],
             false,
             f,
+            Dialect::Re,
         );
         assert!(!c.contains(0x10400) && c.contains('X' as u32));
-        let r = class_set(&[ClassItem::Range(0x10400, 0x10401)], false, f);
+        let r = class_set(&[ClassItem::Range(0x10400, 0x10401)], false, f, Dialect::Re);
         assert!(r.contains(0x10400) && r.contains(0x10428));
         let a = Flags {
             ignorecase: true,
             ascii: true,
             ..Flags::default()
         };
-        assert!(!literal_set('k' as u32, a).contains(0x212A));
+        assert!(!literal_set('k' as u32, a, Dialect::Re).contains(0x212A));
     }
 
     #[test]
     fn refuses_nullable_repeats() {
-        let parsed = parse("(?:a*)*b").unwrap();
-        assert!(translate(&parsed.nodes, "").is_err());
+        let parsed = parse("(?:a*)*b", Init::default()).unwrap();
+        assert!(translate(&parsed.nodes, "", Dialect::Re, &parsed.group_widths).is_err());
     }
 }
