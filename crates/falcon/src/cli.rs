@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod code;
 pub mod keys;
 pub mod log;
 pub mod model;
@@ -10,6 +11,7 @@ pub mod predict;
 pub mod report;
 pub mod serve;
 pub mod tune;
+pub mod verify;
 
 /// An error and its causes on one line, `outer: cause: root`, each reason
 /// once.

@@ -67,6 +67,17 @@ pub enum EngineError {
     /// Refused rather than guessed.
     #[error("cannot score this text exactly: {0}")]
     Undetermined(String),
+    /// A declaration of the user's own text code (`[callables]`,
+    /// `[preprocess]`, see `crate::custom`) that cannot be compiled or does
+    /// not fit the model: an unknown operation or argument, a shape
+    /// mismatch, a class state that differs from the pickle.
+    #[error("text code declaration: {0}")]
+    Declaration(String),
+    /// The model names the user's own Python code (a tokenizer function, a
+    /// custom class) that no declaration covers. `help` shows the
+    /// declaration to fill in.
+    #[error("undeclared callable {name}: {help}")]
+    Undeclared { name: String, help: String },
     /// An error in one file of a model saved as several.
     #[error("{path}: {source}")]
     InFile {

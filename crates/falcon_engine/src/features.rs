@@ -21,6 +21,7 @@ pub(crate) use tfidf::Tfidf;
 pub(crate) use union::FeatureUnion;
 
 use crate::attrs::Attrs;
+use crate::custom::TextCode;
 use crate::error::{EngineError, Result};
 use crate::sparse::{Precision, SparseRow};
 
@@ -62,7 +63,12 @@ impl Extractor {
     /// Builds the text step of a pipeline from its pickled estimator,
     /// `depth` levels of `Pipeline`/`FeatureUnion` down; `built` counts the
     /// estimators of the whole text step so far (see [`MAX_PARTS`]).
-    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
+    pub(crate) fn from_object(
+        obj: &Object,
+        depth: usize,
+        built: &mut usize,
+        code: &TextCode,
+    ) -> Result<Self> {
         if depth > MAX_NESTING {
             return Err(EngineError::unsupported(format!(
                 "{} is nested more than {MAX_NESTING} Pipelines/FeatureUnions deep",
@@ -72,18 +78,19 @@ impl Extractor {
         count_estimator(built)?;
         match obj.class.name.as_str() {
             "CountVectorizer" | "TfidfVectorizer" => Ok(Extractor::Count(Box::new(
-                CountVectorizer::from_object(obj)?,
+                CountVectorizer::from_object(obj, code)?,
             ))),
             "HashingVectorizer" => Ok(Extractor::Hashing(Box::new(
-                HashingVectorizer::from_object(obj)?,
+                HashingVectorizer::from_object(obj, code)?,
             ))),
             "FeatureUnion" => Ok(Extractor::Union(FeatureUnion::from_object(
                 obj,
                 depth + 1,
                 built,
+                code,
             )?)),
             "ColumnTransformer" if depth == 0 => Ok(Extractor::Columns(Box::new(
-                ColumnTransformer::from_object(obj, depth + 1, built)?,
+                ColumnTransformer::from_object(obj, depth + 1, built, code)?,
             ))),
             "ColumnTransformer" => Err(EngineError::unsupported(
                 "a ColumnTransformer nested inside a FeatureUnion or Pipeline is not supported: \
@@ -91,7 +98,7 @@ impl Extractor {
             )),
             "Pipeline" => {
                 let steps = crate::pipeline::steps(obj)?;
-                Self::from_steps(&steps, depth + 1, built)
+                Self::from_steps(&steps, depth + 1, built, code)
             }
             other => Err(EngineError::unsupported(format!(
                 "{other} ({}) cannot turn text into features; expected CountVectorizer, TfidfVectorizer, HashingVectorizer, FeatureUnion or Pipeline",
@@ -105,6 +112,7 @@ impl Extractor {
         steps: &[(String, &Object)],
         depth: usize,
         built: &mut usize,
+        code: &TextCode,
     ) -> Result<Self> {
         let Some(((_, first), rest)) = steps.split_first() else {
             return Err(EngineError::unsupported("a Pipeline with no steps"));
@@ -115,7 +123,7 @@ impl Extractor {
                 steps.len()
             )));
         }
-        let head = Extractor::from_object(first, depth, built)?;
+        let head = Extractor::from_object(first, depth, built, code)?;
         if rest.is_empty() {
             return Ok(head);
         }

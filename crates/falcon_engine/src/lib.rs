@@ -9,6 +9,7 @@
 
 mod attrs;
 mod classify;
+pub mod custom;
 mod error;
 mod features;
 mod label;
@@ -22,10 +23,11 @@ mod sparse;
 mod transform;
 
 pub use classify::OutputKind;
+pub use custom::{Resources, TextCode, TextValue};
 pub use error::{EngineError, Result};
 pub use label::Label;
 pub use model::{
     Contribution, Input, Inspection, Model, MultiLabelPrediction, Output, OutputView, Prediction,
-    PredictionView, inspect, inspect_chain,
+    PredictionView, inspect, inspect_chain, inspect_chain_with,
 };
 pub use registry::sklearn_policy;

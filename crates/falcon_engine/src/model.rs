@@ -8,7 +8,11 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 use crate::Label;
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use crate::classify::{Classifier, MultiScores, OutputKind};
+use crate::custom::{Program, TextCode};
 use crate::error::{EngineError, Result};
 use crate::features::{Extractor, SeenNames};
 use crate::row::Row;
@@ -18,6 +22,9 @@ use crate::transform::Transform;
 ///
 /// `Model` is immutable and `Send + Sync`: one instance serves every thread.
 pub struct Model {
+    /// Text → text steps before the text step: the declared `preprocess`
+    /// and declared custom `Pipeline` steps (see `crate::custom`), in order.
+    pre: Vec<Arc<Program>>,
     /// Text → sparse row.
     extractor: Extractor,
     /// Row → row steps between the text step and the classifier.
@@ -100,8 +107,16 @@ impl Model {
     /// given, as if they were the steps of one `Pipeline`. Each file may
     /// itself hold a `Pipeline`, a tuple or list of estimators, or a search.
     pub fn load_chain<P: AsRef<Path>>(paths: &[P]) -> Result<Self> {
-        let (loaded, file_bytes) = Self::unpickle_files(paths, |_| {})?;
-        Self::from_loaded(loaded, file_bytes)
+        Self::load_chain_with(paths, &TextCode::none())
+    }
+
+    /// [`Model::load_chain`] of a model that names the user's own text
+    /// code, with its declarations (`code`): the declared callables may
+    /// appear in the pickle (as inert names and data), and run as their
+    /// declared programs; `code`'s `preprocess` applies to every input.
+    pub fn load_chain_with<P: AsRef<Path>>(paths: &[P], code: &TextCode) -> Result<Self> {
+        let (loaded, file_bytes) = Self::unpickle_files(paths, code, |_| {})?;
+        Self::from_loaded(loaded, file_bytes, code)
     }
 
     /// Reads and unpickles each file, calling `each` on its contents, and
@@ -110,18 +125,20 @@ impl Model {
     /// they do not add to the load's peak.
     fn unpickle_files<P: AsRef<Path>>(
         paths: &[P],
+        code: &TextCode,
         mut each: impl FnMut(&falcon_pickle::Loaded),
     ) -> Result<(Vec<falcon_pickle::Loaded>, usize)> {
         let mut loaded = Vec::with_capacity(paths.len());
         let mut file_bytes = 0;
+        let policy = code.policy();
         for path in paths {
             let path = path.as_ref();
             let bytes = std::fs::read(path).map_err(|source| EngineError::Io {
                 path: path.display().to_string(),
                 source,
             })?;
-            let l = falcon_pickle::load_with_origin(&bytes, &crate::registry::sklearn_policy())
-                .map_err(|e| Self::in_file(paths.len(), path, e.into()))?;
+            let l = falcon_pickle::load_with_origin(&bytes, &policy)
+                .map_err(|e| Self::in_file(paths.len(), path, crate::custom::explain_refusal(e)))?;
             file_bytes += bytes.len();
             drop(bytes);
             each(&l);
@@ -144,17 +161,26 @@ impl Model {
 
     /// Loads a model from the bytes of a joblib or pickle file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let loaded = falcon_pickle::load_with_origin(bytes, &crate::registry::sklearn_policy())?;
-        Self::from_loaded(vec![loaded], bytes.len())
+        let loaded = falcon_pickle::load_with_origin(bytes, &crate::registry::sklearn_policy())
+            .map_err(crate::custom::explain_refusal)?;
+        Self::from_loaded(vec![loaded], bytes.len(), &TextCode::none())
     }
 
     /// [`Model::from_values`] of files' unpickled contents, refusing what
     /// a stream reveals the engine cannot reproduce (a Python 2 pickle).
-    fn from_loaded(loaded: Vec<falcon_pickle::Loaded>, file_bytes: usize) -> Result<Self> {
+    fn from_loaded(
+        loaded: Vec<falcon_pickle::Loaded>,
+        file_bytes: usize,
+        code: &TextCode,
+    ) -> Result<Self> {
         if loaded.iter().any(|l| l.python2) {
             return Err(EngineError::unsupported(crate::release::PYTHON2_REFUSAL));
         }
-        Self::from_values(loaded.into_iter().map(|l| l.value).collect(), file_bytes)
+        Self::from_values_with(
+            loaded.into_iter().map(|l| l.value).collect(),
+            file_bytes,
+            code,
+        )
     }
 
     /// Builds a model from an already unpickled tree, as if it had come
@@ -169,22 +195,47 @@ impl Model {
     /// [`Model::from_value`] of the parts of a model saved in several files.
     #[doc(hidden)]
     pub fn from_values(roots: Vec<falcon_pickle::Value>, file_bytes: usize) -> Result<Self> {
+        Self::from_values_with(roots, file_bytes, &TextCode::none())
+    }
+
+    fn from_values_with(
+        roots: Vec<falcon_pickle::Value>,
+        file_bytes: usize,
+        code: &TextCode,
+    ) -> Result<Self> {
         let provenance = crate::release::provenance_of(&roots);
         let mut searches = Vec::new();
         for root in &roots {
             find_searches(root, 0, &mut searches);
         }
         let refs: Vec<&falcon_pickle::Value> = roots.iter().collect();
-        let built = crate::pipeline::build(&refs, dense_budget(file_bytes))?;
+        let built = crate::pipeline::build(&refs, dense_budget(file_bytes), code)?;
         drop(refs);
         drop(roots);
-        let mut steps = Vec::new();
+        let mut pre: Vec<Arc<Program>> = code.preprocess_program().into_iter().collect();
+        pre.extend(built.pre);
+        if !pre.is_empty()
+            && built
+                .extractor
+                .input_columns()
+                .is_some_and(|c| c != ["text"])
+        {
+            return Err(EngineError::Declaration(
+                "a preprocess step or a declared Pipeline step takes one text, but this model reads several named columns".into(),
+            ));
+        }
+        let mut steps: Vec<String> = code
+            .describe()
+            .into_iter()
+            .map(|d| format!("declared {d}"))
+            .collect();
         built.extractor.describe("", &mut steps);
         for t in &built.transforms {
             steps.push(t.describe());
         }
         steps.push(built.classifier.describe());
         Ok(Model {
+            pre,
             extractor: built.extractor,
             transforms: built.transforms,
             classifier: built.classifier,
@@ -421,9 +472,23 @@ impl Model {
         seen: Option<&mut SeenNames>,
     ) -> Result<crate::sparse::SparseRow> {
         match input {
+            Input::Text(t) if !self.pre.is_empty() => {
+                let t = self.preprocessed(t)?;
+                self.extractor.transform(&t, seen)
+            }
             Input::Text(t) => self.extractor.transform(t, seen),
             Input::Record(r) => self.extractor.transform_record(r, seen),
         }
+    }
+
+    /// The text after the declared text → text steps (the text itself when
+    /// there are none).
+    pub fn preprocessed<'t>(&self, text: &'t str) -> Result<Cow<'t, str>> {
+        let mut t = Cow::Borrowed(text);
+        for p in &self.pre {
+            t = Cow::Owned(p.string(&t)?);
+        }
+        Ok(t)
     }
 
     /// The prediction plus the `k` features that pushed the predicted class's
@@ -946,6 +1011,13 @@ pub fn inspect(path: &Path) -> Inspection {
 /// [`inspect`] of a model saved as several files, chained in order as
 /// [`Model::load_chain`] does.
 pub fn inspect_chain<P: AsRef<Path>>(paths: &[P]) -> Inspection {
+    inspect_chain_with(paths, &TextCode::none())
+}
+
+/// [`inspect_chain`] with declarations of the user's own text code (see
+/// [`Model::load_chain_with`]); the declarations in use are listed first
+/// among the steps.
+pub fn inspect_chain_with<P: AsRef<Path>>(paths: &[P], code: &TextCode) -> Inspection {
     let started = Instant::now();
     let files: Vec<String> = paths
         .iter()
@@ -973,8 +1045,8 @@ pub fn inspect_chain<P: AsRef<Path>>(paths: &[P]) -> Inspection {
     // parsed a second time to list its steps): the raw trees' steps are
     // noted before the model is built from them.
     let mut raw = Vec::new();
-    let loaded = Model::unpickle_files(paths, |l| raw.extend(raw_steps(&l.value)))
-        .and_then(|(loaded, total)| Model::from_loaded(loaded, total));
+    let loaded = Model::unpickle_files(paths, code, |l| raw.extend(raw_steps(&l.value)))
+        .and_then(|(loaded, total)| Model::from_loaded(loaded, total, code));
     out.load_time_ms = ms(started.elapsed());
     match loaded {
         Ok(m) => {

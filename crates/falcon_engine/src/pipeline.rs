@@ -4,8 +4,11 @@
 
 use falcon_pickle::{Object, Value};
 
+use std::sync::Arc;
+
 use crate::attrs::Attrs;
 use crate::classify::Classifier;
+use crate::custom::{Program, Shape, TextCode};
 use crate::error::{EngineError, Result};
 use crate::features::{Extractor, MAX_NESTING, MAX_PARTS};
 use crate::registry::{self, Ctx, Kind};
@@ -46,6 +49,9 @@ pub(crate) fn steps(obj: &Object) -> Result<Vec<(String, &Object)>> {
 /// The fitted steps a model is made of, in order: the text step, the
 /// row transforms, and the classifier.
 pub(crate) struct Built {
+    /// Declared custom steps before the vectorizer (classes of the user's
+    /// own whose `transform` maps each text to a text), in order.
+    pub(crate) pre: Vec<Arc<Program>>,
     pub(crate) extractor: Extractor,
     pub(crate) transforms: Vec<Box<dyn Transform>>,
     pub(crate) classifier: Classifier,
@@ -59,16 +65,17 @@ fn chain<'a>(
     v: &'a Value,
     name: &str,
     depth: usize,
+    code: &TextCode,
     out: &mut Vec<(String, &'a Object)>,
 ) -> Result<()> {
     check_bounds(name, depth, out.len())?;
     match v {
-        Value::Object(o) => chain_object(o, name, depth, out),
+        Value::Object(o) => chain_object(o, name, depth, code, out),
         Value::Tuple(items) | Value::List(items) => {
             for (i, item) in items.iter().enumerate() {
                 match item {
                     Value::Object(o) if registry::lookup(&o.class).is_some_and(is_estimator) => {
-                        chain_object(o, &format!("{name}[{i}]"), depth + 1, out)?;
+                        chain_object(o, &format!("{name}[{i}]"), depth + 1, code, out)?;
                     }
                     other => {
                         return Err(EngineError::unsupported(format!(
@@ -115,9 +122,16 @@ fn chain_object<'a>(
     o: &'a Object,
     name: &str,
     depth: usize,
+    code: &TextCode,
     out: &mut Vec<(String, &'a Object)>,
 ) -> Result<()> {
     check_bounds(name, depth, out.len())?;
+    if code.declares(&o.class) {
+        // The user's own step class, declared: where it may stand is
+        // checked in `build`.
+        out.push((name.to_string(), o));
+        return Ok(());
+    }
     let Some(entry) = registry::lookup(&o.class) else {
         return Err(EngineError::unsupported(format!(
             "{} is not supported",
@@ -127,14 +141,14 @@ fn chain_object<'a>(
     match entry.kind {
         Kind::Pipeline => {
             for (step, est) in steps(o)? {
-                chain_object(est, &step, depth + 1, out)?;
+                chain_object(est, &step, depth + 1, code, out)?;
             }
             Ok(())
         }
         Kind::Search => {
             let a = Attrs::new(o)?;
             match a.opt("best_estimator_") {
-                Some(Value::Object(best)) => chain_object(best, name, depth + 1, out),
+                Some(Value::Object(best)) => chain_object(best, name, depth + 1, code, out),
                 _ => Err(EngineError::unsupported(format!(
                     "{} holds no best_estimator_: it was fitted with refit=False (or not \
                      fitted), so it has no model to serve. Fit it with refit=True, or save \
@@ -169,7 +183,7 @@ fn chain_object<'a>(
 /// (`vectorizer.pkl` then `model.pkl`), each possibly a tuple, a list or a
 /// search. `max_dense` bounds each dense weight table, in bytes (see
 /// `crate::model::dense_budget`).
-pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
+pub(crate) fn build(roots: &[&Value], max_dense: usize, code: &TextCode) -> Result<Built> {
     let mut steps = Vec::new();
     for (i, root) in roots.iter().enumerate() {
         let name = if roots.len() == 1 {
@@ -177,9 +191,27 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         } else {
             format!("file {}", i + 1)
         };
-        chain(root, &name, 0, &mut steps)?;
+        chain(root, &name, 0, code, &mut steps)?;
     }
     let ctx = Ctx { max_dense };
+    // Declared custom steps come first: each maps a text to a text before
+    // the vectorizer sees it. Anywhere else they would take rows, which a
+    // declaration cannot describe.
+    let n_pre = steps
+        .iter()
+        .take_while(|(_, o)| code.declares(&o.class))
+        .count();
+    let mut pre = Vec::with_capacity(n_pre);
+    for (name, o) in &steps[..n_pre] {
+        pre.push(code.bind_object(o, &format!("Pipeline step {name:?}"), Shape::Str)?);
+    }
+    if let Some((name, o)) = steps[n_pre..].iter().find(|(_, o)| code.declares(&o.class)) {
+        return Err(EngineError::Declaration(format!(
+            "{} (step {name:?}) is declared as a text step, but it comes after the vectorizer, where it would take feature rows; declared steps must come before the vectorizer",
+            o.class
+        )));
+    }
+    let steps = &steps[n_pre..];
     let Some(((last_name, last), head)) = steps.split_last() else {
         return Err(EngineError::unsupported("the model has no steps"));
     };
@@ -217,7 +249,7 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         .take_while(|(_, o)| o.class.name == "TfidfTransformer")
         .count();
     let mut classifier = build_classifier(last, &ctx)?;
-    let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0)?;
+    let mut extractor = Extractor::from_steps(&head[..text_len], 0, &mut 0, code)?;
     let (transforms, n, sparse) =
         crate::transform::build_chain(&head[text_len..], extractor.n_features(), true, &ctx)?;
     classifier.check_input(sparse)?;
@@ -237,6 +269,7 @@ pub(crate) fn build(roots: &[&Value], max_dense: usize) -> Result<Built> {
         t.fuse_with(&mut l.weights);
     }
     Ok(Built {
+        pre,
         extractor,
         transforms,
         classifier,

@@ -12,6 +12,10 @@ use serde::Deserialize;
 pub struct ServerConfig {
     /// Root of the model repository: `<root>/<name>/<version>/model.joblib`.
     pub models_dir: PathBuf,
+    /// NLTK's data directory, for models whose `config.toml` declares text
+    /// code that reads it (`nltk.word_tokenize`, `WordNetLemmatizer`,
+    /// NLTK stop words). Never downloaded.
+    pub nltk_data: Option<PathBuf>,
     /// Model served by `POST /predict`; `None` = the only model, if there is
     /// exactly one.
     pub default_model: Option<String>,
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             models_dir: PathBuf::from("models"),
+            nltk_data: None,
             default_model: None,
             max_body_bytes: 2 << 20,
             max_batch: 256,
@@ -108,6 +113,30 @@ pub struct ModelSettings {
     /// Class renaming applied to every output (see
     /// `falcon_engine::Model::rename_classes`).
     pub labels: Option<BTreeMap<String, String>>,
+    /// Declarations of the user's own text code the model's pickle names
+    /// (`[callables."module.name"]`, see `falcon_engine::custom`).
+    pub callables: Option<toml::Value>,
+    /// A text → text step applied to every input before the model
+    /// (`[preprocess]`, see `falcon_engine::custom`).
+    pub preprocess: Option<toml::Value>,
+}
+
+impl ModelSettings {
+    /// The declarations as canonical TOML (`None` without any): compiled
+    /// at each load, and compared so an edit reloads the model.
+    pub fn code_source(&self) -> Option<String> {
+        if self.callables.is_none() && self.preprocess.is_none() {
+            return None;
+        }
+        let mut t = toml::Table::new();
+        if let Some(c) = &self.callables {
+            t.insert("callables".into(), c.clone());
+        }
+        if let Some(p) = &self.preprocess {
+            t.insert("preprocess".into(), p.clone());
+        }
+        Some(toml::to_string(&t).unwrap_or_default())
+    }
 }
 
 /// Most files one model may be split into: a chain is a vectorizer, a few

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use arc_swap::ArcSwap;
-use falcon_engine::{Input, Label, Model, Output, OutputKind, Prediction};
+use falcon_engine::{Input, Label, Model, Output, OutputKind, Prediction, Resources, TextCode};
 use prometheus::{Histogram, IntCounter};
 
 use crate::config::ModelSettings;
@@ -63,6 +63,9 @@ pub struct Source {
     /// (the server's own paths are not exposed).
     pub names: Vec<String>,
     pub labels: Option<BTreeMap<String, String>>,
+    /// The declarations of the user's text code (canonical TOML, see
+    /// `ModelSettings::code_source`): a change reloads the version.
+    pub code: Option<String>,
 }
 
 impl Source {
@@ -79,6 +82,7 @@ impl Source {
         };
         if let [only] = self.files.as_slice()
             && self.labels.is_none()
+            && self.code.is_none()
         {
             // One file, no renaming: the fingerprint a single-file model
             // always had, so upgrading workers share the tier's entries.
@@ -88,6 +92,11 @@ impl Source {
             eat(&f.fingerprint().to_le_bytes());
             // The name too: swapping two files' roles changes the model.
             eat(f.path.as_os_str().as_encoded_bytes());
+        }
+        if let Some(code) = &self.code {
+            eat(b"code");
+            eat(&(code.len() as u64).to_le_bytes());
+            eat(code.as_bytes());
         }
         if let Some(labels) = &self.labels {
             for (k, v) in labels {
@@ -219,6 +228,8 @@ pub struct Repository {
     /// True once the startup scan loaded every model it found.
     ready: AtomicBool,
     metrics: Arc<Metrics>,
+    /// NLTK's data, for models that declare text code reading it.
+    nltk_data: Option<PathBuf>,
 }
 
 impl Repository {
@@ -229,7 +240,14 @@ impl Repository {
             write: tokio::sync::Mutex::new(()),
             ready: AtomicBool::new(false),
             metrics,
+            nltk_data: None,
         }
+    }
+
+    /// Where declared text code reads NLTK's data (`--nltk-data`).
+    pub fn with_nltk_data(mut self, dir: Option<PathBuf>) -> Self {
+        self.nltk_data = dir;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -401,9 +419,10 @@ impl Repository {
         let dir = self.root.join(name);
         let name_owned: Arc<str> = Arc::from(name);
         let metrics = self.metrics.clone();
+        let nltk_data = self.nltk_data.clone();
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
-            load_entry_blocking(&dir, name_owned, previous.as_deref(), &metrics)
+            load_entry_blocking(&dir, name_owned, previous.as_deref(), &metrics, nltk_data)
         })
         .await
         .unwrap_or_else(|e| Err(format!("loader panicked: {e}")));
@@ -544,6 +563,7 @@ fn load_entry_blocking(
     name: Arc<str>,
     previous: Option<&ModelEntry>,
     metrics: &Metrics,
+    nltk_data: Option<PathBuf>,
 ) -> Result<ModelEntry, String> {
     let config_path = dir.join("config.toml");
     let settings: ModelSettings = if config_path.is_file() {
@@ -563,6 +583,10 @@ fn load_entry_blocking(
             Some(_) => format!("no numeric version directory under {}", dir.display()),
         });
     }
+    let code_source = settings.code_source();
+    // Compiled once per model load, shared by its versions; only when a
+    // version actually (re)loads.
+    let mut code: Option<Arc<TextCode>> = None;
     let mut versions = BTreeMap::new();
     for (version, vdir, files) in found {
         let shown = match files.as_slice() {
@@ -591,6 +615,7 @@ fn load_entry_blocking(
             files: stamps,
             names,
             labels: settings.labels.clone(),
+            code: code_source.clone(),
         };
         if let Some(prev) = previous.and_then(|p| p.versions.get(&version))
             && prev.source == source
@@ -598,7 +623,26 @@ fn load_entry_blocking(
             versions.insert(version, prev.clone());
             continue;
         }
-        let loaded = load_version(&name, version, source, metrics)
+        let code = match &code {
+            Some(c) => c.clone(),
+            None => {
+                let c = Arc::new(if code_source.is_some() {
+                    let res = Resources::new(nltk_data.clone(), Some(dir.to_path_buf()));
+                    TextCode::from_tables(
+                        settings.callables.as_ref(),
+                        settings.preprocess.as_ref(),
+                        &res,
+                        code_source.as_deref().unwrap_or_default(),
+                    )
+                    .map_err(|e| format!("config.toml: {e}"))?
+                } else {
+                    TextCode::none()
+                });
+                code = Some(c.clone());
+                c
+            }
+        };
+        let loaded = load_version(&name, version, source, metrics, &code)
             .map_err(|e| format!("version {version} ({shown}): {e}"))?;
         metrics.model_loads.with_label_values(&["success"]).inc();
         versions.insert(version, Arc::new(loaded));
@@ -626,10 +670,11 @@ fn load_version(
     version: u64,
     source: Source,
     metrics: &Metrics,
+    code: &TextCode,
 ) -> Result<LoadedModel, String> {
     let started = Instant::now();
     let paths: Vec<&Path> = source.files.iter().map(|f| f.path.as_path()).collect();
-    let mut model = Model::load_chain(&paths).map_err(|e| e.to_string())?;
+    let mut model = Model::load_chain_with(&paths, code).map_err(|e| e.to_string())?;
     if let Some(labels) = &source.labels {
         model
             .rename_classes(labels)

@@ -60,7 +60,8 @@ impl AppState {
     pub fn with_ports(config: ServerConfig, cache: Arc<dyn PredictionCache>, ports: Ports) -> Self {
         let tier_name = ports.shared_tier.as_ref().map(|t| t.name());
         let metrics = Arc::new(Metrics::with_shared_tier(tier_name));
-        let repo = Repository::new(config.models_dir.clone(), metrics.clone());
+        let repo = Repository::new(config.models_dir.clone(), metrics.clone())
+            .with_nltk_data(config.nltk_data.clone());
         let limiter = Arc::new(Semaphore::new(config.max_concurrency.max(1)));
         AppState(Arc::new(Inner {
             config,

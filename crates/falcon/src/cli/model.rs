@@ -20,7 +20,13 @@ pub enum ModelCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        code: super::code::CodeArgs,
     },
+    /// Check declarations of your own text code (`--callables`) against the
+    /// real Python code: runs your interpreter on sample texts and compares
+    /// every token, label and score. Exit 0 only when all are identical.
+    Verify(Box<super::verify::VerifyArgs>),
     /// Per-text prediction latency over a JSON Lines file of `{"text"}`.
     Bench {
         /// Model file; repeat it for a model saved in pieces (in chain
@@ -35,23 +41,31 @@ pub enum ModelCommand {
         /// Print JSON (`n`, `median_us`, `p90_us`, `p99_us`, `mean_us`).
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        code: super::code::CodeArgs,
     },
 }
 
 pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        ModelCommand::Inspect { paths, json } => inspect(&paths, json),
+        ModelCommand::Inspect { paths, json, code } => inspect(&paths, json, &code.load()?),
+        ModelCommand::Verify(args) => super::verify::run(*args),
         ModelCommand::Bench {
             model,
             input,
             passes,
             json,
-        } => bench(model, input, passes, json),
+            code,
+        } => bench(model, input, passes, json, &code),
     }
 }
 
-fn inspect(paths: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let i = falcon_engine::inspect_chain(paths);
+fn inspect(
+    paths: &[PathBuf],
+    json: bool,
+    code: &falcon_engine::TextCode,
+) -> anyhow::Result<ExitCode> {
+    let i = falcon_engine::inspect_chain_with(paths, code);
     if json {
         println!("{}", serde_json::to_string_pretty(&i)?);
     } else {
@@ -124,9 +138,10 @@ fn bench(
     input: PathBuf,
     passes: usize,
     json: bool,
+    code: &super::code::CodeArgs,
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let m = super::predict::load_model(&model, None)?;
+    let m = super::predict::load_model(&model, None, &code.load()?)?;
     crate::memory::release_freed();
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let file =

@@ -33,6 +33,8 @@ pub struct PredictArgs {
     /// Add the K n-grams that contributed most to the predicted class.
     #[arg(long, value_name = "K")]
     explain: Option<usize>,
+    #[command(flatten)]
+    code: super::code::CodeArgs,
 }
 
 /// Other fields (an id, a label) are allowed and ignored.
@@ -43,14 +45,19 @@ struct InputLine {
 
 /// Loads a model from its file(s), chained in order, with its classes
 /// renamed by a `--labels` file.
-pub(crate) fn load_model(paths: &[PathBuf], labels: Option<&Path>) -> anyhow::Result<Model> {
+pub(crate) fn load_model(
+    paths: &[PathBuf],
+    labels: Option<&Path>,
+    code: &falcon_engine::TextCode,
+) -> anyhow::Result<Model> {
     let shown = paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" + ");
     anyhow::ensure!(!paths.is_empty(), "no --model given");
-    let mut model = Model::load_chain(paths).with_context(|| format!("loading {shown}"))?;
+    let mut model =
+        Model::load_chain_with(paths, code).with_context(|| format!("loading {shown}"))?;
     if let Some(file) = labels {
         let mapping = falcon_server::config::read_labels_file(file).map_err(anyhow::Error::msg)?;
         model
@@ -61,7 +68,7 @@ pub(crate) fn load_model(paths: &[PathBuf], labels: Option<&Path>) -> anyhow::Re
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<ExitCode> {
-    let model = load_model(&args.model, args.labels.as_deref())?;
+    let model = load_model(&args.model, args.labels.as_deref(), &args.code.load()?)?;
     crate::memory::release_freed();
     let reader: Box<dyn Read> = match &args.input {
         Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),

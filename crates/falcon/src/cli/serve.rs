@@ -80,6 +80,12 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the log says which).
     #[arg(long, env = "FALCON_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
+    /// NLTK's data directory (as `python -m nltk.downloader -d DIR` fills it)
+    /// for models whose config.toml declares text code that reads it
+    /// (`nltk.word_tokenize`, `WordNetLemmatizer`, NLTK stop words). Never
+    /// downloaded.
+    #[arg(long, env = "FALCON_NLTK_DATA", value_name = "DIR")]
+    pub nltk_data: Option<PathBuf>,
     /// Model served by `POST /predict` (default: the only model).
     #[arg(long, env = "FALCON_DEFAULT_MODEL", value_name = "NAME")]
     pub default_model: Option<String>,
@@ -341,6 +347,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     let config = ServerConfig {
         models_dir,
+        nltk_data: args.nltk_data.clone(),
         default_model: args.default_model.clone(),
         max_body_bytes: usize::try_from(args.max_body_bytes).context("--max-body-bytes")?,
         max_batch: args.max_batch,

@@ -8,10 +8,12 @@
 //! (`str.lower`, `re`, `unicodedata`) come from `falcon_text`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use falcon_text::PyRegex;
 
 use crate::attrs::Attrs;
+use crate::custom::{Program, Shape, TextCode};
 use crate::error::{EngineError, Result};
 
 /// `strip_accents` as stored on the vectorizer.
@@ -25,11 +27,19 @@ enum Accents {
     UnicodeLegacy,
 }
 
+/// Where a word analyzer's tokens come from.
+enum Tokenizer {
+    /// `token_pattern`, with `re.findall`. Boxed: a compiled pattern is
+    /// large and the other kinds are tiny.
+    Pattern(Box<PyRegex>),
+    /// `tokenizer=`: the user's callable, as declared (see `crate::custom`).
+    Declared(Arc<Program>),
+}
+
 enum Kind {
-    /// `analyzer="word"`: tokens from `token_pattern`, minus stop words.
+    /// `analyzer="word"`: tokens from the tokenizer, minus stop words.
     Word {
-        /// Boxed: a compiled pattern is large and the other kinds are tiny.
-        pattern: Box<PyRegex>,
+        tokenizer: Tokenizer,
         stop_words: Option<HashSet<String>>,
     },
     /// `analyzer="char"`: n-grams over the whole collapsed text.
@@ -40,6 +50,10 @@ enum Kind {
 
 /// A vectorizer's analyzer, validated at load time.
 pub(crate) struct Analyzer {
+    /// `preprocessor=`: the user's callable, as declared. When set it
+    /// replaces lowercasing and accent stripping, as scikit-learn's
+    /// `build_preprocessor` returns it instead of them.
+    preprocessor: Option<Arc<Program>>,
     lowercase: bool,
     accents: Accents,
     kind: Kind,
@@ -49,23 +63,34 @@ pub(crate) struct Analyzer {
     pub(crate) summary: String,
 }
 
-/// Parameters that, when set, mean user code runs inside the analyzer, which
-/// this engine will not approximate.
-const CALLABLE_PARAMS: [&str; 2] = ["preprocessor", "tokenizer"];
+/// A callable parameter (`tokenizer=`, `preprocessor=`) bound to its
+/// declaration, or `None` when unset. An undeclared callable is refused
+/// with an error naming it (see `crate::custom::undeclared`).
+fn declared(
+    a: &Attrs<'_>,
+    param: &str,
+    code: &TextCode,
+    want: Shape,
+) -> Result<Option<Arc<Program>>> {
+    match a.opt(param) {
+        None | Some(falcon_pickle::Value::None) => Ok(None),
+        Some(v) => code
+            .bind(v, &format!("{}.{param}", a.class), want)
+            .map(Some),
+    }
+}
 
 impl Analyzer {
-    pub(crate) fn from_attrs(a: &Attrs<'_>) -> Result<Self> {
-        for p in CALLABLE_PARAMS {
-            if let Some(v) = a.opt(p)
-                && !matches!(v, falcon_pickle::Value::None)
-            {
-                return Err(EngineError::unsupported(format!(
-                    "{}.{p} is set to {}: custom Python callables cannot be reproduced natively",
-                    a.class,
-                    crate::attrs::describe(v)
-                )));
-            }
-        }
+    pub(crate) fn from_attrs(a: &Attrs<'_>, code: &TextCode) -> Result<Self> {
+        let preprocessor = declared(a, "preprocessor", code, Shape::Str)?;
+        let analyzer_name = a.opt_str("analyzer").ok().flatten().unwrap_or("word");
+        // scikit-learn calls the tokenizer only for word analyzers (it
+        // warns and ignores it for char ones).
+        let tokenizer = if analyzer_name == "word" {
+            declared(a, "tokenizer", code, Shape::Tokens)?
+        } else {
+            None
+        };
         if let Some(input) = a.opt_str("input")?
             && input != "content"
         {
@@ -103,6 +128,10 @@ impl Analyzer {
             }
         };
         let kind = match analyzer {
+            "word" if let Some(program) = tokenizer => Kind::Word {
+                tokenizer: Tokenizer::Declared(program),
+                stop_words: stop_words(a)?,
+            },
             "word" => {
                 let source = a.opt_str("token_pattern")?.ok_or_else(|| {
                     EngineError::unsupported(format!(
@@ -121,7 +150,7 @@ impl Analyzer {
                     )));
                 }
                 Kind::Word {
-                    pattern: Box::new(pattern),
+                    tokenizer: Tokenizer::Pattern(Box::new(pattern)),
                     stop_words: stop_words(a)?,
                 }
             }
@@ -145,17 +174,37 @@ impl Analyzer {
             },
             match &kind {
                 Kind::Word {
-                    pattern: _,
+                    tokenizer: Tokenizer::Pattern(_),
                     stop_words,
                 } => format!(
                     " token_pattern={:?} stop_words={}",
                     a.opt_str("token_pattern")?.unwrap_or_default(),
                     stop_words.as_ref().map_or(0, |s| s.len())
                 ),
+                Kind::Word {
+                    tokenizer: Tokenizer::Declared(_),
+                    stop_words,
+                } => format!(
+                    " tokenizer={} (declared) stop_words={}",
+                    a.opt("tokenizer")
+                        .map(crate::attrs::describe)
+                        .unwrap_or_default(),
+                    stop_words.as_ref().map_or(0, |s| s.len())
+                ),
                 _ => String::new(),
             }
         );
+        let summary = match &preprocessor {
+            Some(_) => format!(
+                "{summary} preprocessor={} (declared; replaces lowercase and strip_accents)",
+                a.opt("preprocessor")
+                    .map(crate::attrs::describe)
+                    .unwrap_or_default()
+            ),
+            None => summary,
+        };
         Ok(Analyzer {
+            preprocessor,
             lowercase,
             accents,
             kind,
@@ -183,8 +232,14 @@ impl Analyzer {
             r"(?u)\w+|[^\w\s]+",
         ];
         match &self.kind {
-            Kind::Word { pattern, .. } => {
-                self.min_n == 1 && self.max_n >= 2 && NO_SPACE_TOKENS.contains(&pattern.as_str())
+            Kind::Word {
+                tokenizer: Tokenizer::Pattern(pattern),
+                ..
+            } => {
+                self.preprocessor.is_none()
+                    && self.min_n == 1
+                    && self.max_n >= 2
+                    && NO_SPACE_TOKENS.contains(&pattern.as_str())
             }
             _ => false,
         }
@@ -205,13 +260,13 @@ impl Analyzer {
         mut f: impl FnMut(&'d str),
     ) -> Result<bool> {
         let Kind::Word {
-            pattern,
+            tokenizer: Tokenizer::Pattern(pattern),
             stop_words,
         } = &self.kind
         else {
             return Ok(false);
         };
-        let text = self.preprocess(doc, buf);
+        let text = self.preprocess(doc, buf)?;
         match stop_words {
             None => pattern.findall(text, f),
             Some(s) => pattern.findall(text, |t| {
@@ -233,10 +288,21 @@ impl Analyzer {
         buf: &mut String,
         emit: &mut dyn FnMut(&str),
     ) -> Result<()> {
-        let text = self.preprocess(doc, buf);
+        let text = self.preprocess(doc, buf)?;
         match &self.kind {
             Kind::Word {
-                pattern,
+                tokenizer: Tokenizer::Declared(program),
+                stop_words,
+            } => {
+                let mut tokens = program.tokens(text)?;
+                if let Some(s) = stop_words {
+                    tokens.retain(|t| !s.contains(t));
+                }
+                let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+                word_ngrams(&tokens, self.min_n, self.max_n, emit);
+            }
+            Kind::Word {
+                tokenizer: Tokenizer::Pattern(pattern),
                 stop_words,
             } => {
                 let mut tokens: Vec<&str> = Vec::with_capacity(text.len() / 5 + 1);
@@ -270,16 +336,21 @@ impl Analyzer {
         Ok(())
     }
 
-    /// `_preprocess`: lowercase first, then strip accents. The result is
-    /// `doc` itself when neither applies, otherwise written into `buf` (a
-    /// reused per-thread buffer).
-    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> &'d str {
+    /// `_preprocess`: lowercase first, then strip accents — or the
+    /// declared `preprocessor` instead of both. The result is `doc` itself
+    /// when nothing applies, otherwise written into `buf` (a reused
+    /// per-thread buffer).
+    fn preprocess<'d>(&self, doc: &'d str, buf: &'d mut String) -> Result<&'d str> {
+        if let Some(p) = &self.preprocessor {
+            *buf = p.string(doc)?;
+            return Ok(buf);
+        }
         let strip = match self.accents {
-            Accents::None if !self.lowercase => return doc,
+            Accents::None if !self.lowercase => return Ok(doc),
             Accents::None => {
                 buf.clear();
                 falcon_text::py_lower(doc, buf);
-                return buf;
+                return Ok(buf);
             }
             Accents::Ascii => falcon_text::strip_accents_ascii,
             Accents::Unicode => falcon_text::strip_accents_unicode,
@@ -296,7 +367,7 @@ impl Analyzer {
         };
         buf.clear();
         strip(src, buf);
-        buf
+        Ok(buf)
     }
 }
 

@@ -20,6 +20,7 @@ use falcon_pickle::{ArrayData, Object, Value};
 
 use super::{Extractor, SeenNames};
 use crate::attrs::Attrs;
+use crate::custom::TextCode;
 use crate::error::{EngineError, Result};
 use crate::sparse::{Precision, SparseRow};
 
@@ -92,7 +93,12 @@ fn column_index(a: &Attrs<'_>, names: &[String], spec: &Value, who: &str) -> Res
 
 impl ColumnTransformer {
     /// `depth`/`built` as for [`super::FeatureUnion::from_object`].
-    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
+    pub(crate) fn from_object(
+        obj: &Object,
+        depth: usize,
+        built: &mut usize,
+        code: &TextCode,
+    ) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let known: Vec<String> = match a.opt("feature_names_in_") {
             Some(Value::Array(arr)) => match &arr.data {
@@ -184,7 +190,7 @@ impl ColumnTransformer {
                             o.class
                         )));
                     };
-                    let extractor = Extractor::from_object(o, depth, built)?;
+                    let extractor = Extractor::from_object(o, depth, built, code)?;
                     let weight = match weights.and_then(|w| {
                         w.iter()
                             .find(|(k, _)| matches!(k, Value::Str(s) if *s == name))

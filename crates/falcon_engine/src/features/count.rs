@@ -7,6 +7,7 @@ use super::analyzer::Analyzer;
 use super::vocab::Vocab;
 use super::{Tfidf, precision};
 use crate::attrs::Attrs;
+use crate::custom::TextCode;
 use crate::error::{EngineError, Result};
 use crate::scratch::Scratch;
 use crate::sparse::{Precision, SparseRow};
@@ -26,9 +27,9 @@ pub(crate) struct CountVectorizer {
 }
 
 impl CountVectorizer {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    pub(crate) fn from_object(obj: &Object, code: &TextCode) -> Result<Self> {
         let a = Attrs::new(obj)?;
-        let analyzer = Analyzer::from_attrs(&a)?;
+        let analyzer = Analyzer::from_attrs(&a, code)?;
         let vocab = vocabulary(&a, analyzer.pair_safe())?;
         let is_tfidf = a.class == "TfidfVectorizer";
         let precision = precision(&a, !is_tfidf)?;

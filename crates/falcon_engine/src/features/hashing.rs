@@ -6,6 +6,7 @@ use falcon_pickle::Object;
 use super::analyzer::Analyzer;
 use super::{Norm, SeenNames, precision};
 use crate::attrs::Attrs;
+use crate::custom::TextCode;
 use crate::error::{EngineError, Result};
 use crate::sparse::{Precision, SparseRow};
 
@@ -22,7 +23,7 @@ pub(crate) struct HashingVectorizer {
 }
 
 impl HashingVectorizer {
-    pub(crate) fn from_object(obj: &Object) -> Result<Self> {
+    pub(crate) fn from_object(obj: &Object, code: &TextCode) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let n = a.i64("n_features")?;
         if !(1..=i32::MAX as i64).contains(&n) {
@@ -31,7 +32,7 @@ impl HashingVectorizer {
             )));
         }
         Ok(HashingVectorizer {
-            analyzer: Analyzer::from_attrs(&a)?,
+            analyzer: Analyzer::from_attrs(&a, code)?,
             n_features: n as u32,
             alternate_sign: a.bool_or("alternate_sign", true)?,
             non_negative: a.bool_or("non_negative", false)?,

@@ -13,6 +13,7 @@ use falcon_pickle::{Object, Value};
 
 use super::{Extractor, SeenNames};
 use crate::attrs::Attrs;
+use crate::custom::TextCode;
 use crate::error::{EngineError, Result};
 use crate::row::Row;
 use crate::sparse::{Precision, SparseRow};
@@ -38,7 +39,12 @@ pub(crate) struct FeatureUnion {
 impl FeatureUnion {
     /// `depth`: nesting level of this union (see [`super::MAX_NESTING`]).
     /// `built`: estimators of the text step so far (see [`super::MAX_PARTS`]).
-    pub(crate) fn from_object(obj: &Object, depth: usize, built: &mut usize) -> Result<Self> {
+    pub(crate) fn from_object(
+        obj: &Object,
+        depth: usize,
+        built: &mut usize,
+        code: &TextCode,
+    ) -> Result<Self> {
         let a = Attrs::new(obj)?;
         let list = a.get("transformer_list")?;
         let items = match list {
@@ -88,7 +94,7 @@ impl FeatureUnion {
                     )));
                 }
             };
-            let (extractor, transforms, width, sparse) = part(trans, &name, depth, built)?;
+            let (extractor, transforms, width, sparse) = part(trans, &name, depth, built, code)?;
             any_sparse |= sparse;
             let weight = match weights.and_then(|w| {
                 w.iter()
@@ -251,9 +257,15 @@ impl FeatureUnion {
 /// sparse.
 type PartSteps = (Extractor, Vec<Box<dyn Transform>>, usize, bool);
 
-fn part(obj: &Object, name: &str, depth: usize, built: &mut usize) -> Result<PartSteps> {
+fn part(
+    obj: &Object,
+    name: &str,
+    depth: usize,
+    built: &mut usize,
+    code: &TextCode,
+) -> Result<PartSteps> {
     if obj.class.name != "Pipeline" {
-        let e = Extractor::from_object(obj, depth, built)?;
+        let e = Extractor::from_object(obj, depth, built, code)?;
         let n = e.n_features();
         return Ok((e, Vec::new(), n, true));
     }
@@ -264,7 +276,7 @@ fn part(obj: &Object, name: &str, depth: usize, built: &mut usize) -> Result<Par
         .take_while(|(_, o)| o.class.name == "TfidfTransformer")
         .count();
     let (head, rest) = steps.split_at(text_len.min(steps.len()));
-    let e = Extractor::from_steps(head, depth + 1, built)?;
+    let e = Extractor::from_steps(head, depth + 1, built, code)?;
     *built += rest.len();
     if *built > super::MAX_PARTS {
         return Err(EngineError::unsupported(format!(
