@@ -90,7 +90,7 @@ def main():
     for name in names:
         if args.only and name not in args.only:
             continue
-        texts = [json.loads(l)["text"] for l in (FIX / name / "texts.jsonl").read_text().splitlines()]
+        texts = [json.loads(l)["text"] for l in (FIX / name / "texts.jsonl").read_text().split("\n") if l]
         py = python_side(name, texts, args.passes)
         fa = falcon_side(args.falcon, name, args.nltk_data, args.passes)
         py_med, py_mean = statistics.median(py), statistics.fmean(py)

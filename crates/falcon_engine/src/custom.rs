@@ -36,6 +36,7 @@
 
 pub mod program;
 pub mod resources;
+mod stdlib;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -493,15 +494,34 @@ pub(crate) fn undeclared(name: &str, role: Option<&str>, shape: Shape) -> Engine
     }
 }
 
-/// The pickle refused a global: if it is not a library class (scikit-learn,
-/// numpy, scipy), it is the user's code, and the error says how to declare it.
+/// Libraries whose classes are never the user's own text code: a refused
+/// name from one of them is an unsupported class, not an undeclared callable.
+const LIBRARIES: &[&str] = &[
+    "sklearn",
+    "numpy",
+    "scipy",
+    "joblib",
+    "pandas",
+    "torch",
+    "tensorflow",
+    "keras",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+    "gensim",
+    "spacy",
+];
+
+/// The pickle refused a global. If it names the user's own code (not the
+/// standard library, where `os.system` and `builtins.eval` live, nor a
+/// known library), the error says how to declare it; otherwise it stays
+/// the unpickler's refusal.
 pub(crate) fn explain_refusal(e: falcon_pickle::PickleError) -> EngineError {
     if let falcon_pickle::PickleError::Refused { module, name } = &e {
-        let library = [
-            "sklearn", "numpy", "scipy", "joblib", "builtins", "copyreg", "_codecs",
-        ]
-        .iter()
-        .any(|l| module == l || module.starts_with(&format!("{l}.")));
+        let top = module.split('.').next().unwrap_or_default();
+        let library = LIBRARIES.contains(&top)
+            || (top != "__main__" && stdlib::STDLIB_MODULES.binary_search(&top).is_ok());
         if module.starts_with("nltk.") {
             return EngineError::Undeclared {
                 name: format!("{module}.{name}"),
@@ -605,6 +625,19 @@ mod tests {
             name: "AdaBoostClassifier".into(),
         });
         assert!(matches!(e, EngineError::Pickle(_)), "{e}");
+        for (module, name) in [
+            ("posix", "system"),
+            ("os", "system"),
+            ("builtins", "eval"),
+            ("subprocess", "Popen"),
+            ("pandas.core.frame", "DataFrame"),
+        ] {
+            let e = explain_refusal(falcon_pickle::PickleError::Refused {
+                module: module.into(),
+                name: name.into(),
+            });
+            assert!(matches!(e, EngineError::Pickle(_)), "{module}.{name}: {e}");
+        }
         let e = explain_refusal(falcon_pickle::PickleError::Refused {
             module: "mypkg.text".into(),
             name: "clean".into(),
