@@ -230,6 +230,11 @@ pub struct PyRegex {
     group_names: Vec<(String, usize)>,
     engine: Engine,
     translated: Option<String>,
+    /// The pattern is one capturing group around everything (`(a|b|c)`, as
+    /// NLTK's `TweetTokenizer` writes its `WORD_RE`): group 1 is the whole
+    /// match, so `findall` can ask the engine for the match alone, which
+    /// needs no capture tracking (a DFA instead of a capturing VM).
+    whole_group: bool,
     /// For the hand-written scanners, which only scan left to right: the translated engine,
     /// built on the first [`PyRegex::match_at`].
     anchored: OnceLock<Result<Engine, TextError>>,
@@ -294,6 +299,11 @@ impl PyRegex {
             let (e, t) = build_engine(&parsed, pattern, dialect)?;
             (e, Some(t))
         };
+        let whole_group = parsed.groups == 1
+            && matches!(
+                parsed.nodes.as_slice(),
+                [parse::Node::Group { index: 1, .. }]
+            );
         Ok(PyRegex {
             pattern: pattern.to_string(),
             flags,
@@ -302,6 +312,7 @@ impl PyRegex {
             group_names: parsed.group_names,
             engine,
             translated,
+            whole_group,
             anchored: OnceLock::new(),
         })
     }
@@ -387,9 +398,24 @@ impl PyRegex {
                 runs.scan(text, f);
                 Ok(())
             }
-            Engine::Regex(re) if self.groups == 0 => {
+            Engine::Regex(re) if self.groups == 0 || self.whole_group => {
                 for m in re.find_iter(text) {
                     f(&text[m.range()]);
+                }
+                Ok(())
+            }
+            Engine::Fancy(re) if self.whole_group => {
+                let mut pos = 0;
+                while pos <= text.len() {
+                    let Some(m) = re
+                        .find_from_pos(text, pos)
+                        .map_err(|e| self.backtrack_err(e))?
+                    else {
+                        break;
+                    };
+                    f(m.as_str());
+                    // Every match is non-empty (nullable patterns are refused).
+                    pos = m.end().max(pos + 1);
                 }
                 Ok(())
             }

@@ -96,6 +96,11 @@ enum Op {
         maxsplit: Option<usize>,
     },
     Join(String),
+    /// `sep.join(s.split())` on a string: `str.split` (whitespace) then
+    /// `str.join`, fused at compile time so that normalising whitespace
+    /// builds one string instead of a list of them (the same result; the
+    /// idiom is in most cleaning functions).
+    SplitJoin(String),
     Sub {
         re: Box<PyRegex>,
         repl: PyTemplate,
@@ -188,8 +193,10 @@ impl Program {
             ));
         }
         let mut shape = Shape::Str;
-        let mut ops = Vec::with_capacity(steps.len());
+        let mut ops: Vec<Op> = Vec::with_capacity(steps.len());
         let mut summary = Vec::with_capacity(steps.len());
+        // The shape each op receives, for the fusion below.
+        let mut inputs = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
             let at = |msg: String| decl(name, format!("step {} ({}): {msg}", i + 1, show(step)));
             let args = Args::of(step).map_err(at)?;
@@ -197,9 +204,23 @@ impl Program {
                 EngineError::Unsupported(m) => at(m),
                 other => at(other.to_string()),
             })?;
+            inputs.push(shape);
             shape = kind.apply(shape).map_err(|m| at(m.to_string()))?;
             args.finish().map_err(at)?;
             summary.push(show(step));
+            // `" ".join(s.split())` on a string: one op, one string.
+            if let Op::Join(sep) = &op
+                && let Some(Op::Split {
+                    sep: None,
+                    maxsplit: None,
+                }) = ops.last()
+                && inputs[inputs.len() - 2] == Shape::Str
+            {
+                let sep = sep.clone();
+                ops.pop();
+                ops.push(Op::SplitJoin(sep));
+                continue;
+            }
             ops.push(op);
         }
         Ok(Program {
@@ -724,6 +745,9 @@ impl Op {
             | Op::Regexp(_) => Kind::Split,
             Op::Keep(_) | Op::Drop(_) | Op::StopWords(_) => Kind::Filter,
             Op::Join(_) => Kind::Join,
+            // Only ever built for a string input (see `Program::compile`);
+            // on one string it maps it to one string.
+            Op::SplitJoin(_) => Kind::Map,
         }
     }
 
@@ -745,6 +769,16 @@ impl Op {
             Op::Snowball(st) => st.stem(s),
             Op::Lancaster(st) => st.stem(s),
             Op::Lemmatize { wordnet, pos } => wordnet.lemmatize(s, *pos),
+            Op::SplitJoin(sep) => {
+                let mut out = String::with_capacity(s.len());
+                for (i, w) in falcon_text::py_split_whitespace(s).enumerate() {
+                    if i > 0 {
+                        out.push_str(sep);
+                    }
+                    out.push_str(w);
+                }
+                out
+            }
             _ => s.to_string(),
         })
     }
@@ -841,6 +875,28 @@ mod tests {
         let mut v = Vec::new();
         py_split_whitespace_max(s, m, |t| v.push(t));
         v
+    }
+
+    #[test]
+    fn split_then_join_is_fused_on_strings_only() {
+        let res = Resources::default();
+        let steps: toml::Value = toml::from_str::<toml::Table>(
+            "s = [\"str.split\", { op = \"str.join\", sep = \"-\" }]",
+        )
+        .unwrap()["s"]
+            .clone();
+        let p = Program::compile("t", &steps, &res).unwrap();
+        assert!(matches!(p.ops.as_slice(), [Op::SplitJoin(_)]));
+        assert_eq!(p.string("  a\tb \u{3000} c ").unwrap(), "a-b-c");
+        // After a tokenizer, split flat-maps tokens: not fused.
+        let steps: toml::Value = toml::from_str::<toml::Table>(
+            "s = [{ op = \"str.split\", sep = \",\" }, \"str.split\", { op = \"str.join\", sep = \"-\" }]",
+        )
+        .unwrap()["s"]
+            .clone();
+        let p = Program::compile("t", &steps, &res).unwrap();
+        assert_eq!(p.ops.len(), 3);
+        assert_eq!(p.string("a b,c").unwrap(), "a-b-c");
     }
 
     #[test]
