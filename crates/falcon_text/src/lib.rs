@@ -32,7 +32,7 @@ pub use case::py_lower;
 pub use error::TextError;
 pub use regex::{Dialect, PyFlags, PyRegex, PyTemplate, REGEX_MODULE_VERSION, Spans};
 pub use unicode::{is_digit, is_space, is_word};
-pub use whitespace::{py_split_whitespace, white_spaces_collapse};
+pub use whitespace::{is_line_boundary, py_split_whitespace, py_splitlines, white_spaces_collapse};
 
 /// scikit-learn's `ENGLISH_STOP_WORDS` (318 words), sorted, as generated from scikit-learn 1.7.2.
 pub fn english_stop_words() -> &'static [&'static str] {

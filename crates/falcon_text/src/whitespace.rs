@@ -65,6 +65,47 @@ pub fn py_split_whitespace(s: &str) -> impl Iterator<Item = &str> {
     s.split(is_space).filter(|t| !t.is_empty())
 }
 
+/// The characters Python's `str.splitlines` breaks at (`\r\n` counts once):
+/// `\n`, `\r`, `\v`, `\f`, `\x1c`–`\x1e`, `\x85`, U+2028, U+2029.
+pub fn is_line_boundary(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r'
+            | '\x0b'
+            | '\x0c'
+            | '\x1c'
+            | '\x1d'
+            | '\x1e'
+            | '\u{85}'
+            | '\u{2028}'
+            | '\u{2029}'
+    )
+}
+
+/// Python's `str.splitlines()`: the lines without their terminators (`\r\n`
+/// is one), and no empty last line after a final terminator.
+pub fn py_splitlines(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.find(is_line_boundary) {
+            None => Some(std::mem::take(&mut rest)),
+            Some(i) => {
+                let line = &rest[..i];
+                let skip = if rest[i..].starts_with("\r\n") {
+                    2
+                } else {
+                    rest[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                rest = &rest[i + skip..];
+                Some(line)
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +123,16 @@ mod tests {
         assert_eq!(collapse("  "), " ");
         assert_eq!(collapse(""), "");
         assert_eq!(collapse("a\x1c\x1db"), "a b");
+    }
+
+    #[test]
+    fn splitlines_matches_python() {
+        // Python: "a\r\nb\rc\x85d\u2028e\n\nf\n".splitlines()
+        let got: Vec<&str> = py_splitlines("a\r\nb\rc\u{85}d\u{2028}e\n\nf\n").collect();
+        assert_eq!(got, ["a", "b", "c", "d", "e", "", "f"]);
+        assert_eq!(py_splitlines("").count(), 0);
+        assert_eq!(py_splitlines("\n").collect::<Vec<_>>(), [""]);
+        assert_eq!(py_splitlines("x\r").collect::<Vec<_>>(), ["x"]);
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Resources {
             _ => rel.to_path_buf(),
         };
         let text = read_bounded(&path)?;
-        Ok(py_splitlines(&text)
+        Ok(falcon_text::py_splitlines(&text)
             .map(|l| l.trim_matches(falcon_text::is_space))
             .filter(|l| !l.is_empty())
             .map(str::to_string)
@@ -154,65 +154,14 @@ fn read_bounded(path: &Path) -> Result<String> {
 /// `str.splitlines()`, lines whose `rstrip()` is empty dropped, the others
 /// kept as they are, trailing spaces included).
 fn nltk_word_list(text: &str) -> Vec<&str> {
-    py_splitlines(text)
+    falcon_text::py_splitlines(text)
         .filter(|l| !l.trim_end_matches(falcon_text::is_space).is_empty())
         .collect()
-}
-
-/// Python's `str.splitlines()`: breaks at `\n`, `\r`, `\r\n`, `\v`, `\f`,
-/// `\x1c`–`\x1e`, `\x85`, U+2028 and U+2029; no empty last line.
-fn py_splitlines(s: &str) -> impl Iterator<Item = &str> {
-    let mut rest = s;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let is_break = |c: char| {
-            matches!(
-                c,
-                '\n' | '\r'
-                    | '\x0b'
-                    | '\x0c'
-                    | '\x1c'
-                    | '\x1d'
-                    | '\x1e'
-                    | '\u{85}'
-                    | '\u{2028}'
-                    | '\u{2029}'
-            )
-        };
-        match rest.find(is_break) {
-            None => {
-                let line = rest;
-                rest = "";
-                Some(line)
-            }
-            Some(i) => {
-                let line = &rest[..i];
-                let c = rest[i..].chars().next().unwrap_or('\n');
-                let mut skip = c.len_utf8();
-                if c == '\r' && rest[i + 1..].starts_with('\n') {
-                    skip += 1;
-                }
-                rest = &rest[i + skip..];
-                Some(line)
-            }
-        }
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splitlines_matches_python() {
-        // Python: "a\r\nb\rc\x85d\u2028e\n\nf\n".splitlines()
-        let got: Vec<&str> = py_splitlines("a\r\nb\rc\u{85}d\u{2028}e\n\nf\n").collect();
-        assert_eq!(got, ["a", "b", "c", "d", "e", "", "f"]);
-        assert_eq!(py_splitlines("").count(), 0);
-        assert_eq!(py_splitlines("\n").collect::<Vec<_>>(), [""]);
-    }
 
     #[test]
     fn nltk_word_lists_drop_blank_lines_and_keep_the_rest_as_is() {

@@ -50,6 +50,7 @@
 #[rustfmt::skip]
 pub mod tables;
 
+use crate::is_line_boundary;
 use crate::py_lower;
 use crate::unicode::in_ranges;
 use std::collections::{HashMap, HashSet};
@@ -896,22 +897,6 @@ fn nltk_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         rest = tail;
         Some((number, line.strip_suffix('\n').unwrap_or(line)))
     })
-}
-
-/// `str.splitlines` line boundaries.
-fn is_line_boundary(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
 }
 
 /// 1-based line number (as [`nltk_lines`] counts) of the position just after `prefix`.

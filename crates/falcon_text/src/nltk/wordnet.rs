@@ -39,6 +39,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::is_line_boundary;
 use crate::{is_digit, py_split_whitespace};
 
 /// Largest WordNet file accepted, in bytes. WordNet 3.0's largest file read here
@@ -476,22 +477,6 @@ fn py_int(token: &str) -> Result<i64, String> {
 /// Whether `text` ends with a Python `str.splitlines` boundary.
 fn ends_with_line_boundary(text: &str) -> bool {
     text.chars().last().is_some_and(is_line_boundary)
-}
-
-/// The characters Python's `str.splitlines` breaks at (`\r\n` counts once).
-fn is_line_boundary(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r'
-            | '\x0b'
-            | '\x0c'
-            | '\x1c'
-            | '\x1d'
-            | '\x1e'
-            | '\u{85}'
-            | '\u{2028}'
-            | '\u{2029}'
-    )
 }
 
 /// The lines NLTK's reader iterates (Python `str.splitlines`), without their terminators.
