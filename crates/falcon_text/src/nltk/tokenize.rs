@@ -256,16 +256,31 @@ impl TweetTokenizer {
     /// `tokenizer.tokenize(text)`: HTML entities decoded, handles removed and lengthening
     /// reduced as configured, runs of 4+ identical non-letter/digit characters cut to 3
     /// (`HANG_RE`), then `WORD_RE.findall`, lowercasing non-emoticons unless `preserve_case`.
+    ///
+    /// Each substitution is skipped when a cheap necessary condition of its pattern fails
+    /// (no `&` for an entity, no `@` for a handle, no run of 3 — or 4 — equal characters for
+    /// lengthening and `HANG_RE`, none of the eye characters `:;=8` nor `<` for an
+    /// emoticon): the pattern cannot match there, so the result is the same, without a
+    /// regex run (the emoticon test runs once per token).
     pub fn tokenize(&self, text: &str) -> Result<Vec<String>, TextError> {
         let c = casual()?;
-        let mut text = replace_html_entities(text)?;
-        if self.strip_handles {
+        let mut text = if text.contains('&') {
+            replace_html_entities(text)?
+        } else {
+            text.to_string()
+        };
+        if self.strip_handles && text.contains('@') {
             text = c.handles.sub(&c.space, &text, 0)?;
         }
-        if self.reduce_len {
+        // `(.)\1{2,}`: `.` is anything but `\n`.
+        if self.reduce_len && has_run(&text, 3, |ch| ch != '\n') {
             text = c.lengthening.sub(&c.three, &text, 0)?;
         }
-        let safe = c.hang.sub(&c.three, &text, 0)?;
+        let safe = if has_run(&text, 4, |_| true) {
+            c.hang.sub(&c.three, &text, 0)?
+        } else {
+            text
+        };
         let re = if self.match_phone_numbers {
             &c.phone_word
         } else {
@@ -275,7 +290,9 @@ impl TweetTokenizer {
         re.findall(&safe, |w| words.push(w.to_string()))?;
         if !self.preserve_case {
             for w in &mut words {
-                if !c.emoticon.is_match(w)? {
+                // Every emoticon has eyes (`[:;=8]`, no case variants) or is a heart (`<3`).
+                let may_be_emoticon = w.contains([':', ';', '=', '8', '<']);
+                if !may_be_emoticon || !c.emoticon.is_match(w)? {
                     let mut lower = String::with_capacity(w.len());
                     py_lower(w, &mut lower);
                     *w = lower;
@@ -284,6 +301,24 @@ impl TweetTokenizer {
         }
         Ok(words)
     }
+}
+
+/// Whether `text` has `n` equal consecutive characters satisfying `ok`.
+fn has_run(text: &str, n: usize, ok: impl Fn(char) -> bool) -> bool {
+    let mut prev = None;
+    let mut len = 0;
+    for ch in text.chars() {
+        if Some(ch) == prev {
+            len += 1;
+        } else {
+            prev = Some(ch);
+            len = 1;
+        }
+        if len >= n && ok(ch) {
+            return true;
+        }
+    }
+    false
 }
 
 /// `nltk.tokenize.casual.casual_tokenize(text, ...)`.
