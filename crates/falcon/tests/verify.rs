@@ -140,6 +140,25 @@ fn verify_without_python_or_declarations_says_why() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("--callables"), "{}", text(&out));
+    // A preprocess step without its real function cannot be compared.
+    let dir = tempfile::tempdir().unwrap();
+    let decl = dir.path().join("callables.toml");
+    std::fs::write(
+        &decl,
+        "[preprocess]\nsteps = [\"str.lower\"]\n[callables.\"__main__.tokenize\"]\nsteps = [\"str.split\"]\n",
+    )
+    .unwrap();
+    let out = falcon(&[
+        "model",
+        "verify",
+        model.to_str().unwrap(),
+        "--callables",
+        decl.to_str().unwrap(),
+        "--python",
+        "python3",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("names no `callable`"), "{}", text(&out));
 }
 
 #[test]

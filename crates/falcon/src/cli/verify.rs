@@ -104,6 +104,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if code.is_empty() {
         bail!("nothing to verify: give the declarations with --callables FILE");
     }
+    if code.has_preprocess() && code.preprocess_callable().is_none() {
+        // Without the real function, Python would predict on the raw text
+        // and Falcon on the preprocessed one: every score would differ.
+        bail!(
+            "[preprocess] names no `callable`: give the real function (callable = \"module.name\") so verify can apply it on the Python side too"
+        );
+    }
     let model = Model::load_chain_with(&args.paths, &code).context("loading the model")?;
     let texts = read_texts(args.texts.as_deref())?;
     let names: Vec<String> = code.names().map(str::to_string).collect();
@@ -374,9 +381,7 @@ fn compare(
                 Some(_) => {}
             }
         }
-        if let Some(p) = &mut pre
-            && code.preprocess_callable().is_some()
-        {
+        if let Some(p) = &mut pre {
             p.texts += 1;
             let ours = code
                 .run_preprocess(text)
